@@ -1,0 +1,25 @@
+import { Command } from 'commander';
+import { DatasetError, formatIssue } from '../data/errors.ts';
+import { dataCommand } from './data.ts';
+import { demoCommand } from './demo.ts';
+
+const program = new Command('vascseg')
+  .description('Find every microvessel in kidney histology: YOLO-style instance segmentation, the HuBMAP 2023 method')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .configureHelp({ showGlobalOptions: true });
+
+program.addCommand(dataCommand());
+program.addCommand(demoCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof DatasetError) {
+    for (const issue of err.issues) console.error(`error: ${formatIssue(issue)}`);
+  } else {
+    console.error(`error: ${(err as Error).message}`);
+    if (process.env.VASCSEG_DEBUG) console.error((err as Error).stack);
+  }
+  process.exitCode = 1;
+}

@@ -1,0 +1,55 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { appendFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tempDir } from '../helpers/tmp.ts';
+
+const run = promisify(execFile);
+const bin = new URL('../../bin/vascseg.js', import.meta.url).pathname;
+
+async function vascseg(...args: string[]): Promise<{ stdout: string; stderr: string; code: number }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [bin, ...args], { maxBuffer: 1 << 26 });
+    return { stdout, stderr, code: 0 };
+  } catch (err) {
+    const e = err as { stdout: string; stderr: string; code: number };
+    return { stdout: e.stdout, stderr: e.stderr, code: e.code };
+  }
+}
+
+test('vascseg --help lists the verbs; every flag shows its default', async () => {
+  const help = await vascseg('--help');
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /data/);
+  const folds = await vascseg('data', 'folds', '--help');
+  assert.match(folds.stdout, /--folds <k>\s+number of folds \(default: 5\)/);
+});
+
+test('data reference + data check on the real 85-tile polygons and real tile_meta.csv', async () => {
+  const dir = join(await tempDir(), 'ref');
+  assert.equal((await vascseg('data', 'reference', '--out', dir)).code, 0);
+  const check = await vascseg('data', 'check', dir);
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+  assert.match(check.stdout, /tiles: 7,033 \(85 labelled/);
+  assert.match(check.stdout, /annotations: blood_vessel 674, glomerulus 0, unsure 0/);
+  assert.match(check.stdout, /vessels per labelled tile: median 6\.0, mean 7\.9, max 28/);
+  assert.match(check.stdout, /tiles without images: 6,948/);
+  assert.match(check.stdout, /no problems found/);
+
+  const folds = await vascseg('data', 'folds', dir, '-k', '5');
+  assert.equal(folds.code, 0, folds.stderr);
+  assert.equal((await readFile(join(dir, 'folds.csv'), 'utf8')).trim().split('\n').length, 86);
+
+  await appendFile(join(dir, 'polygons.jsonl'), 'oops\n');
+  const bad = await vascseg('data', 'check', dir, '--json');
+  assert.equal(bad.code, 1);
+  const report = JSON.parse(bad.stdout) as { problems: { file: string; line: number; message: string }[] };
+  assert.equal(report.problems.length, 1);
+  assert.equal(report.problems[0]!.line, 86);
+  // Other verbs stop at the first problem with a clear error.
+  const strict = await vascseg('data', 'folds', dir);
+  assert.equal(strict.code, 1);
+  assert.match(strict.stderr, /polygons\.jsonl: line 86: not valid JSON/);
+});

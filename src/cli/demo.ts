@@ -3,7 +3,12 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkDataset, formatSummary } from '../data/check.ts';
 import { formatIssue } from '../data/errors.ts';
+import { loadGroundTruth } from '../eval/groundtruth.ts';
+import { evaluateOid } from '../eval/metric.ts';
+import { simulatePredictions } from '../eval/simulate.ts';
+import { formatSubmission } from '../eval/submission.ts';
 import { buildReferenceDataset } from '../reference/build.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
 import { progress } from './progress.ts';
 
 /** What `npm start` runs: every stage that exists so far, on the embedded default data. */
@@ -19,9 +24,23 @@ export function demoCommand(): Command {
         await buildReferenceDataset(opts.dir, (d, t) => bar.update(d, t));
         bar.stop();
       }
+      console.log('\n== data check ==');
       const { summary, issues } = await checkDataset(opts.dir);
       console.log(formatSummary(summary));
       for (const issue of issues) console.log(`problem: ${formatIssue(issue)}`);
-      if (issues.length > 0) process.exitCode = 1;
+      if (issues.length > 0) {
+        process.exitCode = 1;
+        return;
+      }
+
+      console.log('\n== eval: the competition metric on simulated predictions (no model yet) ==');
+      const gt = await loadGroundTruth(opts.dir);
+      const tiles = simulatePredictions(gt.values(), { seed: 1, perTile: 20 });
+      const submission = join(opts.dir, '..', 'simulated-submission.csv');
+      await writeFileAtomic(submission, formatSubmission(tiles));
+      const r = evaluateOid(gt, new Map(tiles.map((t) => [t.id, t.detections])));
+      console.log(`wrote ${submission} (Kaggle format); score it yourself with:`);
+      console.log(`  npx vascseg eval --data ${opts.dir} --pred ${submission}`);
+      console.log(`AP@0.6: ${r.ap.toFixed(6)}  (TP ${r.tp}, FP ${r.fp}, FN ${r.fn}, vessels ${r.numGt})`);
     });
 }

@@ -2,6 +2,8 @@ import { Command } from 'commander';
 import { DatasetError, formatIssue } from '../data/errors.ts';
 import { dataCommand } from './data.ts';
 import { demoCommand } from './demo.ts';
+import { evalCommand } from './eval.ts';
+import { submissionCommand } from './submission.ts';
 
 const program = new Command('vascseg')
   .description('Find every microvessel in kidney histology: YOLO-style instance segmentation, the HuBMAP 2023 method')
@@ -10,6 +12,8 @@ const program = new Command('vascseg')
   .configureHelp({ showGlobalOptions: true });
 
 program.addCommand(dataCommand());
+program.addCommand(evalCommand());
+program.addCommand(submissionCommand());
 program.addCommand(demoCommand());
 
 try {

@@ -35,6 +35,11 @@ export interface Dataset {
 export interface LoadOptions {
   /** Stop at the first problem (default). `data check` turns this off to list them all. */
   strict?: boolean;
+  /**
+   * Only what scoring needs: `polygons.jsonl` (required) and `tile_meta.csv` (optional, for
+   * breakdowns by dataset and WSI); images are neither listed nor required.
+   */
+  labelsOnly?: boolean;
 }
 
 async function readOptional(path: string): Promise<string | null> {
@@ -75,8 +80,9 @@ const imageNames = new WeakMap<Dataset, Record<Split, Map<string, string>>>();
 export async function loadDataset(dir: string, options: LoadOptions = {}): Promise<Dataset> {
   const issues = new IssueCollector(options.strict ?? true);
   const metaPath = join(dir, FILES.tileMeta);
+  const labelsOnly = options.labelsOnly ?? false;
   const metaText = await readOptional(metaPath);
-  if (metaText === null) issues.add({ file: metaPath, message: 'missing: every dataset needs tile_meta.csv (id,source_wsi,dataset,i,j)' });
+  if (metaText === null && !labelsOnly) issues.add({ file: metaPath, message: 'missing: every dataset needs tile_meta.csv (id,source_wsi,dataset,i,j)' });
   const tiles = metaText === null ? [] : parseTileMeta(metaText, metaPath, issues);
   const tileById = new Map(tiles.map((t) => [t.id, t]));
 
@@ -86,10 +92,12 @@ export async function loadDataset(dir: string, options: LoadOptions = {}): Promi
 
   const polyPath = join(dir, FILES.polygons);
   const polyText = await readOptional(polyPath);
+  if (polyText === null && labelsOnly) issues.add({ file: polyPath, message: 'missing: the ground truth comes from polygons.jsonl' });
   const parsed = polyText === null ? { tiles: [], duplicatesDropped: 0 } : parsePolygons(polyText, polyPath, issues);
 
-  const trainNames = await listImages(join(dir, FILES.train), issues);
-  const testNames = await listImages(join(dir, FILES.test), issues);
+  const noImages = new Map<string, string>();
+  const trainNames = labelsOnly ? noImages : await listImages(join(dir, FILES.train), issues);
+  const testNames = labelsOnly ? noImages : await listImages(join(dir, FILES.test), issues);
 
   const labels = new Map<string, Annotation[]>();
   for (const t of parsed.tiles) {
@@ -97,7 +105,7 @@ export async function loadDataset(dir: string, options: LoadOptions = {}): Promi
       issues.add({ file: polyPath, tileId: t.id, message: 'labelled tile is not listed in tile_meta.csv' });
       continue;
     }
-    if (!trainNames.has(t.id)) {
+    if (!labelsOnly && !trainNames.has(t.id)) {
       issues.add({ file: join(dir, FILES.train, `${t.id}.tif`), tileId: t.id, message: 'labelled tile has no image' });
     }
     labels.set(t.id, t.annotations);

@@ -1,0 +1,26 @@
+import { readFile } from 'node:fs/promises';
+import { DatasetError } from '../data/errors.ts';
+import { fromCocoResults } from './export.ts';
+import { parseSubmission, type TilePredictions } from './submission.ts';
+
+/**
+ * Read predictions from a Kaggle submission CSV or a COCO results JSON (by extension).
+ * The first problem stops the read with an error naming the row.
+ */
+export async function readPredictions(file: string): Promise<TilePredictions[]> {
+  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new DatasetError([{ file, message: err.code === 'ENOENT' ? 'predictions file does not exist' : err.message }]);
+  });
+  if (/\.json$/i.test(file)) {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new DatasetError([{ file, message: `not valid JSON: ${(err as Error).message}` }]);
+    }
+    return fromCocoResults(json, file);
+  }
+  const { tiles, issues } = parseSubmission(text, file);
+  if (issues.length > 0) throw new DatasetError(issues);
+  return tiles;
+}

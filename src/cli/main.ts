@@ -4,6 +4,7 @@ import { dataCommand } from './data.ts';
 import { demoCommand } from './demo.ts';
 import { evalCommand } from './eval.ts';
 import { submissionCommand } from './submission.ts';
+import { synthCommand } from './synth.ts';
 
 const program = new Command('vascseg')
   .description('Find every microvessel in kidney histology: YOLO-style instance segmentation, the HuBMAP 2023 method')
@@ -11,6 +12,7 @@ const program = new Command('vascseg')
   .showHelpAfterError()
   .configureHelp({ showGlobalOptions: true });
 
+program.addCommand(synthCommand());
 program.addCommand(dataCommand());
 program.addCommand(evalCommand());
 program.addCommand(submissionCommand());

@@ -7,22 +7,24 @@ import { loadGroundTruth } from '../eval/groundtruth.ts';
 import { evaluateOid } from '../eval/metric.ts';
 import { simulatePredictions } from '../eval/simulate.ts';
 import { formatSubmission } from '../eval/submission.ts';
-import { buildReferenceDataset } from '../reference/build.ts';
+import { presetConfig } from '../synth/config.ts';
+import { generateDataset } from '../synth/generate.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { progress } from './progress.ts';
 
 /** What `npm start` runs: every stage that exists so far, on the embedded default data. */
 export function demoCommand(): Command {
   return new Command('demo')
-    .description('run the stages that exist so far on the embedded data (what `npm start` does)')
-    .option('--dir <dir>', 'where to build the demo dataset (reused when present)', join('runs', 'demo', 'reference'))
+    .description('run the stages that exist so far on the synthetic demo dataset (what `npm start` does)')
+    .option('--dir <dir>', 'where the demo dataset lives (generated once, then reused)', join('runs', 'demo', 'synth-demo'))
     .action(async (opts: { dir: string }) => {
       const exists = await access(join(opts.dir, 'tile_meta.csv')).then(() => true, () => false);
       if (!exists) {
-        console.log(`building the reference dataset in ${opts.dir}`);
-        const bar = progress('painting tiles');
-        await buildReferenceDataset(opts.dir, (d, t) => bar.update(d, t));
+        console.log(`== synth: generating the demo dataset in ${opts.dir} (vascseg synth --preset demo) ==`);
+        const bar = progress('rendering tiles');
+        const s = await generateDataset(presetConfig('demo', 0), opts.dir, { onProgress: (d, t) => bar.update(d, t) });
         bar.stop();
+        console.log(`${s.tiles} tiles in ${s.seconds.toFixed(1)} s`);
       }
       console.log('\n== data check ==');
       const { summary, issues } = await checkDataset(opts.dir);
@@ -35,12 +37,13 @@ export function demoCommand(): Command {
 
       console.log('\n== eval: the competition metric on simulated predictions (no model yet) ==');
       const gt = await loadGroundTruth(opts.dir);
-      const tiles = simulatePredictions(gt.values(), { seed: 1, perTile: 20 });
+      const expert = new Map([...gt].filter(([, t]) => t.dataset === 1));
+      const tiles = simulatePredictions(expert.values(), { seed: 1, perTile: 20 });
       const submission = join(opts.dir, '..', 'simulated-submission.csv');
       await writeFileAtomic(submission, formatSubmission(tiles));
-      const r = evaluateOid(gt, new Map(tiles.map((t) => [t.id, t.detections])));
-      console.log(`wrote ${submission} (Kaggle format); score it yourself with:`);
-      console.log(`  npx vascseg eval --data ${opts.dir} --pred ${submission}`);
-      console.log(`AP@0.6: ${r.ap.toFixed(6)}  (TP ${r.tp}, FP ${r.fp}, FN ${r.fn}, vessels ${r.numGt})`);
+      const r = evaluateOid(expert, new Map(tiles.map((t) => [t.id, t.detections])));
+      console.log(`wrote ${submission} (Kaggle format, dataset-1 tiles); score it yourself with:`);
+      console.log(`  npx vascseg eval --data ${opts.dir} --pred ${submission} --dataset 1`);
+      console.log(`AP@0.6 on the expert labels: ${r.ap.toFixed(6)}  (TP ${r.tp}, FP ${r.fp}, FN ${r.fn}, vessels ${r.numGt})`);
     });
 }

@@ -6,7 +6,7 @@ import { evaluateCoco, evaluateOid, type GroupResult, type OidResult } from '../
 import { readPredictions } from '../eval/predictions.ts';
 import type { Detection } from '../eval/submission.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
-import { parseNumber } from './options.ts';
+import { parseInteger, parseNumber } from './options.ts';
 
 interface EvalOptions {
   data: string;
@@ -14,6 +14,7 @@ interface EvalOptions {
   metric: 'oid' | 'coco';
   iou?: number;
   ids?: string;
+  dataset?: number;
   json: boolean;
   ignoreUnsure: boolean;
   curve?: string;
@@ -34,6 +35,7 @@ export function evalCommand(): Command {
     .addOption(new Option('--metric <m>', 'oid: the competition\'s (Open Images style, all-point AP); coco: pycocotools mask AP').choices(['oid', 'coco']).default('oid'))
     .option('--iou <t>', 'IoU threshold (default 0.6 for oid; 0.50:0.05:0.95 for coco)', parseNumber)
     .option('--ids <file>', 'score only the tile ids listed in this file, one per line')
+    .option('--dataset <n>', 'score only the tiles of this dataset number in tile_meta.csv (e.g. 1: the expert labels)', parseInteger)
     .option('--ignore-unsure', 'ignore detections whose best match is an unsure region instead of counting them as false positives', false)
     .option('--json', 'print one JSON object (ap, tp, fp, num_gt, breakdowns)', false)
     .option('--curve <file>', 'write the precision/recall curve as CSV (score,precision,recall)')
@@ -46,6 +48,11 @@ export function evalCommand(): Command {
         if (missing.length > 0) throw new Error(`${opts.ids}: ${missing.length} listed tile ids have no labels in ${opts.data}: ${missing.slice(0, 5).join(', ')}`);
         gt = new Map([...gt].filter(([id]) => wanted.has(id)));
         tiles = tiles.filter((t) => wanted.has(t.id));
+      }
+      if (opts.dataset !== undefined) {
+        gt = new Map([...gt].filter(([, t]) => t.dataset === opts.dataset));
+        if (gt.size === 0) throw new Error(`${opts.data}: no labelled tiles of dataset ${opts.dataset} (tile_meta.csv gives each tile's dataset)`);
+        tiles = tiles.filter((t) => gt.has(t.id));
       }
       for (const t of tiles) {
         const g = gt.get(t.id);

@@ -39,6 +39,7 @@ export async function renderChunk(job: ChunkJob, onTile: (resumed: boolean) => v
   const wsi = tiles[0]!.sourceWsi;
   const world = new WsiWorld(config.seed, wsi, config.appearance);
   const stain = wsiStain(config.seed, wsi, config.appearance.stainShift * (tiles[0]!.dataset === 3 ? 2 : 1));
+  let pending: Promise<void> = Promise.resolve();
   for (const tile of tiles) {
     if (await exists(recordPath(workDir, tile.id))) {
       onTile(true);
@@ -53,10 +54,15 @@ export async function renderChunk(job: ChunkJob, onTile: (resumed: boolean) => v
       noise = { vessels: 0, missed: 0, shrunk: 0, shifted: 0, falseVessels: 0, duplicates: 0 };
       labels = noisyLabels(rendered.truth, rendered.lumens, config.noise, Rng.of(config.seed, wsi, tile.i, tile.j, 4), noise);
     }
-    await writeFileAtomic(imageFile(workDir, tile.id), await encodeTiff(rendered.image));
     const record: TileRecord = { id: tile.id, labels, truth, noise };
-    // The record last: its presence means the tile is finished.
-    await writeFileAtomic(recordPath(workDir, tile.id), JSON.stringify(record));
-    onTile(false);
+    // Encoding and writing run in libuv's threads while the next tile renders.
+    await pending;
+    pending = (async () => {
+      await writeFileAtomic(imageFile(workDir, tile.id), await encodeTiff(rendered.image));
+      // The record last: its presence means the tile is finished.
+      await writeFileAtomic(recordPath(workDir, tile.id), JSON.stringify(record));
+      onTile(false);
+    })();
   }
+  await pending;
 }

@@ -45,17 +45,26 @@ async function runInWorkers(jobs: ChunkJob[], workers: number, onTile: (resumed:
     return;
   }
   const queue = [...jobs];
-  const runOne = async (): Promise<void> => {
-    for (let job = queue.shift(); job; job = queue.shift()) {
-      await new Promise<void>((resolve, reject) => {
-        const worker = new Worker(new URL('./worker-entry.mjs', import.meta.url), { workerData: job });
-        worker.on('message', (m: { done?: number; resumed?: boolean }) => { if (m.done) onTile(m.resumed ?? false); });
-        worker.on('error', reject);
-        worker.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`synth worker exited with code ${code}`))));
+  const pool = Array.from({ length: Math.min(workers, jobs.length) }, () => new Worker(new URL('./worker-entry.mjs', import.meta.url)));
+  try {
+    await Promise.all(pool.map((worker) => new Promise<void>((resolve, reject) => {
+      const next = () => {
+        const job = queue.shift();
+        if (job) worker.postMessage(job);
+        else resolve();
+      };
+      worker.on('message', (m: { done?: number; resumed?: boolean; finished?: boolean; error?: string }) => {
+        if (m.done) onTile(m.resumed ?? false);
+        if (m.error) reject(new Error(`synth worker failed: ${m.error}`));
+        if (m.finished) next();
       });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(workers, jobs.length) }, runOne));
+      worker.on('error', reject);
+      worker.on('exit', (code) => { if (code !== 0) reject(new Error(`synth worker exited with code ${code}`)); });
+      next();
+    })));
+  } finally {
+    await Promise.all(pool.map((w) => w.terminate()));
+  }
 }
 
 /** Real donor rows for WSIs 1-4 (the real wsi_meta.csv); the competition had none for the others. */

@@ -136,7 +136,7 @@ function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0
       const p = y * S + x;
       if (k1 < 0 || d1 > 1 + 0.06 * texture[p]!) continue; // stroma
       const t = near[k1]!;
-      const grain = 1 + 0.07 * texture[p]!;
+      const grain = 1 + 0.12 * texture[p]!;
       const toBorder = ((d2 - d1) * t.a) / 2; // px to the membrane shared with the next tubule
       const rho = Math.max(d1 / ((d1 + d2) / 2), d1);
       owner[p] = k1;
@@ -145,7 +145,7 @@ function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0
         canvas.setMix(p, pal.lumen, pal.cytoplasmLight, 0.3 + 0.25 * texture[p]!, grain);
         owner[p] = -2 - k1; // lumen of k1
         lumenCount[k1]!++;
-      } else canvas.setMix(p, pal.cytoplasm, pal.cytoplasmLight, Math.max(0, 0.9 - rho) * 0.9, grain);
+      } else canvas.setMix(p, pal.stroma, pal.cytoplasm, 0.35 + Math.max(0, 0.9 - rho) * 0.8 + 0.3 * texture[p]!, grain);
     }
   }
   near.forEach((t, k) => {
@@ -243,8 +243,9 @@ function depthInside(m: Uint8Array, w: number, h: number, cap: number): Uint8Arr
       for (let x = 0; x < w; x++) {
         const p = y * w + x;
         if (depth[p]! < cap) continue;
-        const outside = (xx: number, yy: number) => xx < 0 || yy < 0 || xx >= w || yy >= h || depth[yy * w + xx]! < t;
-        if (outside(x - 1, y) || outside(x + 1, y) || outside(x, y - 1) || outside(x, y + 1)) depth[p] = t;
+        // A neighbour outside the box or of depth < t puts this pixel at depth t.
+        if (x === 0 || y === 0 || x === w - 1 || y === h - 1 ||
+          depth[p - 1]! < t || depth[p + 1]! < t || depth[p - w]! < t || depth[p + w]! < t) depth[p] = t;
       }
     }
   }
@@ -305,6 +306,16 @@ function paintVessel(canvas: Canvas, v: Vessel, x0: number, y0: number, pal: Pal
   }
 }
 
+const NOISE_TABLE = 1 << 16;
+let gaussians: Float32Array | null = null;
+function gaussianTable(): Float32Array {
+  if (!gaussians) {
+    const rng = new Rng(0x6a055);
+    gaussians = new Float32Array(NOISE_TABLE).map(() => rng.normal());
+  }
+  return gaussians;
+}
+
 /** Separable [1 2 1]/4 blur, one pass. */
 function blur(px: Float32Array): void {
   const tmp = new Float32Array(px.length);
@@ -331,8 +342,8 @@ export function renderTile(world: WsiWorld, stain: WsiStain, appearance: Appeara
   const rng = Rng.of(world.seed, world.wsi, x0, y0, 3);
   const canvas = new Canvas();
   const broad = valueNoiseField(hashSeed(world.seed, world.wsi, 11), x0, y0, 96);
-  const texture = valueNoiseField(hashSeed(world.seed, world.wsi, 12), x0, y0, 6);
-  for (let p = 0; p < S * S; p++) canvas.setMix(p, pal.stroma, pal.cytoplasm, 0.5 + 0.3 * texture[p]!, 1 + 0.06 * broad[p]!);
+  const texture = valueNoiseField(hashSeed(world.seed, world.wsi, 12), x0, y0, 4);
+  for (let p = 0; p < S * S; p++) canvas.setMix(p, pal.membrane, pal.stroma, 0.6 + 0.4 * texture[p]!, 1 + 0.06 * broad[p]!);
   const objects = world.objectsNear(x0, y0);
   const truth: TruthInstance[] = [];
   const lumens: LocalMask[] = [];
@@ -346,19 +357,44 @@ export function renderTile(world: WsiWorld, stain: WsiStain, appearance: Appeara
     px[p * 3]! *= f; px[p * 3 + 1]! *= f; px[p * 3 + 2]! *= f;
   }
   for (let k = 0; k < appearance.blur; k++) blur(px);
-  // Sensor noise: a sum of three uniforms is close enough to Gaussian and much cheaper.
-  if (appearance.noise > 0) for (let k = 0; k < px.length; k++) px[k]! += (rng.uniform() + rng.uniform() + rng.uniform() - 1.5) * 2 * appearance.noise;
-  // Match the tile's grey mean and spread to a draw from the real WSI's tile statistics.
+  // Sensor noise: unit Gaussians from a fixed table, walked from a random start with a random
+  // odd stride (cheap, and no pattern shows at this amplitude).
+  if (appearance.noise > 0) {
+    const table = gaussianTable();
+    let at = rng.int(0, NOISE_TABLE - 1);
+    const stride = 2 * rng.int(1000, 20000) + 1;
+    for (let k = 0; k < px.length; k++) {
+      px[k]! += table[at]! * appearance.noise;
+      at = (at + stride) & (NOISE_TABLE - 1);
+    }
+  }
+  // Colour: each channel's histogram matched to the real PAS tile's (so the tissue takes the
+  // real stain's colours in the same order of brightness), then the WSI's stain shift, then
+  // the pooled grey mean and spread set to a draw from the real WSI's tile statistics.
+  const { intensity, channelGain, reference } = stain;
+  const matched = new Float32Array(px.length);
+  for (let c = 0; c < 3; c++) {
+    const hist = new Float64Array(256);
+    for (let p = c; p < px.length; p += 3) hist[px[p]! < 0 ? 0 : px[p]! > 255 ? 255 : Math.round(px[p]!)]!++;
+    const lut = new Float32Array(256);
+    let cum = 0, q = 0;
+    const ref = reference[c]!; // cumulative counts of the real channel, 0..1
+    for (let v = 0; v < 256; v++) {
+      cum += hist[v]! / (S * S);
+      while (q < 255 && ref[q]! < cum - 0.5 * hist[v]! / (S * S)) q++;
+      lut[v] = q * channelGain[c]!;
+    }
+    for (let p = c; p < px.length; p += 3) matched[p] = lut[px[p]! < 0 ? 0 : px[p]! > 255 ? 255 : Math.round(px[p]!)]!;
+  }
   let sum = 0, sq = 0;
-  for (let k = 0; k < px.length; k++) { sum += px[k]!; sq += px[k]! * px[k]!; }
-  const mean = sum / px.length;
-  const std = Math.sqrt(Math.max(sq / px.length - mean * mean, 1e-6));
-  const { intensity } = stain;
+  for (let k = 0; k < matched.length; k++) { sum += matched[k]!; sq += matched[k]! * matched[k]!; }
+  const mean = sum / matched.length;
+  const std = Math.sqrt(Math.max(sq / matched.length - mean * mean, 1e-6));
   const targetMean = rng.normal(intensity.mean, intensity.meanSd * 0.8);
   const targetStd = Math.max(20, rng.normal(intensity.std, intensity.stdSd * 0.8));
   const data = new Uint8Array(px.length);
-  for (let k = 0; k < px.length; k++) {
-    const v = (px[k]! - mean) * (targetStd / std) + targetMean;
+  for (let k = 0; k < matched.length; k++) {
+    const v = (matched[k]! - mean) * (targetStd / std) + targetMean;
     data[k] = v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
   }
   return { image: { width: S, height: S, data }, truth, lumens };

@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { PNG } from 'pngjs';
 import { REFERENCE_DIR } from '../reference/build.ts';
 import { Rng } from './random.ts';
 
@@ -64,11 +65,30 @@ export function realIntensities(): Map<number, WsiIntensity> {
 export interface WsiStain {
   palette: Palette;
   intensity: WsiIntensity;
+  /** Per-WSI gain of each channel after histogram matching (the stain's hue shift). */
+  channelGain: Rgb;
+  /** Cumulative histograms (0..1, 256 bins) of the real PAS tile's R, G and B channels. */
+  reference: [Float64Array, Float64Array, Float64Array];
+}
+
+let referenceCache: WsiStain['reference'] | null = null;
+
+/** Channel histograms of the real training tile (assets/reference/trn_img_0006ff2aa7cd.png), decoded once. */
+function referenceHistograms(): WsiStain['reference'] {
+  if (referenceCache) return referenceCache;
+  const png = PNG.sync.read(readFileSync(REFERENCE_DIR + 'trn_img_0006ff2aa7cd.png'));
+  const cdfs = [0, 1, 2].map(() => new Float64Array(256)) as WsiStain['reference'];
+  const n = png.width * png.height;
+  for (let p = 0; p < n; p++) for (let c = 0; c < 3; c++) cdfs[c][png.data[p * 4 + c]!]! += 1 / n;
+  for (const cdf of cdfs) for (let v = 1; v < 256; v++) cdf[v]! += cdf[v - 1]!;
+  referenceCache = cdfs;
+  return cdfs;
 }
 
 /**
- * A WSI's stain: the base palette turned in hue (red/blue balance) and saturation by a
- * per-WSI amount; brightness follows the real WSI's statistics. `shift` scales the variation.
+ * A WSI's stain: the real tile's colours (histogram matching) turned by a per-WSI red/blue
+ * and green shift, the palette's saturation varied; brightness follows the real WSI's statistics.
+ * `shift` scales the variation.
  */
 export function wsiStain(seed: number, wsi: number, shift: number): WsiStain {
   const rng = Rng.of(seed, 0x57a1, wsi);
@@ -81,5 +101,10 @@ export function wsiStain(seed: number, wsi: number, shift: number): WsiStain {
     return [name, [sat(r) * (1 + redBlue), sat(g) * (1 + green), sat(b) * (1 - redBlue)] as Rgb];
   })) as Palette;
   const all = realIntensities();
-  return { palette, intensity: all.get(wsi) ?? all.get(0)! };
+  return {
+    palette,
+    intensity: all.get(wsi) ?? all.get(0)!,
+    channelGain: [1 + redBlue, 1 + green, 1 - redBlue],
+    reference: referenceHistograms(),
+  };
 }

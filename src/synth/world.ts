@@ -130,7 +130,7 @@ export class WsiWorld {
         let a = rng.uniform(46, 70);
         const b = a * rng.uniform(0.65, 1);
         const angle = rng.uniform(0, Math.PI);
-        const lumen = rng.uniform(0.2, 0.55);
+        const lumen = rng.uniform(0.12, 0.45);
         const wobble: Tubule['wobble'] = [rng.uniform(0, 0.08), rng.uniform(0, 6.3), rng.uniform(0, 0.05), rng.uniform(0, 6.3)];
         const nucleusPhase = rng.uniform(0, 6.3);
         let scale = 1;

@@ -7,7 +7,7 @@ import { formatFolds, makeFolds, type FoldStrategy } from '../data/folds.ts';
 import { buildReferenceDataset } from '../reference/build.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { progress } from './progress.ts';
-import { parseInteger } from './options.ts';
+import { parseInteger, SKIP_BAD_HELP, warnSkipped } from './options.ts';
 
 export function dataCommand(): Command {
   const data = new Command('data').description('inspect and prepare datasets in the Kaggle HuBMAP layout');
@@ -42,8 +42,10 @@ export function dataCommand(): Command {
     .addOption(new Option('--strategy <s>', 'group tiles by whole WSI, by contiguous bands of grid rows i, or auto (wsi when there are >= k WSIs)').choices(['auto', 'wsi', 'band']).default('auto'))
     .option('--dataset <n>', 'only tiles of this dataset number (e.g. 1 for expert labels); default all labelled tiles', parseInteger)
     .option('--out <file>', 'where to write (default <dir>/folds.csv)')
-    .action(async (dir: string, opts: { folds: number; seed: number; strategy: FoldStrategy; dataset?: number; out?: string }) => {
-      const ds = await loadDataset(dir);
+    .option('--skip-bad', SKIP_BAD_HELP, false)
+    .action(async (dir: string, opts: { folds: number; seed: number; strategy: FoldStrategy; dataset?: number; out?: string; skipBad: boolean }) => {
+      const ds = await loadDataset(dir, { strict: !opts.skipBad });
+      warnSkipped(ds.issues);
       const tiles = ds.tiles.filter((t) => ds.labels.has(t.id) && (opts.dataset === undefined || t.dataset === opts.dataset));
       const folds = makeFolds(tiles, { k: opts.folds, seed: opts.seed, strategy: opts.strategy });
       const out = opts.out ?? join(dir, 'folds.csv');

@@ -1,12 +1,12 @@
 import { Command, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { stringify } from 'csv-stringify/sync';
-import { loadGroundTruth } from '../eval/groundtruth.ts';
+import { loadGroundTruth, type GroundTruthTile } from '../eval/groundtruth.ts';
 import { evaluateCoco, evaluateOid, type GroupResult, type OidResult } from '../eval/metric.ts';
 import { readPredictions } from '../eval/predictions.ts';
 import type { Detection } from '../eval/submission.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
-import { parseInteger, parseNumber } from './options.ts';
+import { parseInteger, parseNumber, SKIP_BAD_HELP, warnSkipped } from './options.ts';
 
 interface EvalOptions {
   data: string;
@@ -18,6 +18,7 @@ interface EvalOptions {
   json: boolean;
   ignoreUnsure: boolean;
   curve?: string;
+  skipBad: boolean;
 }
 
 const ap6 = (v: number) => (Number.isNaN(v) ? 'nan' : v.toFixed(6));
@@ -39,8 +40,11 @@ export function evalCommand(): Command {
     .option('--ignore-unsure', 'ignore detections whose best match is an unsure region instead of counting them as false positives', false)
     .option('--json', 'print one JSON object (ap, tp, fp, num_gt, breakdowns)', false)
     .option('--curve <file>', 'write the precision/recall curve as CSV (score,precision,recall)')
+    .option('--skip-bad', SKIP_BAD_HELP, false)
     .action(async (opts: EvalOptions) => {
-      let gt = await loadGroundTruth(opts.data);
+      const loaded = await loadGroundTruth(opts.data, { skipBad: opts.skipBad });
+      warnSkipped(loaded.skipped ?? []);
+      let gt: Map<string, GroundTruthTile> = loaded;
       let tiles = await readPredictions(opts.pred);
       if (opts.ids) {
         const wanted = new Set((await readFile(opts.ids, 'utf8')).split(/\r?\n/).map((s) => s.trim()).filter(Boolean));

@@ -4,6 +4,7 @@ import { loadDataset } from '../data/dataset.ts';
 import { formatIssue, type DataIssue } from '../data/errors.ts';
 import { TILE_SIZE } from '../data/types.ts';
 import { parseSubmission } from '../eval/submission.ts';
+import { SKIP_BAD_HELP, warnSkipped } from './options.ts';
 
 export function submissionCommand(): Command {
   const submission = new Command('submission').description('Kaggle submission files (id,height,width,prediction_string)');
@@ -11,12 +12,14 @@ export function submissionCommand(): Command {
     .description('validate a submission: every row parses, confidences in [0,1], every mask decodes to the stated size; with --data, ids are known tiles and every test tile has a row (exit 1 on any problem)')
     .argument('<file>', 'submission CSV')
     .option('--data <dir>', 'dataset directory whose tiles the submission must describe')
-    .action(async (file: string, opts: { data?: string }) => {
+    .option('--skip-bad', SKIP_BAD_HELP, false)
+    .action(async (file: string, opts: { data?: string; skipBad: boolean }) => {
       const text = await readFile(file, 'utf8');
       let expected: Map<string, { height: number; width: number }> | undefined;
       let testIds: string[] = [];
       if (opts.data) {
-        const ds = await loadDataset(opts.data);
+        const ds = await loadDataset(opts.data, { strict: !opts.skipBad });
+        warnSkipped(ds.issues);
         const ids = new Set([...ds.tiles.map((t) => t.id), ...ds.images.train, ...ds.images.test]);
         expected = new Map([...ids].map((id) => [id, { height: TILE_SIZE, width: TILE_SIZE }]));
         testIds = [...ds.images.test];

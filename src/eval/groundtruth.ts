@@ -1,4 +1,5 @@
 import { loadDataset } from '../data/dataset.ts';
+import type { DataIssue } from '../data/errors.ts';
 import { rasterize } from '../data/rasterize.ts';
 import { TILE_SIZE, type Annotation } from '../data/types.ts';
 import { encodeMask, rleArea, rleBbox, type Rle } from './rle.ts';
@@ -37,10 +38,14 @@ export function groundTruthTile(id: string, annotations: readonly Annotation[], 
   return tile;
 }
 
-/** Ground truth of a dataset directory: `polygons.jsonl`, plus `tile_meta.csv` when present. No images needed. */
-export async function loadGroundTruth(dir: string): Promise<Map<string, GroundTruthTile>> {
-  const ds = await loadDataset(dir, { labelsOnly: true });
-  const out = new Map<string, GroundTruthTile>();
+/**
+ * Ground truth of a dataset directory: `polygons.jsonl`, plus `tile_meta.csv` when present.
+ * No images needed. With `skipBad`, bad records are left out and returned as `skipped`.
+ */
+export async function loadGroundTruth(dir: string, options: { skipBad?: boolean } = {}): Promise<Map<string, GroundTruthTile> & { skipped?: DataIssue[] }> {
+  const ds = await loadDataset(dir, { labelsOnly: true, strict: !options.skipBad });
+  const out: Map<string, GroundTruthTile> & { skipped?: DataIssue[] } = new Map<string, GroundTruthTile>();
+  out.skipped = ds.issues;
   for (const [id, annotations] of ds.labels) {
     const tile = groundTruthTile(id, annotations);
     const meta = ds.tileById.get(id);

@@ -38,4 +38,9 @@ test('data reference + data check on the real 85-tile polygons and real tile_met
   const strict = await vascseg('data', 'folds', dir);
   assert.equal(strict.code, 1);
   assert.match(strict.stderr, /polygons\.jsonl: line 86: not valid JSON/);
+  // --skip-bad goes on without the bad line, and says what it skipped.
+  const lenient = await vascseg('data', 'folds', dir, '--skip-bad');
+  assert.equal(lenient.code, 0, lenient.stderr);
+  assert.match(lenient.stderr, /warning: skipped 1 bad record; the first: .*polygons\.jsonl: line 86: not valid JSON/);
+  assert.match(lenient.stdout, /85 tiles/);
 });

@@ -1,0 +1,143 @@
+import { tf } from '../engine/backend.ts';
+import { bnSilu } from '../engine/ops.ts';
+import { mulberry32 } from '../util/stats.ts';
+import type { Graph, Layer } from './graph.ts';
+import { outputsPerAnchor, type ModelConfig } from './yolov7seg.ts';
+
+/** BatchNorm as in YOLO: eps 1e-3, running averages with momentum 0.03. */
+export const BN_EPS = 1e-3;
+export const BN_MOMENTUM = 0.03;
+
+export interface ModelOutputs {
+  /** Raw head outputs of P3, P4, P5: [N, H, W, anchors * (5 + classes + masks)]. */
+  heads: tf.Tensor4D[];
+  /** Prototypes: [N, H/4, W/4, masks]. */
+  proto: tf.Tensor4D;
+}
+
+let instances = 0;
+
+/**
+ * The tfjs interpreter of a model graph: variables named after the graph's layers, a
+ * training forward pass (batch statistics, fused BN+SiLU) and an inference pass (running
+ * statistics).
+ */
+export class TfModel {
+  readonly weights = new Map<string, tf.Variable>();
+  /** Batch statistics of the last training pass, for the running averages. */
+  private batchStats: { name: string; mean: tf.Tensor1D; variance: tf.Tensor1D }[] = [];
+
+  private readonly instance = ++instances;
+
+  constructor(readonly graph: Graph, readonly config: ModelConfig, seed = 0) {
+    const random = mulberry32(seed);
+    for (const l of graph.layers) {
+      if (l.op !== 'conv') continue;
+      const c1 = graph.layers[l.from]!.channels;
+      const fanIn = c1 * l.k * l.k;
+      // PyTorch's default conv init: uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)).
+      const bound = 1 / Math.sqrt(fanIn);
+      const w = new Float32Array(fanIn * l.channels).map(() => (random() * 2 - 1) * bound);
+      this.add(`${l.name}.w`, tf.tensor4d(w, [l.k, l.k, c1, l.channels]), true);
+      if (l.bn) {
+        this.add(`${l.name}.gamma`, tf.ones([l.channels]), true);
+        this.add(`${l.name}.beta`, tf.zeros([l.channels]), true);
+        this.add(`${l.name}.mean`, tf.zeros([l.channels]), false);
+        this.add(`${l.name}.var`, tf.ones([l.channels]), false);
+      } else {
+        this.add(`${l.name}.bias`, tf.tensor1d(this.initialBias(l)), true);
+      }
+    }
+  }
+
+  /**
+   * Detection biases start where YOLOv5 starts them: objectness for ~8 objects per 640 px
+   * image, class scores at 0.6 / (classes - 0.99), so early training is not swamped.
+   */
+  private initialBias(l: Layer): Float32Array {
+    const bias = new Float32Array(l.channels);
+    const level = this.graph.heads.indexOf(l.id);
+    if (level < 0) return bias;
+    const per = outputsPerAnchor(this.config);
+    const nc = this.config.classes.length;
+    for (let a = 0; a < this.config.anchors[level]!.length; a++) {
+      bias[a * per + 4] = Math.log(8 / (640 / l.stride) ** 2);
+      for (let c = 0; c < nc; c++) bias[a * per + 5 + c] = Math.log(0.6 / (nc - 0.99));
+    }
+    return bias;
+  }
+
+  private add(name: string, value: tf.Tensor, trainable: boolean): void {
+    // tfjs variable names are global: prefix them per model so several models can coexist
+    // (fold ensembles); `weights` keys stay the plain layer names.
+    this.weights.set(name, tf.variable(value, trainable, `m${this.instance}/${name}`));
+    value.dispose();
+  }
+
+  /** Trainable variables, in graph order. */
+  get trainable(): tf.Variable[] {
+    return [...this.weights.values()].filter((v) => v.trainable);
+  }
+
+  private w<R extends tf.Rank>(name: string): tf.Tensor<R> {
+    const v = this.weights.get(name);
+    if (!v) throw new Error(`model has no weight ${name}`);
+    return v as unknown as tf.Tensor<R>;
+  }
+
+  /** Run the graph on [N, H, W, 3] images scaled to 0..1. H and W must be multiples of 32. */
+  forward(images: tf.Tensor4D, training: boolean): ModelOutputs {
+    const [, h, w] = images.shape;
+    if (h % 32 !== 0 || w % 32 !== 0) throw new Error(`input ${w}x${h}: sides must be multiples of 32`);
+    const out: tf.Tensor4D[] = [];
+    if (training) this.batchStats = [];
+    for (const l of this.graph.layers) {
+      switch (l.op) {
+        case 'input': out.push(images); break;
+        case 'conv': {
+          const x = tf.conv2d(out[l.from]!, this.w<tf.Rank.R4>(`${l.name}.w`), l.s, 'same');
+          if (!l.bn) {
+            out.push(tf.add(x, this.w(`${l.name}.bias`)));
+          } else if (training) {
+            const r = bnSilu(x, this.w(`${l.name}.gamma`), this.w(`${l.name}.beta`), BN_EPS);
+            this.batchStats.push({ name: l.name, mean: r.mean, variance: r.variance });
+            out.push(r.y);
+          } else {
+            const scale = tf.mul(this.w(`${l.name}.gamma`), tf.rsqrt(tf.add(this.w(`${l.name}.var`), BN_EPS)));
+            const z = tf.add(tf.mul(tf.sub(x, this.w(`${l.name}.mean`)), scale), this.w(`${l.name}.beta`));
+            out.push(tf.mul(z, tf.sigmoid(z)));
+          }
+          break;
+        }
+        case 'maxpool': out.push(tf.maxPool(out[l.from]!, l.k, l.s, 'same')); break;
+        case 'upsample': {
+          const x = out[l.from]!;
+          out.push(tf.image.resizeNearestNeighbor(x, [x.shape[1] * l.scale, x.shape[2] * l.scale]));
+          break;
+        }
+        case 'concat': out.push(tf.concat(l.from.map((f) => out[f]!), 3)); break;
+      }
+    }
+    return { heads: this.graph.heads.map((h) => out[h]!), proto: out[this.graph.proto]! };
+  }
+
+  /** Fold the last training pass's batch statistics into the running averages, then free them. */
+  updateRunningStats(): void {
+    tf.tidy(() => {
+      for (const { name, mean, variance } of this.batchStats) {
+        const rm = this.weights.get(`${name}.mean`)!, rv = this.weights.get(`${name}.var`)!;
+        // The biased batch variance (PyTorch keeps the unbiased one: a factor M/(M-1), with M
+        // the pixels per channel in the batch, negligible at image sizes).
+        rm.assign(tf.add(tf.mul(rm, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)));
+        rv.assign(tf.add(tf.mul(rv, 1 - BN_MOMENTUM), tf.mul(variance, BN_MOMENTUM)));
+      }
+    });
+    for (const s of this.batchStats) tf.dispose([s.mean, s.variance]);
+    this.batchStats = [];
+  }
+
+  dispose(): void {
+    for (const v of this.weights.values()) v.dispose();
+    this.weights.clear();
+  }
+}

@@ -9,6 +9,8 @@
  *   window's maximum is negative): rebuilt from shifted comparisons, first maximum wins.
  * - ResizeNearestNeighbor: tfjs-cpu's gradient kernel is wrong for batch > 1; an integer
  *   upscale's gradient is a reshape and a sum.
+ * - GatherV2 (axis 0): wasm has no `UnsortedSegmentSum`; the gradient is a `ScatterNd`,
+ *   which sums the rows of repeated indices.
  * Each is checked against a float64 reference in test/engine/.
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -178,6 +180,22 @@ export function registerGradientFixes(): void {
       const { filterSize, strides, pad, dimRoundingMode } = attrs as unknown as tf.MaxPoolAttrs;
       const info = tf.backend_util.computePool2DInfo(x.shape, filterSize, strides, 1, pad as never, dimRoundingMode);
       return { x: () => maxPoolGrad(dy as T4, x, y, pair(filterSize), pair(strides), info.padInfo.top, info.padInfo.left) };
+    },
+  });
+  const originalGather = tf.getGradient(tf.GatherV2);
+  tf.unregisterGradient(tf.GatherV2);
+  tf.registerGradient({
+    kernelName: tf.GatherV2,
+    inputsToSave: ['x', 'indices'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, indices] = saved as [tf.Tensor, tf.Tensor];
+      const { axis, batchDims } = attrs as unknown as tf.GatherV2Attrs;
+      const ax = tf.util.parseAxisParam(axis, x.shape)[0]!;
+      if (ax !== 0 || batchDims !== 0 || indices.rank !== 1) return originalGather.gradFunc(dy, saved, attrs);
+      return {
+        x: () => tf.scatterND(tf.reshape(indices, [-1, 1]), dy as tf.Tensor, x.shape),
+        indices: () => tf.zerosLike(indices),
+      };
     },
   });
   tf.unregisterGradient(tf.ResizeNearestNeighbor);

@@ -82,3 +82,13 @@ for (const backend of BACKENDS) {
     dx.dispose();
   });
 }
+
+test('gather rows gradient (wasm lacks UnsortedSegmentSum): repeated rows sum', async () => {
+  for (const backend of BACKENDS) {
+    await tf.setBackend(backend);
+    const x = tf.tensor2d([[1, 2], [3, 4], [5, 6]]);
+    const dy = tf.tensor2d([[1, 1], [2, 2], [10, 10]]);
+    const g = tf.grad((a: tf.Tensor) => tf.gather(a, tf.tensor1d([2, 0, 2], 'int32')))(x, dy);
+    assert.deepEqual(Array.from(await g.data()), [2, 2, 0, 0, 11, 11], backend);
+  }
+});

@@ -1,0 +1,139 @@
+import { tf } from '../engine/backend.ts';
+import type { ModelOutputs } from '../model/tfjs.ts';
+import { outputsPerAnchor, type ModelConfig } from '../model/yolov7seg.ts';
+import { assignLevel, type Target } from './targets.ts';
+
+/**
+ * The YOLOv5/7-seg loss: CIoU box loss, objectness BCE against the predicted box's IoU
+ * (per-level balance 4 / 1 / 0.4), class BCE, and the mask loss: per-pixel BCE of
+ * (coefficients x prototypes) against the instance mask at prototype resolution, cropped to
+ * the target box and normalised by its area.
+ */
+export interface LossHyp {
+  box: number;
+  obj: number;
+  cls: number;
+  anchorT: number;
+  balance: number[];
+}
+
+/** hyp.scratch-high of YOLOv5/7-seg, scaled for 3 levels, `nc` classes and the image size, as their trainers do. */
+export function defaultHyp(nc: number, imgsz: number): LossHyp {
+  return { box: 0.05, cls: (0.3 * nc) / 80, obj: 0.7 * (imgsz / 640) ** 2, anchorT: 4.0, balance: [4.0, 1.0, 0.4] };
+}
+
+const EPS = 1e-7;
+
+/** Elementwise binary cross-entropy on logits, the numerically stable form. */
+export function bceWithLogits(logits: tf.Tensor, targets: tf.Tensor): tf.Tensor {
+  return tf.add(tf.sub(tf.relu(logits), tf.mul(logits, targets)), tf.log1p(tf.exp(tf.neg(tf.abs(logits)))));
+}
+
+/**
+ * Complete IoU of boxes given as (cx, cy, w, h) rows [n, 4] (YOLOv5's bbox_iou with CIoU).
+ * The trade-off weight alpha is a constant (computed outside the gradient, as YOLOv5 does).
+ */
+export function ciou(pred: tf.Tensor2D, target: tf.Tensor2D): tf.Tensor1D {
+  const [px, py, pw0, ph0] = tf.split(pred, 4, 1);
+  const [tx, ty, tw0, th0] = tf.split(target, 4, 1);
+  // eps on the heights only, as YOLOv5 (it keeps the aspect-ratio term finite).
+  const pw = pw0!, ph = tf.add(ph0!, EPS), tw = tw0!, th = tf.add(th0!, EPS);
+  const p1x = tf.sub(px!, tf.div(pw, 2)), p2x = tf.add(px!, tf.div(pw, 2));
+  const p1y = tf.sub(py!, tf.div(ph, 2)), p2y = tf.add(py!, tf.div(ph, 2));
+  const t1x = tf.sub(tx!, tf.div(tw, 2)), t2x = tf.add(tx!, tf.div(tw, 2));
+  const t1y = tf.sub(ty!, tf.div(th, 2)), t2y = tf.add(ty!, tf.div(th, 2));
+  const iw = tf.relu(tf.sub(tf.minimum(p2x, t2x), tf.maximum(p1x, t1x)));
+  const ih = tf.relu(tf.sub(tf.minimum(p2y, t2y), tf.maximum(p1y, t1y)));
+  const inter = tf.mul(iw, ih);
+  const union = tf.add(tf.sub(tf.add(tf.mul(pw, ph), tf.mul(tw, th)), inter), EPS);
+  const iou = tf.div(inter, union);
+  const cw = tf.sub(tf.maximum(p2x, t2x), tf.minimum(p1x, t1x));
+  const chh = tf.sub(tf.maximum(p2y, t2y), tf.minimum(p1y, t1y));
+  const c2 = tf.add(tf.add(tf.square(cw), tf.square(chh)), EPS);
+  const rho2 = tf.div(tf.add(tf.square(tf.sub(tf.add(t1x, t2x), tf.add(p1x, p2x))), tf.square(tf.sub(tf.add(t1y, t2y), tf.add(p1y, p2y)))), 4);
+  const v = tf.mul(4 / Math.PI ** 2, tf.square(tf.sub(tf.atan(tf.div(tw, th)), tf.atan(tf.div(pw, ph)))));
+  const alpha = tf.tensor(tf.tidy(() => tf.div(v, tf.add(tf.sub(v, iou), 1 + EPS))).dataSync(), v.shape);
+  return tf.reshape(tf.sub(iou, tf.add(tf.div(rho2, c2), tf.mul(v, alpha))), [-1]) as tf.Tensor1D;
+}
+
+/** What the loss needs of a batch: targets and, per target, its mask at prototype resolution. */
+export interface LossBatch {
+  targets: Target[];
+  /** One 0/1 mask per target, [protoH * protoW], row-major. */
+  masks: Float32Array[];
+}
+
+export interface LossParts {
+  total: tf.Scalar;
+  box: tf.Scalar;
+  obj: tf.Scalar;
+  cls: tf.Scalar;
+  seg: tf.Scalar;
+}
+
+/** The mask loss of one image's assigned predictions: mean over targets of BCE summed inside the box / box area. */
+export function maskLoss(coefs: tf.Tensor2D, proto: tf.Tensor3D, gt: Float32Array[], boxes: [number, number, number, number][]): tf.Scalar {
+  const [mh, mw, nm] = proto.shape;
+  const n = gt.length;
+  const logits = tf.matMul(coefs, tf.reshape(tf.transpose(proto, [2, 0, 1]), [nm, mh * mw]));
+  const target = tf.tensor2d(Float32Array.from(gt.flatMap((g) => Array.from(g))), [n, mh * mw]);
+  // Crop: pixel (c, r) counts when x1 <= c < x2 and y1 <= r < y2 (box in prototype pixels).
+  const crop = new Float32Array(n * mh * mw);
+  const scale = new Float32Array(n);
+  boxes.forEach(([cx, cy, w, h], k) => {
+    const x1 = (cx - w / 2) * mw, x2 = (cx + w / 2) * mw, y1 = (cy - h / 2) * mh, y2 = (cy + h / 2) * mh;
+    for (let r = 0; r < mh; r++) for (let c = 0; c < mw; c++) if (c >= x1 && c < x2 && r >= y1 && r < y2) crop[k * mh * mw + r * mw + c] = 1;
+    // mean over all prototype pixels, then / normalised box area: the sum inside the box over the box's area in pixels.
+    scale[k] = 1 / (mh * mw * w * h);
+  });
+  const perTarget = tf.mul(tf.sum(tf.mul(bceWithLogits(logits, target), tf.tensor2d(crop, [n, mh * mw])), 1), tf.tensor1d(scale));
+  return tf.mean(perTarget) as tf.Scalar;
+}
+
+/** The total loss of a batch (YOLOv5-seg's, times the batch size) and its parts. */
+export function computeLoss(out: ModelOutputs, batch: LossBatch, config: ModelConfig, hyp: LossHyp): LossParts {
+  const bs = out.proto.shape[0];
+  const na = config.anchors[0]!.length;
+  const no = outputsPerAnchor(config);
+  const nc = config.classes.length;
+  const [, ph, pw] = out.proto.shape;
+  let lbox: tf.Tensor = tf.scalar(0), lobj: tf.Tensor = tf.scalar(0), lcls: tf.Tensor = tf.scalar(0), lseg: tf.Tensor = tf.scalar(0);
+  out.heads.forEach((head, level) => {
+    const [n, gh, gw] = head.shape;
+    const stride = (ph * 4) / gh;
+    const p = tf.reshape(head, [n, gh, gw, na, no]);
+    const as = assignLevel(batch.targets, config.anchors[level]!, stride, gw, gh, hyp.anchorT);
+    const tobj = new Float32Array(n * gh * gw * na);
+    if (as.count > 0) {
+      // Rows of the flattened [n * gh * gw * na, no] predictions (tfjs has no GatherNd gradient).
+      const flat = Int32Array.from({ length: as.count }, (_, r) => ((as.image[r]! * gh + as.gy[r]!) * gw + as.gx[r]!) * na + as.anchor[r]!);
+      const ps = tf.gather(tf.reshape(p, [-1, no]), tf.tensor1d(flat, 'int32')) as tf.Tensor2D; // [count, no]
+      const pxy = tf.sub(tf.mul(tf.sigmoid(tf.slice(ps, [0, 0], [-1, 2])), 2), 0.5);
+      const pwh = tf.mul(tf.square(tf.mul(tf.sigmoid(tf.slice(ps, [0, 2], [-1, 2])), 2)), tf.tensor2d(as.anchorWh, [as.count, 2]));
+      const iou = ciou(tf.concat([pxy, pwh], 1) as tf.Tensor2D, tf.tensor2d(as.tbox, [as.count, 4]));
+      lbox = tf.add(lbox, tf.mean(tf.sub(1, iou)));
+      const iouValues = iou.dataSync();
+      for (let r = 0; r < as.count; r++) tobj[flat[r]!] = Math.max(iouValues[r]!, 0);
+      if (nc > 1) {
+        const onehot = tf.oneHot(tf.tensor1d(as.cls, 'int32'), nc);
+        lcls = tf.add(lcls, tf.mean(bceWithLogits(tf.slice(ps, [0, 5], [-1, nc]), onehot)));
+      }
+      const coefs = tf.slice(ps, [0, 5 + nc], [-1, config.masks]) as tf.Tensor2D;
+      for (let b = 0; b < bs; b++) {
+        const rows = [...as.image.keys()].filter((r) => as.image[r] === b);
+        if (rows.length === 0) continue;
+        const mine = tf.gather(coefs, rows) as tf.Tensor2D;
+        const proto = tf.squeeze(tf.slice(out.proto, [b, 0, 0, 0], [1, -1, -1, -1]), [0]) as tf.Tensor3D;
+        lseg = tf.add(lseg, maskLoss(mine, proto, rows.map((r) => batch.masks[as.target[r]!]!), rows.map((r) => batch.targets[as.target[r]!]!.box)));
+      }
+    }
+    const objLogits = tf.reshape(tf.slice(p, [0, 0, 0, 0, 4], [-1, -1, -1, -1, 1]), [n, gh, gw, na]);
+    lobj = tf.add(lobj, tf.mul(tf.mean(bceWithLogits(objLogits, tf.tensor4d(tobj, [n, gh, gw, na]))), hyp.balance[level]!));
+  });
+  const box = tf.mul(lbox, hyp.box) as tf.Scalar;
+  const obj = tf.mul(lobj, hyp.obj) as tf.Scalar;
+  const cls = tf.mul(lcls, hyp.cls) as tf.Scalar;
+  const seg = tf.mul(lseg, hyp.box / bs) as tf.Scalar;
+  const total = tf.mul(tf.addN([box, obj, cls, seg]), bs) as tf.Scalar;
+  return { total, box, obj, cls, seg };
+}

@@ -5,6 +5,7 @@ import { demoCommand } from './demo.ts';
 import { evalCommand } from './eval.ts';
 import { submissionCommand } from './submission.ts';
 import { synthCommand } from './synth.ts';
+import { trainCommand } from './train.ts';
 
 const program = new Command('vascseg')
   .description('Find every microvessel in kidney histology: YOLO-style instance segmentation, the HuBMAP 2023 method')
@@ -14,6 +15,7 @@ const program = new Command('vascseg')
 
 program.addCommand(synthCommand());
 program.addCommand(dataCommand());
+program.addCommand(trainCommand());
 program.addCommand(evalCommand());
 program.addCommand(submissionCommand());
 program.addCommand(demoCommand());

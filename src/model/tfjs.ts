@@ -121,6 +121,15 @@ export class TfModel {
     return { heads: this.graph.heads.map((h) => out[h]!), proto: out[this.graph.proto]! };
   }
 
+  /** Inference pass with every intermediate tensor freed: only the outputs stay alive. */
+  predict(images: tf.Tensor4D): ModelOutputs {
+    const all = tf.tidy(() => {
+      const o = this.forward(images, false);
+      return [...o.heads, o.proto];
+    });
+    return { heads: all.slice(0, -1) as tf.Tensor4D[], proto: all[all.length - 1] as tf.Tensor4D };
+  }
+
   /** Fold the last training pass's batch statistics into the running averages, then free them. */
   updateRunningStats(): void {
     tf.tidy(() => {

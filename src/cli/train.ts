@@ -1,0 +1,67 @@
+import { Command, Option } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import { setupBackend, DEVICES, type Device } from '../engine/backend.ts';
+import { MODEL_SIZES } from '../model/yolov7seg.ts';
+import { DEFAULT_AUGMENT, NO_AUGMENT } from '../train/data.ts';
+import { DEFAULT_TRAIN, train, type TrainProgress } from '../train/trainer.ts';
+import { parseInteger, parseNumber } from './options.ts';
+
+const parseList = (v: string) => v.split(',').map((s) => parseInteger(s.trim()));
+
+export function trainCommand(): Command {
+  const d = DEFAULT_TRAIN;
+  return new Command('train')
+    .description('train a YOLOv7-seg model on a dataset in the Kaggle layout; writes runs/train/<name>/ (args.json, results.csv, weights/last, weights/best)')
+    .requiredOption('--data <dir>', 'dataset directory (or a pseudo-label set in the same layout)')
+    .option('--name <name>', 'run name: runs/train/<name> (name2, name3... when taken)', 'exp')
+    .option('--project <dir>', 'parent of run directories', d.project)
+    .option('--train-datasets <list>', 'dataset numbers whose labelled tiles train, e.g. 1 or 1,2', parseList, d.trainDatasets)
+    .option('--fold <k>', 'hold out fold k of the dataset-1 tiles for validation (without it: validate on the training tiles)', parseInteger)
+    .option('--folds <n>', 'number of folds', parseInteger, d.folds)
+    .option('--fold-seed <n>', 'seed of the fold split', parseInteger, d.foldSeed)
+    .option('--init <checkpoint>', 'start from these weights (same model size and classes)')
+    .option('--imgsz <px>', 'training and validation input size (tiles are resized; multiple of 32)', parseInteger, d.imgsz)
+    .option('--epochs <n>', 'epochs', parseInteger, d.epochs)
+    .option('--batch <n>', 'tiles per batch', parseInteger, d.batch)
+    .addOption(new Option('--model <size>', 'model size').choices(Object.keys(MODEL_SIZES)).default(d.model))
+    .addOption(new Option('--device <d>', 'tfjs backend').choices([...DEVICES]).default('auto'))
+    .addOption(new Option('--optimizer <o>', 'sgd (Nesterov) or adamw').choices(['sgd', 'adamw']).default(d.optimizer))
+    .option('--lr0 <x>', 'initial learning rate', parseNumber, d.lr0)
+    .option('--lrf <x>', 'final learning rate as a fraction of lr0', parseNumber, d.lrf)
+    .option('--momentum <x>', 'SGD momentum / Adam beta1', parseNumber, d.momentum)
+    .option('--weight-decay <x>', 'weight decay of conv weights', parseNumber, d.weightDecay)
+    .option('--warmup-epochs <x>', 'warm-up epochs', parseNumber, d.warmupEpochs)
+    .option('--cos-lr', 'cosine learning-rate decay instead of linear', d.cosine)
+    .option('--nbs <n>', 'nominal batch size: gradients accumulate to it (YOLO uses 64); default: the batch, no accumulation', parseInteger)
+    .option('--no-augment', 'no flips, rotations or colour jitter')
+    .option('--seed <n>', 'random seed (weights, batches, augmentation)', parseInteger, d.seed)
+    .option('--resume', 'continue runs/train/<name> from weights/last with its saved settings', false)
+    .action(async (o: Record<string, unknown> & { device: Device; augment: boolean; name: string }) => {
+      await setupBackend(o.device);
+      let bar: SingleBar | null = null;
+      const onProgress = (p: TrainProgress) => {
+        if (!process.stderr.isTTY) return;
+        if (p.batch === 1) {
+          bar?.stop();
+          bar = new SingleBar({
+            format: `epoch ${p.epoch + 1}/${p.epochs} [{bar}] {value}/{total} | box {box} obj {obj} cls {cls} seg {seg} | ETA {eta_formatted}`,
+            stream: process.stderr,
+          }, Presets.shades_classic);
+          bar.start(p.batches, 0);
+        }
+        const f = (v: number) => v.toFixed(4);
+        bar?.update(p.batch, { box: f(p.losses.box), obj: f(p.losses.obj), cls: f(p.losses.cls), seg: f(p.losses.seg) });
+        if (p.batch === p.batches) { bar?.stop(); bar = null; }
+      };
+      const result = await train({
+        ...DEFAULT_TRAIN,
+        data: o.data as string, name: o.name, project: o.project as string, trainDatasets: o.trainDatasets as number[],
+        fold: o.fold as number | undefined, folds: o.folds as number, foldSeed: o.foldSeed as number, init: o.init as string | undefined,
+        imgsz: o.imgsz as number, epochs: o.epochs as number, batch: o.batch as number, model: o.model as string,
+        optimizer: o.optimizer as 'sgd' | 'adamw', lr0: o.lr0 as number, lrf: o.lrf as number, momentum: o.momentum as number,
+        weightDecay: o.weightDecay as number, warmupEpochs: o.warmupEpochs as number, cosine: Boolean(o.cosLr), nbs: o.nbs as number | undefined,
+        augment: o.augment ? DEFAULT_AUGMENT : NO_AUGMENT, seed: o.seed as number, resume: Boolean(o.resume),
+      }, onProgress, (line) => console.log(line));
+      console.log(`done: ${result.runDir} (best epoch ${result.best.epoch + 1}, val AP@0.6 ${result.best.ap60.toFixed(4)})`);
+    });
+}

@@ -1,0 +1,252 @@
+import { mkdir, readFile, access } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'csv-stringify/sync';
+import { tf } from '../engine/backend.ts';
+import { loadDataset } from '../data/dataset.ts';
+import { makeFolds } from '../data/folds.ts';
+import { TILE_SIZE } from '../data/types.ts';
+import { buildYolov7Seg, modelConfig, CLASSES } from '../model/yolov7seg.ts';
+import { TfModel } from '../model/tfjs.ts';
+import { loadCheckpoint, saveCheckpoint } from '../model/checkpoint.ts';
+import { Rng } from '../synth/random.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
+import { DEFAULT_AUGMENT, loadTrainTiles, makeBatch, type AugmentConfig, type TrainTile } from './data.ts';
+import { computeLoss, defaultHyp } from './loss.ts';
+import { AdamW, Ema, interp, lrFactor, Sgd, type ParamGroup } from './optim.ts';
+import { validate, type ValidationResult } from './validate.ts';
+
+export interface TrainOptions {
+  data: string;
+  name: string;
+  project: string;
+  /** Dataset numbers (tile_meta.csv) whose labelled tiles train. */
+  trainDatasets: number[];
+  /** Hold out this fold of the expert tiles (dataset 1) for validation; without it, validate on the training tiles. */
+  fold?: number;
+  folds: number;
+  foldSeed: number;
+  init?: string;
+  imgsz: number;
+  epochs: number;
+  batch: number;
+  model: string;
+  optimizer: 'sgd' | 'adamw';
+  lr0: number;
+  lrf: number;
+  momentum: number;
+  weightDecay: number;
+  warmupEpochs: number;
+  cosine: boolean;
+  /** Nominal batch: gradients accumulate to it (YOLO uses 64; the default here is the batch, no accumulation). */
+  nbs?: number;
+  augment: AugmentConfig;
+  seed: number;
+  resume: boolean;
+}
+
+export const DEFAULT_TRAIN: Omit<TrainOptions, 'data' | 'name'> = {
+  project: join('runs', 'train'), trainDatasets: [1], folds: 5, foldSeed: 0, imgsz: 640, epochs: 100, batch: 4, model: 'tiny',
+  optimizer: 'sgd', lr0: 0.01, lrf: 0.01, momentum: 0.937, weightDecay: 5e-4, warmupEpochs: 3, cosine: false, augment: DEFAULT_AUGMENT, seed: 0, resume: false,
+};
+
+export interface EpochRecord {
+  epoch: number;
+  box: number;
+  obj: number;
+  cls: number;
+  seg: number;
+  ap60: number;
+  cocoAp: number;
+  lr: number;
+  seconds: number;
+}
+
+export interface TrainProgress {
+  epoch: number;
+  epochs: number;
+  batch: number;
+  batches: number;
+  losses: { box: number; obj: number; cls: number; seg: number };
+}
+
+export interface TrainResult {
+  runDir: string;
+  best: { epoch: number; ap60: number };
+  history: EpochRecord[];
+}
+
+const exists = (p: string) => access(p).then(() => true, () => false);
+
+/** `runs/train/<name>`, or `<name>2`, `<name>3`... when taken (Ultralytics' convention), unless resuming. */
+async function runDirectory(project: string, name: string, resume: boolean): Promise<string> {
+  const base = join(project, name);
+  if (resume || !(await exists(base))) return base;
+  for (let k = 2; ; k++) if (!(await exists(`${base}${k}`))) return `${base}${k}`;
+}
+
+/** Split the dataset into training and validation tiles; clear errors before any work starts. */
+async function selectTiles(opts: TrainOptions): Promise<{ train: TrainTile[]; val: TrainTile[]; valIsTrain: boolean }> {
+  const ds = await loadDataset(opts.data);
+  const labelled = ds.tiles.filter((t) => ds.labels.has(t.id));
+  let trainIds = labelled.filter((t) => opts.trainDatasets.includes(t.dataset)).map((t) => t.id);
+  if (trainIds.length === 0) throw new Error(`${opts.data}: no labelled tiles in dataset(s) ${opts.trainDatasets.join(', ')}: the training set is empty`);
+  let valIds: string[] = [];
+  if (opts.fold !== undefined) {
+    if (opts.fold < 0 || opts.fold >= opts.folds) throw new Error(`--fold ${opts.fold} is outside 0..${opts.folds - 1}`);
+    const expert = labelled.filter((t) => t.dataset === 1);
+    const folds = makeFolds(expert, { k: opts.folds, seed: opts.foldSeed });
+    valIds = expert.filter((t) => folds.get(t.id) === opts.fold).map((t) => t.id);
+    if (valIds.length === 0) throw new Error(`fold ${opts.fold} of ${opts.folds} holds no dataset-1 tiles`);
+    const held = new Set(valIds);
+    trainIds = trainIds.filter((id) => !held.has(id));
+    if (trainIds.length === 0) throw new Error(`fold ${opts.fold}: every training tile is held out`);
+  }
+  const train = await loadTrainTiles(ds, trainIds);
+  const val = valIds.length > 0 ? await loadTrainTiles(ds, valIds) : train;
+  return { train, val, valIsTrain: valIds.length === 0 };
+}
+
+function csvOf(history: EpochRecord[]): string {
+  return stringify(history.map((h) => [h.epoch, h.box, h.obj, h.cls, h.seg, h.ap60, h.cocoAp, h.lr, h.seconds]), {
+    header: true,
+    columns: ['epoch', 'train/box_loss', 'train/obj_loss', 'train/cls_loss', 'train/seg_loss', 'val/ap60', 'val/coco_mask_ap', 'lr', 'seconds'],
+  });
+}
+
+/**
+ * Train a YOLOv7-seg model as YOLOv5/7-seg do: SGD (Nesterov, momentum 0.937) with warm-up,
+ * linear or cosine decay, EMA of weights, validation each epoch on the competition metric,
+ * `results.csv`, `weights/last` and `weights/best` (chosen on AP@0.6), resumable.
+ */
+export async function train(options: TrainOptions, onProgress?: (p: TrainProgress) => void, log: (line: string) => void = () => {}): Promise<TrainResult> {
+  let opts = options;
+  const runDir = await runDirectory(opts.project, opts.name, opts.resume);
+  const last = join(runDir, 'weights', 'last');
+  if (opts.resume) {
+    if (!(await exists(join(last, 'model.json')))) throw new Error(`${last}: nothing to resume (no checkpoint)`);
+    opts = { ...(JSON.parse(await readFile(join(runDir, 'args.json'), 'utf8')) as TrainOptions), resume: true };
+  }
+  const { train: tiles, val, valIsTrain } = await selectTiles(opts);
+  if (valIsTrain) log('no --fold given: validating on the training tiles');
+  const config = modelConfig(opts.model, CLASSES);
+  const model = new TfModel(buildYolov7Seg(config), config, opts.seed);
+  const ema = new TfModel(buildYolov7Seg(config), config, opts.seed);
+  let startEpoch = 0;
+  let history: EpochRecord[] = [];
+  let best = { epoch: -1, ap60: -1 };
+  let updates = 0;
+  const params = new Map([...model.weights].filter(([, v]) => v.trainable));
+  const sgd = new Sgd(params, opts.momentum, opts.weightDecay);
+  const adam = opts.optimizer === 'adamw' ? new AdamW(params, opts.momentum, 0.999, opts.weightDecay) : null;
+
+  if (opts.init && !opts.resume) {
+    const init = await loadCheckpoint(opts.init);
+    if (init.meta.config.size !== config.size || init.meta.config.classes.join() !== config.classes.join()) {
+      throw new Error(`--init ${opts.init}: a ${init.meta.config.size} model of classes ${init.meta.config.classes.join(', ')}, this run trains a ${config.size} model of ${config.classes.join(', ')}`);
+    }
+    for (const [name, v] of init.model.weights) model.weights.get(name)!.assign(v);
+    init.model.dispose();
+  }
+  if (opts.resume) {
+    const ck = await loadCheckpoint(last);
+    for (const [name, v] of ck.model.weights) ema.weights.get(name)!.assign(v);
+    for (const [name, t] of ck.extra) {
+      if (name.startsWith('raw/')) model.weights.get(name.slice(4))!.assign(t);
+      if (name.startsWith('velocity/')) sgd.velocity.get(name.slice(9))!.assign(t);
+    }
+    ck.model.dispose();
+    const state = ck.meta.state as { updates: number; best: { epoch: number; ap60: number } };
+    updates = state.updates;
+    best = state.best;
+    startEpoch = ck.meta.epoch + 1;
+    history = JSON.parse(await readFile(join(runDir, 'history.json'), 'utf8')) as EpochRecord[];
+    log(`resuming ${runDir} at epoch ${startEpoch}`);
+  } else {
+    for (const [name, v] of model.weights) ema.weights.get(name)!.assign(v);
+    await mkdir(join(runDir, 'weights'), { recursive: true });
+    await writeFileAtomic(join(runDir, 'args.json'), JSON.stringify(opts, null, 2));
+  }
+  const emaTracker = new Ema(ema.weights);
+  emaTracker.updates = updates;
+
+  const nb = Math.ceil(tiles.length / opts.batch);
+  const nw = Math.round(opts.warmupEpochs * nb);
+  const accumulate = Math.max(1, Math.round((opts.nbs ?? opts.batch) / opts.batch));
+  const hyp = defaultHyp(config.classes.length, opts.imgsz);
+  const protoSize = opts.imgsz / 4;
+  const trainable = model.trainable;
+  const nameOf = new Map(trainable.map((v) => [v.name, [...model.weights].find(([, w]) => w === v)![0]]));
+
+  for (let epoch = startEpoch; epoch < opts.epochs; epoch++) {
+    const started = performance.now();
+    const rng = Rng.of(opts.seed, epoch, 0x7a);
+    const order = [...tiles.keys()];
+    for (let k = order.length - 1; k > 0; k--) { const r = rng.int(0, k); [order[k], order[r]] = [order[r]!, order[k]!]; }
+    const sums = { box: 0, obj: 0, cls: 0, seg: 0 };
+    const lf = lrFactor(epoch, opts.epochs, opts.lrf, opts.cosine);
+    let lr: Record<ParamGroup, number> = { weights: opts.lr0 * lf, norm: opts.lr0 * lf, bias: opts.lr0 * lf };
+    let pending: Map<string, tf.Tensor> | null = null;
+    for (let b = 0; b < nb; b++) {
+      const ni = b + nb * epoch;
+      if (ni <= nw) {
+        // Warm-up: biases from 0.1 down, the rest up from 0; momentum from 0.8 up.
+        lr = { weights: interp(ni, 0, nw, 0, opts.lr0 * lf), norm: interp(ni, 0, nw, 0, opts.lr0 * lf), bias: interp(ni, 0, nw, 0.1, opts.lr0 * lf) };
+        sgd.momentum = interp(ni, 0, nw, 0.8, opts.momentum);
+      } else {
+        sgd.momentum = opts.momentum;
+      }
+      const batchTiles = order.slice(b * opts.batch, (b + 1) * opts.batch).map((k) => tiles[k]!);
+      const batch = makeBatch(batchTiles, protoSize, opts.augment, rng);
+      const parts = tf.tidy(() => {
+        const x = tf.tensor4d(batch.images, [batch.count, TILE_SIZE, TILE_SIZE, 3]);
+        const input = opts.imgsz === TILE_SIZE ? x : tf.image.resizeBilinear(x, [opts.imgsz, opts.imgsz], false, true);
+        let partsOut: number[] = [];
+        const { grads } = tf.variableGrads(() => {
+          const l = computeLoss(model.forward(input as tf.Tensor4D, true), batch, config, hyp);
+          partsOut = [l.box, l.obj, l.cls, l.seg].map((t) => t.dataSync()[0]!);
+          return l.total;
+        }, trainable);
+        const next = new Map<string, tf.Tensor>();
+        for (const [vname, g] of Object.entries(grads)) {
+          const name = nameOf.get(vname)!;
+          const prev = pending?.get(name);
+          next.set(name, tf.keep(prev ? tf.add(prev, g) : g));
+        }
+        if (pending) tf.dispose([...pending.values()]);
+        pending = next;
+        return partsOut;
+      });
+      model.updateRunningStats();
+      sums.box += parts[0]!; sums.obj += parts[1]!; sums.cls += parts[2]!; sums.seg += parts[3]!;
+      if ((b + 1) % accumulate === 0 || b === nb - 1) {
+        if (adam) adam.step(pending!, lr);
+        else sgd.step(pending!, lr);
+        tf.dispose([...pending!.values()]);
+        pending = null;
+        emaTracker.update(model.weights);
+      }
+      onProgress?.({ epoch, epochs: opts.epochs, batch: b + 1, batches: nb, losses: { box: sums.box / (b + 1), obj: sums.obj / (b + 1), cls: sums.cls / (b + 1), seg: sums.seg / (b + 1) } });
+    }
+    const metrics: ValidationResult = validate(ema, val, opts.imgsz);
+    const record: EpochRecord = {
+      epoch, box: sums.box / nb, obj: sums.obj / nb, cls: sums.cls / nb, seg: sums.seg / nb,
+      ap60: metrics.ap60, cocoAp: metrics.cocoAp, lr: lr.weights, seconds: (performance.now() - started) / 1000,
+    };
+    history.push(record);
+    const fitness = Number.isNaN(metrics.ap60) ? 0 : metrics.ap60;
+    const isBest = fitness > best.ap60;
+    if (isBest) best = { epoch, ap60: fitness };
+    const extra = new Map<string, tf.Tensor>();
+    for (const [name, v] of model.weights) extra.set(`raw/${name}`, v);
+    for (const [name, v] of sgd.velocity) extra.set(`velocity/${name}`, v);
+    const meta = { imgsz: opts.imgsz, epoch, metrics: { ap60: metrics.ap60, coco_mask_ap: metrics.cocoAp }, state: { updates: emaTracker.updates, best } };
+    await saveCheckpoint(last, ema, meta, extra);
+    if (isBest) await saveCheckpoint(join(runDir, 'weights', 'best'), ema, meta);
+    await writeFileAtomic(join(runDir, 'results.csv'), csvOf(history));
+    await writeFileAtomic(join(runDir, 'history.json'), JSON.stringify(history));
+    log(`epoch ${epoch + 1}/${opts.epochs}: box ${record.box.toFixed(4)} obj ${record.obj.toFixed(4)} cls ${record.cls.toFixed(4)} seg ${record.seg.toFixed(4)} | val AP@0.6 ${metrics.ap60.toFixed(4)} COCO ${metrics.cocoAp.toFixed(4)} (${metrics.detections} vessels detected) | ${record.seconds.toFixed(1)} s${isBest ? ' | best' : ''}`);
+  }
+  model.dispose();
+  ema.dispose();
+  return { runDir, best, history };
+}

@@ -1,0 +1,55 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setupBackend } from '../../src/engine/backend.ts';
+import { train, DEFAULT_TRAIN, type TrainOptions } from '../../src/train/trainer.ts';
+import { NO_AUGMENT } from '../../src/train/data.ts';
+import { loadCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.ts';
+import { generateDataset } from '../../src/synth/generate.ts';
+import { presetConfig } from '../../src/synth/config.ts';
+import { buildYolov7Seg, modelConfig } from '../../src/model/yolov7seg.ts';
+import { TfModel } from '../../src/model/tfjs.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+// Created at the top level: the helper's clean-up hook belongs to the file, not to a hook.
+const root = await tempDir();
+const data = join(root, 'tiny');
+before(async () => {
+  await setupBackend('wasm', { quiet: true });
+  await generateDataset(presetConfig('tiny', 0), data, { workers: 0 });
+});
+
+const options = (name: string, epochs: number): TrainOptions => ({
+  ...DEFAULT_TRAIN, data, name, project: join(root, 'runs'), imgsz: 128, epochs, batch: 3, augment: NO_AUGMENT, warmupEpochs: 1,
+});
+
+test('train writes the Ultralytics run layout, and --resume continues exactly where it stopped', async () => {
+  const straight = await train(options('straight', 3));
+  assert.equal(straight.runDir, join(root, 'runs', 'straight'));
+  const csv = (await readFile(join(straight.runDir, 'results.csv'), 'utf8')).trim().split('\n');
+  assert.equal(csv[0], 'epoch,train/box_loss,train/obj_loss,train/cls_loss,train/seg_loss,val/ap60,val/coco_mask_ap,lr,seconds');
+  assert.equal(csv.length, 4);
+  for (const row of csv.slice(1)) for (const v of row.split(',').slice(1, 5)) assert.ok(Number(v) > 0 && Number.isFinite(Number(v)), row);
+  const best = await loadCheckpoint(join(straight.runDir, 'weights', 'best'));
+  assert.equal(best.meta.epoch, straight.best.epoch);
+  assert.equal(JSON.parse(await readFile(join(straight.runDir, 'args.json'), 'utf8')).imgsz, 128);
+
+  // Interrupted in its third epoch (as Ctrl-C would), then resumed: the same weights, byte for byte.
+  await assert.rejects(train(options('resumed', 3), (p) => { if (p.epoch === 2) throw new Error('interrupted'); }), /interrupted/);
+  const resumed = await train({ ...options('resumed', 3), resume: true });
+  assert.equal(resumed.history.length, 3);
+  assert.deepEqual(await readFile(join(resumed.runDir, 'weights', 'last', 'weights.bin')), await readFile(join(straight.runDir, 'weights', 'last', 'weights.bin')));
+  // A taken name gets a number, as Ultralytics does.
+  assert.equal((await train(options('straight', 1))).runDir, join(root, 'runs', 'straight2'));
+});
+
+test('bad training input fails before any work', async () => {
+  await assert.rejects(train({ ...options('empty', 1), trainDatasets: [7] }), /no labelled tiles in dataset\(s\) 7: the training set is empty/);
+  await assert.rejects(train({ ...options('f', 1), fold: 5 }), /--fold 5 is outside 0\.\.4/);
+  await assert.rejects(train({ ...options('r', 1), name: 'never', resume: true }), /nothing to resume/);
+  const small = modelConfig('small');
+  const other = join(root, 'other');
+  await saveCheckpoint(other, new TfModel(buildYolov7Seg(small), small), { imgsz: 128, epoch: 0, metrics: {} });
+  await assert.rejects(train({ ...options('init', 1), init: other }), /a small model .* this run trains a tiny model/);
+});

@@ -34,6 +34,7 @@ export function trainCommand(): Command {
     .option('--cos-lr', 'cosine learning-rate decay instead of linear', d.cosine)
     .option('--nbs <n>', 'nominal batch size: gradients accumulate to it (YOLO uses 64); default: the batch, no accumulation', parseInteger)
     .option('--no-augment', 'no flips, rotations or colour jitter')
+    .option('--precise-bn <n>', 'batches of training tiles that recompute BN statistics before each validation (0: YOLO\'s running averages only)', parseInteger, d.preciseBn)
     .option('--seed <n>', 'random seed (weights, batches, augmentation)', parseInteger, d.seed)
     .option('--resume', 'continue runs/train/<name> from weights/last with its saved settings', false)
     .action(async (o: Record<string, unknown> & { device: Device; augment: boolean; name: string }) => {
@@ -60,7 +61,7 @@ export function trainCommand(): Command {
         imgsz: o.imgsz as number, epochs: o.epochs as number, batch: o.batch as number, model: o.model as string,
         optimizer: o.optimizer as 'sgd' | 'adamw', lr0: o.lr0 as number, lrf: o.lrf as number, momentum: o.momentum as number,
         weightDecay: o.weightDecay as number, warmupEpochs: o.warmupEpochs as number, cosine: Boolean(o.cosLr), nbs: o.nbs as number | undefined,
-        augment: o.augment ? DEFAULT_AUGMENT : NO_AUGMENT, seed: o.seed as number, resume: Boolean(o.resume),
+        augment: o.augment ? DEFAULT_AUGMENT : NO_AUGMENT, seed: o.seed as number, resume: Boolean(o.resume), preciseBn: o.preciseBn as number,
       }, onProgress, (line) => console.log(line));
       console.log(`done: ${result.runDir} (best epoch ${result.best.epoch + 1}, val AP@0.6 ${result.best.ap60.toFixed(4)})`);
     });

@@ -26,6 +26,8 @@ export class TfModel {
   readonly weights = new Map<string, tf.Variable>();
   /** Batch statistics of the last training pass, for the running averages. */
   private batchStats: { name: string; mean: tf.Tensor1D; variance: tf.Tensor1D }[] = [];
+  /** Running-statistics updates so far (saved with checkpoints for an exact resume). */
+  bnUpdates = 0;
 
   private readonly instance = ++instances;
 
@@ -130,19 +132,31 @@ export class TfModel {
     return { heads: all.slice(0, -1) as tf.Tensor4D[], proto: all[all.length - 1] as tf.Tensor4D };
   }
 
-  /** Fold the last training pass's batch statistics into the running averages, then free them. */
+  /**
+   * Fold the last training pass's batch statistics into the running averages, then free them.
+   * The first updates average cumulatively (momentum 1/t) before settling at 0.03: with
+   * YOLO's fixed momentum the initial (0, 1) statistics linger for ~100 steps, which ruins
+   * inference after a short CPU run (a running variance of 1 against a real 0.03).
+   */
   updateRunningStats(): void {
+    this.bnUpdates++;
+    const momentum = Math.max(BN_MOMENTUM, 1 / this.bnUpdates);
     tf.tidy(() => {
       for (const { name, mean, variance } of this.batchStats) {
         const rm = this.weights.get(`${name}.mean`)!, rv = this.weights.get(`${name}.var`)!;
         // The biased batch variance (PyTorch keeps the unbiased one: a factor M/(M-1), with M
         // the pixels per channel in the batch, negligible at image sizes).
-        rm.assign(tf.add(tf.mul(rm, 1 - BN_MOMENTUM), tf.mul(mean, BN_MOMENTUM)));
-        rv.assign(tf.add(tf.mul(rv, 1 - BN_MOMENTUM), tf.mul(variance, BN_MOMENTUM)));
+        rm.assign(tf.add(tf.mul(rm, 1 - momentum), tf.mul(mean, momentum)));
+        rv.assign(tf.add(tf.mul(rv, 1 - momentum), tf.mul(variance, momentum)));
       }
     });
     for (const s of this.batchStats) tf.dispose([s.mean, s.variance]);
     this.batchStats = [];
+  }
+
+  /** Forget the running statistics' history: the next update replaces them (then averages cumulatively). */
+  resetRunningStats(): void {
+    this.bnUpdates = 0;
   }
 
   dispose(): void {

@@ -10,7 +10,7 @@ import { TfModel } from '../model/tfjs.ts';
 import { loadCheckpoint, saveCheckpoint } from '../model/checkpoint.ts';
 import { Rng } from '../synth/random.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
-import { DEFAULT_AUGMENT, loadTrainTiles, makeBatch, type AugmentConfig, type TrainTile } from './data.ts';
+import { DEFAULT_AUGMENT, loadTrainTiles, makeBatch, NO_AUGMENT, type AugmentConfig, type TrainTile } from './data.ts';
 import { computeLoss, defaultHyp } from './loss.ts';
 import { AdamW, Ema, interp, lrFactor, Sgd, type ParamGroup } from './optim.ts';
 import { validate, type ValidationResult } from './validate.ts';
@@ -42,11 +42,17 @@ export interface TrainOptions {
   augment: AugmentConfig;
   seed: number;
   resume: boolean;
+  /**
+   * Batches of training tiles (un-augmented) used to recompute the BN statistics of the model
+   * that is validated and saved, before each validation ("precise BN"). 0 keeps YOLO's running
+   * averages, which lag far behind the weights on short CPU runs.
+   */
+  preciseBn: number;
 }
 
 export const DEFAULT_TRAIN: Omit<TrainOptions, 'data' | 'name'> = {
   project: join('runs', 'train'), trainDatasets: [1], folds: 5, foldSeed: 0, imgsz: 640, epochs: 100, batch: 4, model: 'tiny',
-  optimizer: 'sgd', lr0: 0.01, lrf: 0.01, momentum: 0.937, weightDecay: 5e-4, warmupEpochs: 3, cosine: false, augment: DEFAULT_AUGMENT, seed: 0, resume: false,
+  optimizer: 'sgd', lr0: 0.01, lrf: 0.01, momentum: 0.937, weightDecay: 5e-4, warmupEpochs: 3, cosine: false, augment: DEFAULT_AUGMENT, seed: 0, resume: false, preciseBn: 16,
 };
 
 export interface EpochRecord {
@@ -113,6 +119,20 @@ function csvOf(history: EpochRecord[]): string {
   });
 }
 
+/** Recompute a model's BN statistics from forward passes over up to `batches` batches of training tiles. */
+function recalibrateBn(model: TfModel, tiles: readonly TrainTile[], batchSize: number, imgsz: number, batches: number, protoSize: number): void {
+  model.resetRunningStats();
+  const rng = new Rng(0);
+  for (let b = 0; b < Math.min(batches, Math.ceil(tiles.length / batchSize)); b++) {
+    const batch = makeBatch(tiles.slice(b * batchSize, (b + 1) * batchSize), protoSize, NO_AUGMENT, rng);
+    tf.tidy(() => {
+      const x = tf.tensor4d(batch.images, [batch.count, TILE_SIZE, TILE_SIZE, 3]);
+      model.forward((imgsz === TILE_SIZE ? x : tf.image.resizeBilinear(x, [imgsz, imgsz], false, true)) as tf.Tensor4D, true);
+    });
+    model.updateRunningStats();
+  }
+}
+
 /**
  * Train a YOLOv7-seg model as YOLOv5/7-seg do: SGD (Nesterov, momentum 0.937) with warm-up,
  * linear or cosine decay, EMA of weights, validation each epoch on the competition metric,
@@ -155,8 +175,9 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
       if (name.startsWith('velocity/')) sgd.velocity.get(name.slice(9))!.assign(t);
     }
     ck.model.dispose();
-    const state = ck.meta.state as { updates: number; best: { epoch: number; ap60: number } };
+    const state = ck.meta.state as { updates: number; bnUpdates: number; best: { epoch: number; ap60: number } };
     updates = state.updates;
+    model.bnUpdates = state.bnUpdates;
     best = state.best;
     startEpoch = ck.meta.epoch + 1;
     history = JSON.parse(await readFile(join(runDir, 'history.json'), 'utf8')) as EpochRecord[];
@@ -227,6 +248,7 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
       }
       onProgress?.({ epoch, epochs: opts.epochs, batch: b + 1, batches: nb, losses: { box: sums.box / (b + 1), obj: sums.obj / (b + 1), cls: sums.cls / (b + 1), seg: sums.seg / (b + 1) } });
     }
+    if (opts.preciseBn > 0) recalibrateBn(ema, tiles, opts.batch, opts.imgsz, opts.preciseBn, protoSize);
     const metrics: ValidationResult = validate(ema, val, opts.imgsz);
     const record: EpochRecord = {
       epoch, box: sums.box / nb, obj: sums.obj / nb, cls: sums.cls / nb, seg: sums.seg / nb,
@@ -239,7 +261,7 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
     const extra = new Map<string, tf.Tensor>();
     for (const [name, v] of model.weights) extra.set(`raw/${name}`, v);
     for (const [name, v] of sgd.velocity) extra.set(`velocity/${name}`, v);
-    const meta = { imgsz: opts.imgsz, epoch, metrics: { ap60: metrics.ap60, coco_mask_ap: metrics.cocoAp }, state: { updates: emaTracker.updates, best } };
+    const meta = { imgsz: opts.imgsz, epoch, metrics: { ap60: metrics.ap60, coco_mask_ap: metrics.cocoAp }, state: { updates: emaTracker.updates, bnUpdates: model.bnUpdates, best } };
     await saveCheckpoint(last, ema, meta, extra);
     if (isBest) await saveCheckpoint(join(runDir, 'weights', 'best'), ema, meta);
     await writeFileAtomic(join(runDir, 'results.csv'), csvOf(history));

@@ -33,7 +33,16 @@ export function trainCommand(): Command {
     .option('--warmup-epochs <x>', 'warm-up epochs', parseNumber, d.warmupEpochs)
     .option('--cos-lr', 'cosine learning-rate decay instead of linear', d.cosine)
     .option('--nbs <n>', 'nominal batch size: gradients accumulate to it (YOLO uses 64); default: the batch, no accumulation', parseInteger)
-    .option('--no-augment', 'no flips, rotations or colour jitter')
+    .option('--no-augment', 'switch every augmentation off')
+    .option('--mosaic <p>', 'probability of a 4-tile mosaic', parseNumber, DEFAULT_AUGMENT.mosaic)
+    .option('--scale <x>', 'random scale: 1 +- x', parseNumber, DEFAULT_AUGMENT.scale)
+    .option('--translate <x>', 'random shift, fraction of the tile', parseNumber, DEFAULT_AUGMENT.translate)
+    .option('--stain <x>', 'stain jitter (colour deconvolution): sd of each stain amount', parseNumber, DEFAULT_AUGMENT.stain)
+    .option('--fliplr <p>', 'probability of a horizontal flip', parseNumber, DEFAULT_AUGMENT.fliplr)
+    .option('--flipud <p>', 'probability of a vertical flip', parseNumber, DEFAULT_AUGMENT.flipud)
+    .option('--rot90 <p>', 'probability of a random quarter turn', parseNumber, DEFAULT_AUGMENT.rot90)
+    .option('--hsv-v <x>', 'brightness jitter (fraction)', parseNumber, DEFAULT_AUGMENT.hsvV)
+    .option('--hsv-s <x>', 'saturation jitter (fraction)', parseNumber, DEFAULT_AUGMENT.hsvS)
     .option('--precise-bn <n>', 'batches of training tiles that recompute BN statistics before each validation (0: YOLO\'s running averages only)', parseInteger, d.preciseBn)
     .option('--seed <n>', 'random seed (weights, batches, augmentation)', parseInteger, d.seed)
     .option('--resume', 'continue runs/train/<name> from weights/last with its saved settings', false)
@@ -61,7 +70,10 @@ export function trainCommand(): Command {
         imgsz: o.imgsz as number, epochs: o.epochs as number, batch: o.batch as number, model: o.model as string,
         optimizer: o.optimizer as 'sgd' | 'adamw', lr0: o.lr0 as number, lrf: o.lrf as number, momentum: o.momentum as number,
         weightDecay: o.weightDecay as number, warmupEpochs: o.warmupEpochs as number, cosine: Boolean(o.cosLr), nbs: o.nbs as number | undefined,
-        augment: o.augment ? DEFAULT_AUGMENT : NO_AUGMENT, seed: o.seed as number, resume: Boolean(o.resume), preciseBn: o.preciseBn as number,
+        augment: o.augment ? {
+          mosaic: o.mosaic as number, scale: o.scale as number, translate: o.translate as number, stain: o.stain as number,
+          fliplr: o.fliplr as number, flipud: o.flipud as number, rot90: o.rot90 as number, hsvV: o.hsvV as number, hsvS: o.hsvS as number,
+        } : NO_AUGMENT, seed: o.seed as number, resume: Boolean(o.resume), preciseBn: o.preciseBn as number,
       }, onProgress, (line) => console.log(line));
       console.log(`done: ${result.runDir} (best epoch ${result.best.epoch + 1}, val AP@0.6 ${result.best.ap60.toFixed(4)})`);
     });

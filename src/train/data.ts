@@ -1,6 +1,7 @@
 import { readTileImage, type Dataset } from '../data/dataset.ts';
 import type { RgbImage } from '../data/images.ts';
-import { fillPolygon, type Point, type Ring } from '../data/rasterize.ts';
+import type { Point, Ring } from '../data/rasterize.ts';
+import { mosaic, protoMask, scaleTranslate, stainJitter, visibleBox, type Sample } from './augment.ts';
 import { TILE_SIZE, type Annotation, type AnnotationType } from '../data/types.ts';
 import { Rng } from '../synth/random.ts';
 import type { LossBatch } from './loss.ts';
@@ -14,6 +15,14 @@ export interface TrainTile {
 }
 
 export interface AugmentConfig {
+  /** Probability of building the sample as a mosaic of four tiles. */
+  mosaic: number;
+  /** Random scale range: 1 +- scale. */
+  scale: number;
+  /** Random translation, as a fraction of the tile. */
+  translate: number;
+  /** Stain jitter: standard deviation of each stain's relative amount (colour deconvolution). */
+  stain: number;
   /** Probability of a horizontal flip. */
   fliplr: number;
   /** Probability of a vertical flip (histology has no up). */
@@ -25,8 +34,8 @@ export interface AugmentConfig {
   hsvS: number;
 }
 
-export const DEFAULT_AUGMENT: AugmentConfig = { fliplr: 0.5, flipud: 0.5, rot90: 0.5, hsvV: 0.2, hsvS: 0.3 };
-export const NO_AUGMENT: AugmentConfig = { fliplr: 0, flipud: 0, rot90: 0, hsvV: 0, hsvS: 0 };
+export const DEFAULT_AUGMENT: AugmentConfig = { mosaic: 0.5, scale: 0.25, translate: 0.1, stain: 0.05, fliplr: 0.5, flipud: 0.5, rot90: 0.5, hsvV: 0.2, hsvS: 0.3 };
+export const NO_AUGMENT: AugmentConfig = { mosaic: 0, scale: 0, translate: 0, stain: 0, fliplr: 0, flipud: 0, rot90: 0, hsvV: 0, hsvS: 0 };
 
 export async function loadTrainTiles(dataset: Dataset, ids: readonly string[]): Promise<TrainTile[]> {
   const tiles: TrainTile[] = [];
@@ -46,21 +55,33 @@ function mapPoint([x, y]: Point, g: Geometry): Point {
   return [px, py];
 }
 
-function transformImage(img: RgbImage, g: Geometry, brightness: number, saturation: number): Float32Array {
+/** A tile flipped and turned, as a float sample (0..255) with its polygons moved alike. */
+function dihedral(tile: TrainTile, g: Geometry): Sample {
   const S = TILE_SIZE;
   const out = new Float32Array(S * S * 3);
   for (let y = 0; y < S; y++) {
     for (let x = 0; x < S; x++) {
       const [tx, ty] = mapPoint([x, y], g);
       const src = (y * S + x) * 3, dst = (ty * S + tx) * 3;
-      const r = img.data[src]!, gg = img.data[src + 1]!, b = img.data[src + 2]!;
-      const grey = (r + gg + b) / 3;
-      out[dst] = Math.min(255, Math.max(0, (grey + (r - grey) * saturation) * brightness)) / 255;
-      out[dst + 1] = Math.min(255, Math.max(0, (grey + (gg - grey) * saturation) * brightness)) / 255;
-      out[dst + 2] = Math.min(255, Math.max(0, (grey + (b - grey) * saturation) * brightness)) / 255;
+      out[dst] = tile.image.data[src]!; out[dst + 1] = tile.image.data[src + 1]!; out[dst + 2] = tile.image.data[src + 2]!;
     }
   }
-  return out;
+  return { pixels: out, annotations: tile.annotations.map((a) => ({ type: a.type, coordinates: a.coordinates.map((r: Ring) => r.map((p) => mapPoint(p, g))) })) };
+}
+
+function randomGeometry(augment: AugmentConfig, rng: Rng): Geometry {
+  return { flipX: rng.chance(augment.fliplr), flipY: rng.chance(augment.flipud), turns: rng.chance(augment.rot90) ? rng.int(1, 3) : 0 };
+}
+
+/** Brightness and saturation jitter, then scaling to 0..1 into `dst`. */
+function colourInto(px: Float32Array, dst: Float32Array, offset: number, brightness: number, saturation: number): void {
+  for (let p = 0; p < px.length; p += 3) {
+    const r = px[p]!, g = px[p + 1]!, b = px[p + 2]!;
+    const grey = (r + g + b) / 3;
+    dst[offset + p] = Math.min(255, Math.max(0, (grey + (r - grey) * saturation) * brightness)) / 255;
+    dst[offset + p + 1] = Math.min(255, Math.max(0, (grey + (g - grey) * saturation) * brightness)) / 255;
+    dst[offset + p + 2] = Math.min(255, Math.max(0, (grey + (b - grey) * saturation) * brightness)) / 255;
+  }
 }
 
 export const CLASS_INDEX: Record<AnnotationType, number> = { blood_vessel: 0, glomerulus: 1, unsure: 2 };
@@ -72,29 +93,35 @@ export interface TrainBatch extends LossBatch {
 }
 
 /**
- * Assemble a batch: each tile flipped/turned and colour-jittered at random, its polygons moved
- * the same way; boxes from the polygons (fillPoly's extent), masks rasterised at prototype
- * resolution (`protoSize` = model input / 4) from the scaled polygons, as YOLOv5 does.
+ * Assemble a batch. Each sample: with probability `mosaic` four tiles (this one and three from
+ * `pool`) on a 2x2 canvas cropped at random, else the tile alone; each tile flipped/turned at
+ * random; then random scale/translate, stain jitter and brightness/saturation jitter. Boxes
+ * come from the visible part of each polygon (fillPoly's pixels, pieces under 10 px dropped);
+ * masks are rasterised at prototype resolution (`protoSize` = model input / 4) from the
+ * scaled polygons, as YOLOv5 does.
  */
-export function makeBatch(tiles: readonly TrainTile[], protoSize: number, augment: AugmentConfig, rng: Rng): TrainBatch {
+export function makeBatch(tiles: readonly TrainTile[], protoSize: number, augment: AugmentConfig, rng: Rng, pool: readonly TrainTile[] = tiles): TrainBatch {
   const S = TILE_SIZE;
   const images = new Float32Array(tiles.length * S * S * 3);
   const targets: Target[] = [];
   const masks: Float32Array[] = [];
-  const scale = protoSize / S;
   tiles.forEach((tile, b) => {
-    const g: Geometry = { flipX: rng.chance(augment.fliplr), flipY: rng.chance(augment.flipud), turns: rng.chance(augment.rot90) ? rng.int(1, 3) : 0 };
-    const brightness = 1 + rng.uniform(-augment.hsvV, augment.hsvV);
-    const saturation = 1 + rng.uniform(-augment.hsvS, augment.hsvS);
-    images.set(transformImage(tile.image, g, brightness, saturation), b * S * S * 3);
-    for (const a of tile.annotations) {
-      const rings: Ring[] = a.coordinates.map((r) => r.map((p) => mapPoint(p, g)));
-      let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
-      for (const r of rings) for (const [x, y] of r) { x1 = Math.min(x1, x); y1 = Math.min(y1, y); x2 = Math.max(x2, x + 1); y2 = Math.max(y2, y + 1); }
-      const mask = new Uint8Array(protoSize * protoSize);
-      fillPolygon(mask, protoSize, protoSize, rings.map((r) => r.map(([x, y]) => [Math.round(x * scale), Math.round(y * scale)] as Point)), 1);
+    let smp: Sample;
+    if (rng.chance(augment.mosaic)) {
+      const four = [tile, ...[0, 1, 2].map(() => pool[rng.int(0, pool.length - 1)]!)];
+      smp = mosaic(four.map((t) => dihedral(t, randomGeometry(augment, rng))), rng);
+    } else {
+      smp = dihedral(tile, randomGeometry(augment, rng));
+    }
+    smp = scaleTranslate(smp, rng, augment.scale, augment.translate);
+    smp = stainJitter(smp, rng, augment.stain);
+    colourInto(smp.pixels, images, b * S * S * 3, 1 + rng.uniform(-augment.hsvV, augment.hsvV), 1 + rng.uniform(-augment.hsvS, augment.hsvS));
+    for (const a of smp.annotations) {
+      const box = visibleBox(a);
+      if (!box) continue;
+      const [x1, y1, x2, y2] = box;
       targets.push({ image: b, cls: CLASS_INDEX[a.type], box: [(x1 + x2) / 2 / S, (y1 + y2) / 2 / S, (x2 - x1) / S, (y2 - y1) / S] });
-      masks.push(Float32Array.from(mask));
+      masks.push(protoMask(a, protoSize));
     }
   });
   return { images, targets, masks, count: tiles.length };

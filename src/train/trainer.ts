@@ -217,7 +217,7 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
         sgd.momentum = opts.momentum;
       }
       const batchTiles = order.slice(b * opts.batch, (b + 1) * opts.batch).map((k) => tiles[k]!);
-      const batch = makeBatch(batchTiles, protoSize, opts.augment, rng);
+      const batch = makeBatch(batchTiles, protoSize, opts.augment, rng, tiles);
       const parts = tf.tidy(() => {
         const x = tf.tensor4d(batch.images, [batch.count, TILE_SIZE, TILE_SIZE, 3]);
         const input = opts.imgsz === TILE_SIZE ? x : tf.image.resizeBilinear(x, [opts.imgsz, opts.imgsz], false, true);

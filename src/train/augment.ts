@@ -1,0 +1,135 @@
+import { maskComponents } from '../data/contour.ts';
+import { fillPolygon, rasterize, type Point } from '../data/rasterize.ts';
+import { TILE_SIZE, type Annotation } from '../data/types.ts';
+import type { Rng } from '../synth/random.ts';
+
+/**
+ * Augmentations that move pixels and polygons together. A sample is a 512x512 float RGB
+ * image (0..255) with polygons in its pixel coordinates; polygons may run outside the
+ * frame, and rasterisation clips them (so boxes come from the visible part).
+ */
+export interface Sample {
+  pixels: Float32Array;
+  annotations: Annotation[];
+}
+
+const S = TILE_SIZE;
+
+/** Bilinear sample of channel c at (x, y), 0 outside the frame... filled with the grey of the tile edge instead of black. */
+function sample(px: Float32Array, x: number, y: number, c: number, fill: number): number {
+  const x0 = Math.floor(x), y0 = Math.floor(y);
+  if (x0 < 0 || y0 < 0 || x0 >= S - 1 || y0 >= S - 1) return fill;
+  const fx = x - x0, fy = y - y0;
+  const a = px[(y0 * S + x0) * 3 + c]!, b = px[(y0 * S + x0 + 1) * 3 + c]!;
+  const d = px[((y0 + 1) * S + x0) * 3 + c]!, e = px[((y0 + 1) * S + x0 + 1) * 3 + c]!;
+  return (a + (b - a) * fx) * (1 - fy) + (d + (e - d) * fx) * fy;
+}
+
+/**
+ * Random scale and translation (YOLO's `scale` and `translate`): the image is resampled
+ * bilinearly about its centre; polygons move the same way. Areas outside the source take
+ * YOLO's grey (114).
+ */
+export function scaleTranslate(s: Sample, rng: Rng, scaleGain: number, translate: number): Sample {
+  if (scaleGain <= 0 && translate <= 0) return s;
+  const k = rng.uniform(1 - scaleGain, 1 + scaleGain);
+  const tx = rng.uniform(-translate, translate) * S, ty = rng.uniform(-translate, translate) * S;
+  const c = S / 2;
+  // Forward map: p' = (p - c) * k + c + t; inverse for resampling.
+  const out = new Float32Array(S * S * 3);
+  for (let y = 0; y < S; y++) {
+    const sy = (y - c - ty) / k + c;
+    for (let x = 0; x < S; x++) {
+      const sx = (x - c - tx) / k + c;
+      for (let ch = 0; ch < 3; ch++) out[(y * S + x) * 3 + ch] = sample(s.pixels, sx, sy, ch, 114);
+    }
+  }
+  const move = ([x, y]: Point): Point => [Math.round((x - c) * k + c + tx), Math.round((y - c) * k + c + ty)];
+  return { pixels: out, annotations: s.annotations.map((a) => ({ type: a.type, coordinates: a.coordinates.map((r) => r.map(move)) })) };
+}
+
+/**
+ * Mosaic (YOLO's): four samples on a 2x2 canvas, cropped back to 512 px at a random offset,
+ * so every batch sees objects cut at new places and at new neighbours.
+ */
+export function mosaic(samples: readonly Sample[], rng: Rng): Sample {
+  const ox = rng.int(0, S), oy = rng.int(0, S);
+  const out = new Float32Array(S * S * 3);
+  const annotations: Annotation[] = [];
+  samples.slice(0, 4).forEach((smp, q) => {
+    const qx = (q % 2) * S - ox, qy = Math.floor(q / 2) * S - oy; // where this quadrant's origin lands
+    for (let y = Math.max(0, qy); y < Math.min(S, qy + S); y++) {
+      const srcRow = (y - qy) * S;
+      for (let x = Math.max(0, qx); x < Math.min(S, qx + S); x++) {
+        const src = (srcRow + x - qx) * 3, dst = (y * S + x) * 3;
+        out[dst] = smp.pixels[src]!; out[dst + 1] = smp.pixels[src + 1]!; out[dst + 2] = smp.pixels[src + 2]!;
+      }
+    }
+    for (const a of smp.annotations) annotations.push(...clipToFrame({ type: a.type, coordinates: a.coordinates.map((r) => r.map(([x, y]) => [x + qx, y + qy] as Point)) }));
+  });
+  return { pixels: out, annotations };
+}
+
+/**
+ * The visible pieces of a polygon, traced back to polygons: what lies outside the frame has no
+ * pixels, so a later shift or zoom must not bring its label back into view.
+ */
+export function clipToFrame(a: Annotation, minArea = 10): Annotation[] {
+  const inside = a.coordinates.every((r) => r.every(([x, y]) => x >= 0 && y >= 0 && x < S && y < S));
+  if (inside) return [a];
+  return maskComponents(rasterize(a.coordinates, S, S), S, S)
+    .filter((c) => c.area >= minArea)
+    .map((c) => ({ type: a.type, coordinates: [c.ring] }));
+}
+
+/**
+ * Stain jitter by colour deconvolution (Ruifrok and Johnston): optical density projected on a
+ * haematoxylin / eosin-PAS / residual basis, each stain's amount scaled by 1 + N(0, sigma) and
+ * shifted by N(0, sigma / 10), then recomposed. Varies stain strength and hue the way
+ * scanners and labs do, unlike an RGB or HSV jitter.
+ */
+const STAINS = [[0.65, 0.7, 0.29], [0.07, 0.99, 0.11], [0.27, 0.57, 0.78]];
+const INVERSE = invert3(STAINS);
+
+function invert3(m: number[][]): number[][] {
+  const [[a, b, c], [d, e, f], [g, h, i]] = m as [[number, number, number], [number, number, number], [number, number, number]];
+  const det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g);
+  return [
+    [(e * i - f * h) / det, (c * h - b * i) / det, (b * f - c * e) / det],
+    [(f * g - d * i) / det, (a * i - c * g) / det, (c * d - a * f) / det],
+    [(d * h - e * g) / det, (b * g - a * h) / det, (a * e - b * d) / det],
+  ];
+}
+
+export function stainJitter(s: Sample, rng: Rng, sigma: number): Sample {
+  if (sigma <= 0) return s;
+  const alpha = [0, 1, 2].map(() => 1 + rng.normal(0, sigma));
+  const beta = [0, 1, 2].map(() => rng.normal(0, sigma / 10));
+  const out = new Float32Array(s.pixels.length);
+  for (let p = 0; p < S * S; p++) {
+    const od = [0, 1, 2].map((c) => -Math.log((Math.max(s.pixels[p * 3 + c]!, 1) + 1) / 256));
+    // Concentrations: od = conc x STAINS, so conc = od x INVERSE.
+    const conc = [0, 1, 2].map((k) => (od[0]! * INVERSE[0]![k]! + od[1]! * INVERSE[1]![k]! + od[2]! * INVERSE[2]![k]!) * alpha[k]! + beta[k]!);
+    for (let c = 0; c < 3; c++) {
+      const odc = conc[0]! * STAINS[0]![c]! + conc[1]! * STAINS[1]![c]! + conc[2]! * STAINS[2]![c]!;
+      out[p * 3 + c] = Math.min(255, Math.max(0, 256 * Math.exp(-odc) - 1));
+    }
+  }
+  return { pixels: out, annotations: s.annotations };
+}
+
+/** A polygon's visible extent in the frame (fillPoly's pixels), or null when under `minArea` pixels show. */
+export function visibleBox(a: Annotation, minArea = 10): [number, number, number, number] | null {
+  const m = rasterize(a.coordinates, S, S);
+  let x1 = S, y1 = S, x2 = -1, y2 = -1, area = 0;
+  for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) if (m[y * S + x]) { area++; if (x < x1) x1 = x; if (x > x2) x2 = x; if (y < y1) y1 = y; if (y > y2) y2 = y; }
+  return area < minArea ? null : [x1, y1, x2 + 1, y2 + 1];
+}
+
+/** A polygon's mask at prototype resolution (scaled coordinates, clipped by the rasteriser). */
+export function protoMask(a: Annotation, protoSize: number): Float32Array {
+  const scale = protoSize / S;
+  const mask = new Uint8Array(protoSize * protoSize);
+  fillPolygon(mask, protoSize, protoSize, a.coordinates.map((r) => r.map(([x, y]) => [Math.round(x * scale), Math.round(y * scale)] as Point)), 1);
+  return Float32Array.from(mask);
+}

@@ -44,6 +44,7 @@ export function trainCommand(): Command {
     .option('--hsv-v <x>', 'brightness jitter (fraction)', parseNumber, DEFAULT_AUGMENT.hsvV)
     .option('--hsv-s <x>', 'saturation jitter (fraction)', parseNumber, DEFAULT_AUGMENT.hsvS)
     .option('--precise-bn <n>', 'batches of training tiles that recompute BN statistics before each validation (0: YOLO\'s running averages only)', parseInteger, d.preciseBn)
+    .option('--val-interval <n>', 'validate every n epochs (and after the last)', parseInteger, d.valInterval)
     .option('--seed <n>', 'random seed (weights, batches, augmentation)', parseInteger, d.seed)
     .option('--resume', 'continue runs/train/<name> from weights/last with its saved settings', false)
     .action(async (o: Record<string, unknown> & { device: Device; augment: boolean; name: string }) => {
@@ -73,7 +74,7 @@ export function trainCommand(): Command {
         augment: o.augment ? {
           mosaic: o.mosaic as number, scale: o.scale as number, translate: o.translate as number, stain: o.stain as number,
           fliplr: o.fliplr as number, flipud: o.flipud as number, rot90: o.rot90 as number, hsvV: o.hsvV as number, hsvS: o.hsvS as number,
-        } : NO_AUGMENT, seed: o.seed as number, resume: Boolean(o.resume), preciseBn: o.preciseBn as number,
+        } : NO_AUGMENT, seed: o.seed as number, resume: Boolean(o.resume), preciseBn: o.preciseBn as number, valInterval: o.valInterval as number,
       }, onProgress, (line) => console.log(line));
       console.log(`done: ${result.runDir} (best epoch ${result.best.epoch + 1}, val AP@0.6 ${result.best.ap60.toFixed(4)})`);
     });

@@ -48,11 +48,13 @@ export interface TrainOptions {
    * averages, which lag far behind the weights on short CPU runs.
    */
   preciseBn: number;
+  /** Validate every this many epochs (and after the last); epochs in between log no AP. */
+  valInterval: number;
 }
 
 export const DEFAULT_TRAIN: Omit<TrainOptions, 'data' | 'name'> = {
   project: join('runs', 'train'), trainDatasets: [1], folds: 5, foldSeed: 0, imgsz: 640, epochs: 100, batch: 4, model: 'tiny',
-  optimizer: 'sgd', lr0: 0.01, lrf: 0.01, momentum: 0.937, weightDecay: 5e-4, warmupEpochs: 3, cosine: false, augment: DEFAULT_AUGMENT, seed: 0, resume: false, preciseBn: 16,
+  optimizer: 'sgd', lr0: 0.01, lrf: 0.01, momentum: 0.937, weightDecay: 5e-4, warmupEpochs: 3, cosine: false, augment: DEFAULT_AUGMENT, seed: 0, resume: false, preciseBn: 16, valInterval: 1,
 };
 
 export interface EpochRecord {
@@ -248,15 +250,16 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
       }
       onProgress?.({ epoch, epochs: opts.epochs, batch: b + 1, batches: nb, losses: { box: sums.box / (b + 1), obj: sums.obj / (b + 1), cls: sums.cls / (b + 1), seg: sums.seg / (b + 1) } });
     }
-    if (opts.preciseBn > 0) recalibrateBn(ema, tiles, opts.batch, opts.imgsz, opts.preciseBn, protoSize);
-    const metrics: ValidationResult = validate(ema, val, opts.imgsz);
+    const validating = (epoch + 1) % Math.max(1, opts.valInterval) === 0 || epoch === opts.epochs - 1;
+    if (validating && opts.preciseBn > 0) recalibrateBn(ema, tiles, opts.batch, opts.imgsz, opts.preciseBn, protoSize);
+    const metrics: ValidationResult = validating ? validate(ema, val, opts.imgsz) : { ap60: Number.NaN, cocoAp: Number.NaN, detections: 0 };
     const record: EpochRecord = {
       epoch, box: sums.box / nb, obj: sums.obj / nb, cls: sums.cls / nb, seg: sums.seg / nb,
       ap60: metrics.ap60, cocoAp: metrics.cocoAp, lr: lr.weights, seconds: (performance.now() - started) / 1000,
     };
     history.push(record);
-    const fitness = Number.isNaN(metrics.ap60) ? 0 : metrics.ap60;
-    const isBest = fitness > best.ap60;
+    const fitness = Number.isNaN(metrics.ap60) ? -1 : metrics.ap60;
+    const isBest = validating && fitness > best.ap60;
     if (isBest) best = { epoch, ap60: fitness };
     const extra = new Map<string, tf.Tensor>();
     for (const [name, v] of model.weights) extra.set(`raw/${name}`, v);
@@ -266,7 +269,8 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
     if (isBest) await saveCheckpoint(join(runDir, 'weights', 'best'), ema, meta);
     await writeFileAtomic(join(runDir, 'results.csv'), csvOf(history));
     await writeFileAtomic(join(runDir, 'history.json'), JSON.stringify(history));
-    log(`epoch ${epoch + 1}/${opts.epochs}: box ${record.box.toFixed(4)} obj ${record.obj.toFixed(4)} cls ${record.cls.toFixed(4)} seg ${record.seg.toFixed(4)} | val AP@0.6 ${metrics.ap60.toFixed(4)} COCO ${metrics.cocoAp.toFixed(4)} (${metrics.detections} vessels detected) | ${record.seconds.toFixed(1)} s${isBest ? ' | best' : ''}`);
+    const valText = validating ? ` | val AP@0.6 ${metrics.ap60.toFixed(4)} COCO ${metrics.cocoAp.toFixed(4)} (${metrics.detections} vessels detected)` : '';
+    log(`epoch ${epoch + 1}/${opts.epochs}: box ${record.box.toFixed(4)} obj ${record.obj.toFixed(4)} cls ${record.cls.toFixed(4)} seg ${record.seg.toFixed(4)}${valText} | ${record.seconds.toFixed(1)} s${isBest ? ' | best' : ''}`);
   }
   model.dispose();
   ema.dispose();

@@ -34,6 +34,7 @@ export function trainCommand(): Command {
     .option('--cos-lr', 'cosine learning-rate decay instead of linear', d.cosine)
     .option('--nbs <n>', 'nominal batch size: gradients accumulate to it (YOLO uses 64); default: the batch, no accumulation', parseInteger)
     .option('--no-augment', 'switch every augmentation off')
+    .option('--stitch <p>', 'probability of a stitched-context crop: the tile and its slide neighbours (by i, j), shifted up to 256 px; unlabelled neighbour area is left out of the loss', parseNumber, DEFAULT_AUGMENT.stitch)
     .option('--mosaic <p>', 'probability of a 4-tile mosaic', parseNumber, DEFAULT_AUGMENT.mosaic)
     .option('--scale <x>', 'random scale: 1 +- x', parseNumber, DEFAULT_AUGMENT.scale)
     .option('--translate <x>', 'random shift, fraction of the tile', parseNumber, DEFAULT_AUGMENT.translate)
@@ -72,7 +73,7 @@ export function trainCommand(): Command {
         optimizer: o.optimizer as 'sgd' | 'adamw', lr0: o.lr0 as number, lrf: o.lrf as number, momentum: o.momentum as number,
         weightDecay: o.weightDecay as number, warmupEpochs: o.warmupEpochs as number, cosine: Boolean(o.cosLr), nbs: o.nbs as number | undefined,
         augment: o.augment ? {
-          mosaic: o.mosaic as number, scale: o.scale as number, translate: o.translate as number, stain: o.stain as number,
+          stitch: o.stitch as number, mosaic: o.mosaic as number, scale: o.scale as number, translate: o.translate as number, stain: o.stain as number,
           fliplr: o.fliplr as number, flipud: o.flipud as number, rot90: o.rot90 as number, hsvV: o.hsvV as number, hsvS: o.hsvS as number,
         } : NO_AUGMENT, seed: o.seed as number, resume: Boolean(o.resume), preciseBn: o.preciseBn as number, valInterval: o.valInterval as number,
       }, onProgress, (line) => console.log(line));

@@ -11,6 +11,8 @@ import type { Rng } from '../synth/random.ts';
 export interface Sample {
   pixels: Float32Array;
   annotations: Annotation[];
+  /** 1 where the pixels come from tissue nobody labelled (stitched context): no loss there. */
+  ignore?: Uint8Array;
 }
 
 const S = TILE_SIZE;
@@ -44,8 +46,20 @@ export function scaleTranslate(s: Sample, rng: Rng, scaleGain: number, translate
       for (let ch = 0; ch < 3; ch++) out[(y * S + x) * 3 + ch] = sample(s.pixels, sx, sy, ch, 114);
     }
   }
+  let ignore: Uint8Array | undefined;
+  if (s.ignore) {
+    // Nearest neighbour; what comes from outside the source is padding, plain background.
+    ignore = new Uint8Array(S * S);
+    for (let y = 0; y < S; y++) {
+      const sy = Math.round((y - c - ty) / k + c);
+      for (let x = 0; x < S; x++) {
+        const sx = Math.round((x - c - tx) / k + c);
+        if (sx >= 0 && sy >= 0 && sx < S && sy < S) ignore[y * S + x] = s.ignore[sy * S + sx]!;
+      }
+    }
+  }
   const move = ([x, y]: Point): Point => [Math.round((x - c) * k + c + tx), Math.round((y - c) * k + c + ty)];
-  return { pixels: out, annotations: s.annotations.map((a) => ({ type: a.type, coordinates: a.coordinates.map((r) => r.map(move)) })) };
+  return { pixels: out, annotations: s.annotations.map((a) => ({ type: a.type, coordinates: a.coordinates.map((r) => r.map(move)) })), ignore };
 }
 
 /**
@@ -56,6 +70,7 @@ export function mosaic(samples: readonly Sample[], rng: Rng): Sample {
   const ox = rng.int(0, S), oy = rng.int(0, S);
   const out = new Float32Array(S * S * 3);
   const annotations: Annotation[] = [];
+  const ignore = samples.some((m) => m.ignore) ? new Uint8Array(S * S) : undefined;
   samples.slice(0, 4).forEach((smp, q) => {
     const qx = (q % 2) * S - ox, qy = Math.floor(q / 2) * S - oy; // where this quadrant's origin lands
     for (let y = Math.max(0, qy); y < Math.min(S, qy + S); y++) {
@@ -63,11 +78,97 @@ export function mosaic(samples: readonly Sample[], rng: Rng): Sample {
       for (let x = Math.max(0, qx); x < Math.min(S, qx + S); x++) {
         const src = (srcRow + x - qx) * 3, dst = (y * S + x) * 3;
         out[dst] = smp.pixels[src]!; out[dst + 1] = smp.pixels[src + 1]!; out[dst + 2] = smp.pixels[src + 2]!;
+        if (ignore && smp.ignore) ignore[y * S + x] = smp.ignore[srcRow + x - qx]!;
       }
     }
     for (const a of smp.annotations) annotations.push(...clipToFrame({ type: a.type, coordinates: a.coordinates.map((r) => r.map(([x, y]) => [x + qx, y + qy] as Point)) }));
   });
-  return { pixels: out, annotations };
+  return { pixels: out, annotations, ignore };
+}
+
+/** A tile of a 3x3 neighbourhood for stitching: its pixels (0..255 RGB) and, when labelled, its polygons. */
+export interface Neighbour {
+  pixels: Uint8Array;
+  annotations: Annotation[] | null;
+}
+
+/**
+ * Stitched context (what the seed's authors could not build): a 512 px crop of the mosaic of a
+ * tile and its 8 neighbours in the slide (found by `i, j`), shifted by up to `maxShift` px, so
+ * vessels cut by tile borders are seen whole. Labels of labelled neighbours come along; pixels
+ * of unlabelled neighbours are marked `ignore` (no loss there); missing neighbours are padding.
+ * `grid[dy + 1][dx + 1]` is the neighbour at (dx, dy) tiles; the centre must be labelled.
+ */
+export function stitchCrop(grid: (Neighbour | null)[][], rng: Rng, maxShift = S / 2): Sample {
+  const ox = rng.int(-maxShift, maxShift), oy = rng.int(-maxShift, maxShift);
+  const pixels = new Float32Array(S * S * 3).fill(114);
+  const ignore = new Uint8Array(S * S);
+  for (let y = 0; y < S; y++) {
+    const cy = y + oy, ty = Math.floor(cy / S), ly = cy - ty * S;
+    for (let x = 0; x < S; x++) {
+      const cx = x + ox, tx = Math.floor(cx / S), lx = cx - tx * S;
+      const n = grid[ty + 1]?.[tx + 1];
+      if (!n) continue;
+      const src = (ly * S + lx) * 3, dst = (y * S + x) * 3;
+      pixels[dst] = n.pixels[src]!; pixels[dst + 1] = n.pixels[src + 1]!; pixels[dst + 2] = n.pixels[src + 2]!;
+      if (!n.annotations) ignore[y * S + x] = 1;
+    }
+  }
+  const pieces: { tile: number; a: Annotation }[] = [];
+  grid.forEach((row, r) => row.forEach((n, c) => {
+    if (!n?.annotations) return;
+    const dx = (c - 1) * S - ox, dy = (r - 1) * S - oy;
+    for (const a of n.annotations) {
+      for (const piece of clipToFrame({ type: a.type, coordinates: a.coordinates.map((ring) => ring.map(([x, y]) => [x + dx, y + dy] as Point)) })) pieces.push({ tile: r * 3 + c, a: piece });
+    }
+  }));
+  return { pixels, annotations: joinAcrossSeams(pieces), ignore };
+}
+
+/**
+ * Labels are drawn per tile, so a vessel crossing a tile border is two polygons that touch at
+ * the seam. In a stitched crop they are one vessel: pieces of the same type from different
+ * tiles that touch (8-neighbours) are merged and traced again.
+ */
+function joinAcrossSeams(pieces: { tile: number; a: Annotation }[]): Annotation[] {
+  const masks = pieces.map((p) => rasterize(p.a.coordinates, S, S));
+  const boxes = masks.map((m) => {
+    let x1 = S, y1 = S, x2 = -1, y2 = -1;
+    for (let p = 0; p < m.length; p++) if (m[p]) { const x = p % S, y = (p - x) / S; x1 = Math.min(x1, x); x2 = Math.max(x2, x); y1 = Math.min(y1, y); y2 = Math.max(y2, y); }
+    return [x1, y1, x2, y2] as const;
+  });
+  const parent = pieces.map((_, k) => k);
+  const find = (k: number): number => (parent[k] === k ? k : (parent[k] = find(parent[k]!)));
+  const touch = (a: number, b: number): boolean => {
+    const [ax1, ay1, ax2, ay2] = boxes[a]!, [bx1, by1, bx2, by2] = boxes[b]!;
+    if (ax1 > bx2 + 1 || bx1 > ax2 + 1 || ay1 > by2 + 1 || by1 > ay2 + 1) return false;
+    const ma = masks[a]!, mb = masks[b]!;
+    for (let y = Math.max(ay1, by1 - 1); y <= Math.min(ay2, by2 + 1); y++) {
+      for (let x = Math.max(ax1, bx1 - 1); x <= Math.min(ax2, bx2 + 1); x++) {
+        if (!ma[y * S + x]) continue;
+        for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) {
+          const xx = x + dx, yy = y + dy;
+          if (xx >= 0 && yy >= 0 && xx < S && yy < S && mb[yy * S + xx]) return true;
+        }
+      }
+    }
+    return false;
+  };
+  for (let a = 0; a < pieces.length; a++) {
+    for (let b = a + 1; b < pieces.length; b++) {
+      if (pieces[a]!.tile !== pieces[b]!.tile && pieces[a]!.a.type === pieces[b]!.a.type && touch(a, b)) parent[find(a)] = find(b);
+    }
+  }
+  const groups = new Map<number, number[]>();
+  pieces.forEach((_, k) => groups.set(find(k), [...(groups.get(find(k)) ?? []), k]));
+  const out: Annotation[] = [];
+  for (const members of groups.values()) {
+    if (members.length === 1) { out.push(pieces[members[0]!]!.a); continue; }
+    const union = new Uint8Array(S * S);
+    for (const k of members) masks[k]!.forEach((v, p) => { if (v) union[p] = 1; });
+    for (const c of maskComponents(union, S, S)) out.push({ type: pieces[members[0]!]!.a.type, coordinates: [c.ring] });
+  }
+  return out;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { readTileImage, type Dataset } from '../data/dataset.ts';
 import type { RgbImage } from '../data/images.ts';
 import type { Point, Ring } from '../data/rasterize.ts';
-import { mosaic, protoMask, scaleTranslate, stainJitter, visibleBox, type Sample } from './augment.ts';
+import { mosaic, protoMask, scaleTranslate, stainJitter, stitchCrop, visibleBox, type Neighbour, type Sample } from './augment.ts';
 import { TILE_SIZE, type Annotation, type AnnotationType } from '../data/types.ts';
 import { Rng } from '../synth/random.ts';
 import type { LossBatch } from './loss.ts';
@@ -12,9 +12,13 @@ export interface TrainTile {
   id: string;
   image: RgbImage;
   annotations: Annotation[];
+  /** The 3x3 neighbourhood in the slide, for `--stitch` (`[dy + 1][dx + 1]`, the centre is this tile). */
+  neighbours?: (Neighbour | null)[][];
 }
 
 export interface AugmentConfig {
+  /** Probability of a stitched-context crop (tiles with neighbours only). */
+  stitch: number;
   /** Probability of building the sample as a mosaic of four tiles. */
   mosaic: number;
   /** Random scale range: 1 +- scale. */
@@ -34,8 +38,8 @@ export interface AugmentConfig {
   hsvS: number;
 }
 
-export const DEFAULT_AUGMENT: AugmentConfig = { mosaic: 0.5, scale: 0.25, translate: 0.1, stain: 0.05, fliplr: 0.5, flipud: 0.5, rot90: 0.5, hsvV: 0.2, hsvS: 0.3 };
-export const NO_AUGMENT: AugmentConfig = { mosaic: 0, scale: 0, translate: 0, stain: 0, fliplr: 0, flipud: 0, rot90: 0, hsvV: 0, hsvS: 0 };
+export const DEFAULT_AUGMENT: AugmentConfig = { stitch: 0, mosaic: 0.5, scale: 0.25, translate: 0.1, stain: 0.05, fliplr: 0.5, flipud: 0.5, rot90: 0.5, hsvV: 0.2, hsvS: 0.3 };
+export const NO_AUGMENT: AugmentConfig = { stitch: 0, mosaic: 0, scale: 0, translate: 0, stain: 0, fliplr: 0, flipud: 0, rot90: 0, hsvV: 0, hsvS: 0 };
 
 export async function loadTrainTiles(dataset: Dataset, ids: readonly string[]): Promise<TrainTile[]> {
   const tiles: TrainTile[] = [];
@@ -55,18 +59,25 @@ function mapPoint([x, y]: Point, g: Geometry): Point {
   return [px, py];
 }
 
-/** A tile flipped and turned, as a float sample (0..255) with its polygons moved alike. */
-function dihedral(tile: TrainTile, g: Geometry): Sample {
+/** A sample flipped and turned, its polygons (and ignore map) moved alike. */
+function dihedral(smp: Sample, g: Geometry): Sample {
   const S = TILE_SIZE;
   const out = new Float32Array(S * S * 3);
+  const ignore = smp.ignore ? new Uint8Array(S * S) : undefined;
   for (let y = 0; y < S; y++) {
     for (let x = 0; x < S; x++) {
       const [tx, ty] = mapPoint([x, y], g);
       const src = (y * S + x) * 3, dst = (ty * S + tx) * 3;
-      out[dst] = tile.image.data[src]!; out[dst + 1] = tile.image.data[src + 1]!; out[dst + 2] = tile.image.data[src + 2]!;
+      out[dst] = smp.pixels[src]!; out[dst + 1] = smp.pixels[src + 1]!; out[dst + 2] = smp.pixels[src + 2]!;
+      if (ignore) ignore[ty * S + tx] = smp.ignore![y * S + x]!;
     }
   }
-  return { pixels: out, annotations: tile.annotations.map((a) => ({ type: a.type, coordinates: a.coordinates.map((r: Ring) => r.map((p) => mapPoint(p, g))) })) };
+  return { pixels: out, annotations: smp.annotations.map((a) => ({ type: a.type, coordinates: a.coordinates.map((r: Ring) => r.map((p) => mapPoint(p, g))) })), ignore };
+}
+
+/** A tile as a float sample (0..255). */
+function tileSample(tile: TrainTile): Sample {
+  return { pixels: Float32Array.from(tile.image.data), annotations: tile.annotations };
 }
 
 function randomGeometry(augment: AugmentConfig, rng: Rng): Geometry {
@@ -105,14 +116,18 @@ export function makeBatch(tiles: readonly TrainTile[], protoSize: number, augmen
   const images = new Float32Array(tiles.length * S * S * 3);
   const targets: Target[] = [];
   const masks: Float32Array[] = [];
+  const ignore: (Uint8Array | null)[] = [];
   tiles.forEach((tile, b) => {
     let smp: Sample;
-    if (rng.chance(augment.mosaic)) {
+    if (tile.neighbours && rng.chance(augment.stitch)) {
+      smp = dihedral(stitchCrop(tile.neighbours, rng), randomGeometry(augment, rng));
+    } else if (rng.chance(augment.mosaic)) {
       const four = [tile, ...[0, 1, 2].map(() => pool[rng.int(0, pool.length - 1)]!)];
-      smp = mosaic(four.map((t) => dihedral(t, randomGeometry(augment, rng))), rng);
+      smp = mosaic(four.map((t) => dihedral(tileSample(t), randomGeometry(augment, rng))), rng);
     } else {
-      smp = dihedral(tile, randomGeometry(augment, rng));
+      smp = dihedral(tileSample(tile), randomGeometry(augment, rng));
     }
+    ignore.push(smp.ignore && smp.ignore.some((v) => v) ? smp.ignore : null);
     smp = scaleTranslate(smp, rng, augment.scale, augment.translate);
     smp = stainJitter(smp, rng, augment.stain);
     colourInto(smp.pixels, images, b * S * S * 3, 1 + rng.uniform(-augment.hsvV, augment.hsvV), 1 + rng.uniform(-augment.hsvS, augment.hsvS));
@@ -124,5 +139,5 @@ export function makeBatch(tiles: readonly TrainTile[], protoSize: number, augmen
       masks.push(protoMask(a, protoSize));
     }
   });
-  return { images, targets, masks, count: tiles.length };
+  return { images, targets, masks, ignore, count: tiles.length };
 }

@@ -61,6 +61,8 @@ export interface LossBatch {
   targets: Target[];
   /** One 0/1 mask per target, [protoH * protoW], row-major. */
   masks: Float32Array[];
+  /** Per image, 1 where nobody labelled the pixels (stitched context): objectness is not scored there. */
+  ignore?: (Uint8Array | null)[];
 }
 
 export interface LossParts {
@@ -88,6 +90,27 @@ export function maskLoss(coefs: tf.Tensor2D, proto: tf.Tensor3D, gt: Float32Arra
   });
   const perTarget = tf.mul(tf.sum(tf.mul(bceWithLogits(logits, target), tf.tensor2d(crop, [n, mh * mw])), 1), tf.tensor1d(scale));
   return tf.mean(perTarget) as tf.Scalar;
+}
+
+/**
+ * 0/1 weights of a level's objectness cells: 0 where the cell centre falls on ignored pixels
+ * (the ignore maps are at 512 px, the tile size). Null when nothing is ignored.
+ */
+function objectnessWeights(ignore: LossBatch['ignore'], n: number, gh: number, gw: number, na: number): { tensor: tf.Tensor4D; count: number } | null {
+  if (!ignore || ignore.every((m) => !m)) return null;
+  const w = new Float32Array(n * gh * gw * na).fill(1);
+  const tile = 512;
+  let count = 0;
+  for (let b = 0; b < n; b++) {
+    const m = ignore[b];
+    for (let gy = 0; gy < gh; gy++) for (let gx = 0; gx < gw; gx++) {
+      const px = Math.min(tile - 1, Math.floor(((gx + 0.5) / gw) * tile)), py = Math.min(tile - 1, Math.floor(((gy + 0.5) / gh) * tile));
+      const off = m && m[py * tile + px] ? 0 : 1;
+      for (let a = 0; a < na; a++) w[((b * gh + gy) * gw + gx) * na + a] = off;
+      count += off * na;
+    }
+  }
+  return { tensor: tf.tensor4d(w, [n, gh, gw, na]), count };
 }
 
 /** The total loss of a batch (YOLOv5-seg's, times the batch size) and its parts. */
@@ -128,7 +151,10 @@ export function computeLoss(out: ModelOutputs, batch: LossBatch, config: ModelCo
       }
     }
     const objLogits = tf.reshape(tf.slice(p, [0, 0, 0, 0, 4], [-1, -1, -1, -1, 1]), [n, gh, gw, na]);
-    lobj = tf.add(lobj, tf.mul(tf.mean(bceWithLogits(objLogits, tf.tensor4d(tobj, [n, gh, gw, na]))), hyp.balance[level]!));
+    const bce = bceWithLogits(objLogits, tf.tensor4d(tobj, [n, gh, gw, na]));
+    const weights = objectnessWeights(batch.ignore, n, gh, gw, na);
+    const objMean = weights ? tf.div(tf.sum(tf.mul(bce, weights.tensor)), Math.max(weights.count, 1)) : tf.mean(bce);
+    lobj = tf.add(lobj, tf.mul(objMean, hyp.balance[level]!));
   });
   const box = tf.mul(lbox, hyp.box) as tf.Scalar;
   const obj = tf.mul(lobj, hyp.obj) as tf.Scalar;

@@ -2,7 +2,8 @@ import { mkdir, readFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { tf } from '../engine/backend.ts';
-import { loadDataset } from '../data/dataset.ts';
+import { loadDataset, readTileImage, type Dataset } from '../data/dataset.ts';
+import type { Neighbour } from './augment.ts';
 import { makeFolds } from '../data/folds.ts';
 import { TILE_SIZE } from '../data/types.ts';
 import { buildYolov7Seg, modelConfig, CLASSES } from '../model/yolov7seg.ts';
@@ -111,7 +112,37 @@ async function selectTiles(opts: TrainOptions): Promise<{ train: TrainTile[]; va
   }
   const train = await loadTrainTiles(ds, trainIds);
   const val = valIds.length > 0 ? await loadTrainTiles(ds, valIds) : train;
+  if (opts.augment.stitch > 0) await attachNeighbours(ds, train, new Set(trainIds), new Set(valIds));
   return { train, val, valIsTrain: valIds.length === 0 };
+}
+
+/**
+ * For `--stitch`: each training tile's 3x3 slide neighbourhood by `i, j`. Neighbours that train
+ * bring their labels; other labelled or unlabelled tiles bring pixels only (no loss there);
+ * held-out validation tiles are left out entirely so no fold sees another's pixels.
+ */
+async function attachNeighbours(ds: Dataset, tiles: TrainTile[], trainIds: Set<string>, heldOut: Set<string>): Promise<void> {
+  const at = new Map(ds.tiles.map((t) => [`${t.sourceWsi}:${t.i}:${t.j}`, t]));
+  const cache = new Map<string, Neighbour>();
+  for (const tile of tiles) {
+    const meta = ds.tileById.get(tile.id)!;
+    const grid: (Neighbour | null)[][] = [];
+    for (let dy = -1; dy <= 1; dy++) {
+      const row: (Neighbour | null)[] = [];
+      for (let dx = -1; dx <= 1; dx++) {
+        const n = at.get(`${meta.sourceWsi}:${meta.i + dx * TILE_SIZE}:${meta.j + dy * TILE_SIZE}`);
+        if (!n || heldOut.has(n.id) || !ds.images.train.has(n.id)) { row.push(null); continue; }
+        let entry = cache.get(n.id);
+        if (!entry) {
+          entry = { pixels: (await readTileImage(ds, n.id)).data, annotations: trainIds.has(n.id) ? ds.labels.get(n.id) ?? [] : null };
+          cache.set(n.id, entry);
+        }
+        row.push(entry);
+      }
+      grid.push(row);
+    }
+    tile.neighbours = grid;
+  }
 }
 
 function csvOf(history: EpochRecord[]): string {

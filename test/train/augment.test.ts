@@ -1,7 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { makeBatch, NO_AUGMENT, DEFAULT_AUGMENT, type TrainTile } from '../../src/train/data.ts';
-import { stainJitter } from '../../src/train/augment.ts';
+import { stainJitter, stitchCrop } from '../../src/train/augment.ts';
+import { computeLoss, defaultHyp } from '../../src/train/loss.ts';
+import { setupBackend, tf } from '../../src/engine/backend.ts';
+import { buildYolov7Seg, modelConfig } from '../../src/model/yolov7seg.ts';
+import { TfModel } from '../../src/model/tfjs.ts';
 import { rasterize } from '../../src/data/rasterize.ts';
 import { Rng } from '../../src/synth/random.ts';
 import type { Annotation } from '../../src/data/types.ts';
@@ -76,4 +80,43 @@ test('stain jitter changes colour, keeps labels, and sigma 0 is the identity', (
   assert.equal(j.annotations, s.annotations);
   assert.notDeepEqual(Array.from(j.pixels.subarray(0, 3)).map(Math.round), [180, 100, 190]);
   assert.ok(j.pixels.every((v) => v >= 0 && v <= 255));
+});
+
+test('stitched context: neighbours joined, a vessel cut by the seam labelled whole, unlabelled neighbours ignored', async () => {
+  // A vessel crossing the border between the centre tile and its right neighbour, labelled in both halves.
+  const left = box(480, 200, 31, 40), right = box(0, 200, 29, 40);
+  const centre = whiteWhereLabelled('c', [left, box(100, 100, 30, 30)]);
+  const east = whiteWhereLabelled('e', [right]);
+  // Pixels only, not labelled for training; painted 7 so its pixels can be told apart.
+  const south: TrainTile = { id: 's', image: { width: 512, height: 512, data: new Uint8Array(512 * 512 * 3).fill(7) }, annotations: [box(250, 20, 40, 40)] };
+  const n = (t: TrainTile, labelled: boolean) => ({ pixels: t.image.data, annotations: labelled ? t.annotations : null });
+  const grid = [[null, null, null], [null, n(centre, true), n(east, true)], [null, n(south, false), null]];
+  let whole = 0;
+  for (let seed = 0; seed < 20; seed++) {
+    const smp = stitchCrop(grid, new Rng(seed));
+    // Every label lies on white pixels; ignored pixels are exactly the unlabelled neighbour's.
+    for (const a of smp.annotations) {
+      const m = rasterize(a.coordinates, 512, 512);
+      let white = 0, area = 0;
+      m.forEach((v, p) => { if (v) { area++; if (smp.pixels[p * 3]! > 128) white++; } });
+      assert.ok(white / area > 0.95, `seed ${seed}: ${white}/${area}`);
+      // The seam vessel: 31 + 29 + 2 columns wide when both halves are in view.
+      const xs = a.coordinates[0]!.map((p) => p[0]);
+      if (Math.max(...xs) - Math.min(...xs) + 1 === 62) whole++;
+    }
+    let mismatched = 0;
+    smp.ignore!.forEach((v, p) => { if ((v === 1) !== (smp.pixels[p * 3] === 7)) mismatched++; });
+    assert.equal(mismatched, 0, `seed ${seed}: ignore map differs from the unlabelled neighbour's pixels`);
+  }
+  assert.ok(whole > 0, 'the vessel across the seam comes out as one polygon');
+  // All-ignored images contribute no objectness loss.
+  await setupBackend('wasm', { quiet: true });
+  const config = modelConfig('tiny');
+  const model = new TfModel(buildYolov7Seg(config), config, 1);
+  const out = model.forward(tf.randomUniform([1, 64, 64, 3]) as tf.Tensor4D, true);
+  const none = computeLoss(out, { targets: [], masks: [], ignore: [new Uint8Array(512 * 512).fill(1)] }, config, defaultHyp(3, 64));
+  assert.equal((await none.obj.data())[0], 0);
+  const all = computeLoss(out, { targets: [], masks: [], ignore: [null] }, config, defaultHyp(3, 64));
+  assert.ok((await all.obj.data())[0]! > 0);
+  model.updateRunningStats();
 });

@@ -44,6 +44,13 @@ test('train writes the Ultralytics run layout, and --resume continues exactly wh
   assert.equal((await train(options('straight', 1))).runDir, join(root, 'runs', 'straight2'));
 });
 
+test('--stitch trains on crops of tiles with their slide neighbours', async () => {
+  const r = await train({ ...options('stitch', 1), augment: { ...NO_AUGMENT, stitch: 1 } });
+  const csv = (await readFile(join(r.runDir, 'results.csv'), 'utf8')).trim().split('\n');
+  assert.equal(csv.length, 2);
+  assert.ok(Number(csv[1]!.split(',')[2]) > 0, 'objectness loss is scored outside the ignored area');
+});
+
 test('bad training input fails before any work', async () => {
   await assert.rejects(train({ ...options('empty', 1), trainDatasets: [7] }), /no labelled tiles in dataset\(s\) 7: the training set is empty/);
   await assert.rejects(train({ ...options('f', 1), fold: 5 }), /--fold 5 is outside 0\.\.4/);

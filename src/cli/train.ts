@@ -2,15 +2,29 @@ import { Command, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { setupBackend, DEVICES, type Device } from '../engine/backend.ts';
 import { MODEL_SIZES } from '../model/yolov7seg.ts';
-import { DEFAULT_AUGMENT, NO_AUGMENT } from '../train/data.ts';
+import { DEFAULT_AUGMENT, NO_AUGMENT, type AugmentConfig } from '../train/data.ts';
 import { DEFAULT_TRAIN, train, type TrainProgress } from '../train/trainer.ts';
 import { parseInteger, parseNumber } from './options.ts';
 
 const parseList = (v: string) => v.split(',').map((s) => parseInteger(s.trim()));
 
+/** Every augmentation knob becomes a flag (`hsvV` -> `--hsv-v`), its default from DEFAULT_AUGMENT. */
+const AUGMENT_HELP: Record<keyof AugmentConfig, string> = {
+  stitch: 'probability of a stitched-context crop: the tile and its slide neighbours (by i, j), shifted up to 256 px; unlabelled neighbour area is left out of the loss',
+  mosaic: 'probability of a 4-tile mosaic',
+  scale: 'random scale: 1 +- x',
+  translate: 'random shift, fraction of the tile',
+  stain: 'stain jitter (colour deconvolution): sd of each stain amount',
+  fliplr: 'probability of a horizontal flip',
+  flipud: 'probability of a vertical flip',
+  rot90: 'probability of a random quarter turn',
+  hsvV: 'brightness jitter (fraction)',
+  hsvS: 'saturation jitter (fraction)',
+};
+
 export function trainCommand(): Command {
   const d = DEFAULT_TRAIN;
-  return new Command('train')
+  const cmd = new Command('train')
     .description('train a YOLOv7-seg model on a dataset in the Kaggle layout; writes runs/train/<name>/ (args.json, results.csv, weights/last, weights/best)')
     .requiredOption('--data <dir>', 'dataset directory (or a pseudo-label set in the same layout)')
     .option('--name <name>', 'run name: runs/train/<name> (name2, name3... when taken)', 'exp')
@@ -34,20 +48,14 @@ export function trainCommand(): Command {
     .option('--cos-lr', 'cosine learning-rate decay instead of linear', d.cosine)
     .option('--nbs <n>', 'nominal batch size: gradients accumulate to it (YOLO uses 64); default: the batch, no accumulation', parseInteger)
     .option('--no-augment', 'switch every augmentation off')
-    .option('--stitch <p>', 'probability of a stitched-context crop: the tile and its slide neighbours (by i, j), shifted up to 256 px; unlabelled neighbour area is left out of the loss', parseNumber, DEFAULT_AUGMENT.stitch)
-    .option('--mosaic <p>', 'probability of a 4-tile mosaic', parseNumber, DEFAULT_AUGMENT.mosaic)
-    .option('--scale <x>', 'random scale: 1 +- x', parseNumber, DEFAULT_AUGMENT.scale)
-    .option('--translate <x>', 'random shift, fraction of the tile', parseNumber, DEFAULT_AUGMENT.translate)
-    .option('--stain <x>', 'stain jitter (colour deconvolution): sd of each stain amount', parseNumber, DEFAULT_AUGMENT.stain)
-    .option('--fliplr <p>', 'probability of a horizontal flip', parseNumber, DEFAULT_AUGMENT.fliplr)
-    .option('--flipud <p>', 'probability of a vertical flip', parseNumber, DEFAULT_AUGMENT.flipud)
-    .option('--rot90 <p>', 'probability of a random quarter turn', parseNumber, DEFAULT_AUGMENT.rot90)
-    .option('--hsv-v <x>', 'brightness jitter (fraction)', parseNumber, DEFAULT_AUGMENT.hsvV)
-    .option('--hsv-s <x>', 'saturation jitter (fraction)', parseNumber, DEFAULT_AUGMENT.hsvS)
     .option('--precise-bn <n>', 'batches of training tiles that recompute BN statistics before each validation (0: YOLO\'s running averages only)', parseInteger, d.preciseBn)
     .option('--val-interval <n>', 'validate every n epochs (and after the last)', parseInteger, d.valInterval)
     .option('--seed <n>', 'random seed (weights, batches, augmentation)', parseInteger, d.seed)
-    .option('--resume', 'continue runs/train/<name> from weights/last with its saved settings', false)
+    .option('--resume', 'continue runs/train/<name> from weights/last with its saved settings', false);
+  for (const [key, help] of Object.entries(AUGMENT_HELP)) {
+    cmd.option(`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} <x>`, help, parseNumber, DEFAULT_AUGMENT[key as keyof AugmentConfig]);
+  }
+  return cmd
     .action(async (o: Record<string, unknown> & { device: Device; augment: boolean; name: string }) => {
       await setupBackend(o.device);
       let bar: SingleBar | null = null;
@@ -72,10 +80,7 @@ export function trainCommand(): Command {
         imgsz: o.imgsz as number, epochs: o.epochs as number, batch: o.batch as number, model: o.model as string,
         optimizer: o.optimizer as 'sgd' | 'adamw', lr0: o.lr0 as number, lrf: o.lrf as number, momentum: o.momentum as number,
         weightDecay: o.weightDecay as number, warmupEpochs: o.warmupEpochs as number, cosine: Boolean(o.cosLr), nbs: o.nbs as number | undefined,
-        augment: o.augment ? {
-          stitch: o.stitch as number, mosaic: o.mosaic as number, scale: o.scale as number, translate: o.translate as number, stain: o.stain as number,
-          fliplr: o.fliplr as number, flipud: o.flipud as number, rot90: o.rot90 as number, hsvV: o.hsvV as number, hsvS: o.hsvS as number,
-        } : NO_AUGMENT, seed: o.seed as number, resume: Boolean(o.resume), preciseBn: o.preciseBn as number, valInterval: o.valInterval as number,
+        augment: o.augment ? Object.fromEntries(Object.keys(AUGMENT_HELP).map((k) => [k, o[k] as number])) as unknown as AugmentConfig : NO_AUGMENT, seed: o.seed as number, resume: Boolean(o.resume), preciseBn: o.preciseBn as number, valInterval: o.valInterval as number,
       }, onProgress, (line) => console.log(line));
       console.log(`done: ${result.runDir} (best epoch ${result.best.epoch + 1}, val AP@0.6 ${result.best.ap60.toFixed(4)})`);
     });

@@ -104,12 +104,12 @@ export interface TrainBatch extends LossBatch {
 }
 
 /**
- * Assemble a batch. Each sample: with probability `mosaic` four tiles (this one and three from
- * `pool`) on a 2x2 canvas cropped at random, else the tile alone; each tile flipped/turned at
- * random; then random scale/translate, stain jitter and brightness/saturation jitter. Boxes
- * come from the visible part of each polygon (fillPoly's pixels, pieces under 10 px dropped);
- * masks are rasterised at prototype resolution (`protoSize` = model input / 4) from the
- * scaled polygons, as YOLOv5 does.
+ * Assemble a batch. Each sample: with probability `stitch` a crop of the tile and its slide
+ * neighbours, else with probability `mosaic` four tiles (this one and three from `pool`) on a
+ * 2x2 canvas cropped at random, else the tile alone; flipped/turned at random; then random
+ * scale/translate, stain jitter and brightness/saturation jitter. Boxes come from the visible
+ * part of each polygon (fillPoly's pixels, pieces under 10 px dropped); masks are each
+ * prototype cell's coverage (`protoSize` = model input / 4).
  */
 export function makeBatch(tiles: readonly TrainTile[], protoSize: number, augment: AugmentConfig, rng: Rng, pool: readonly TrainTile[] = tiles): TrainBatch {
   const S = TILE_SIZE;

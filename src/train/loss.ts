@@ -59,7 +59,7 @@ export function ciou(pred: tf.Tensor2D, target: tf.Tensor2D): tf.Tensor1D {
 /** What the loss needs of a batch: targets and, per target, its mask at prototype resolution. */
 export interface LossBatch {
   targets: Target[];
-  /** One 0/1 mask per target, [protoH * protoW], row-major. */
+  /** One mask per target, [protoH * protoW] row-major: the fraction of each prototype cell the instance covers. */
   masks: Float32Array[];
   /** Per image, 1 where nobody labelled the pixels (stitched context): objectness is not scored there. */
   ignore?: (Uint8Array | null)[];

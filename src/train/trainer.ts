@@ -206,10 +206,13 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
     for (const [name, t] of ck.extra) {
       if (name.startsWith('raw/')) model.weights.get(name.slice(4))!.assign(t);
       if (name.startsWith('velocity/')) sgd.velocity.get(name.slice(9))!.assign(t);
+      if (name.startsWith('adam-m/')) adam?.m.get(name.slice(7))!.assign(t);
+      if (name.startsWith('adam-v/')) adam?.v.get(name.slice(7))!.assign(t);
     }
     ck.model.dispose();
-    const state = ck.meta.state as { updates: number; bnUpdates: number; best: { epoch: number; ap60: number } };
+    const state = ck.meta.state as { updates: number; bnUpdates: number; adamSteps: number; best: { epoch: number; ap60: number } };
     updates = state.updates;
+    if (adam) adam.t = state.adamSteps;
     model.bnUpdates = state.bnUpdates;
     best = state.best;
     startEpoch = ck.meta.epoch + 1;
@@ -295,7 +298,11 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
     const extra = new Map<string, tf.Tensor>();
     for (const [name, v] of model.weights) extra.set(`raw/${name}`, v);
     for (const [name, v] of sgd.velocity) extra.set(`velocity/${name}`, v);
-    const meta = { imgsz: opts.imgsz, epoch, metrics: { ap60: metrics.ap60, coco_mask_ap: metrics.cocoAp }, state: { updates: emaTracker.updates, bnUpdates: model.bnUpdates, best } };
+    if (adam) {
+      for (const [name, v] of adam.m) extra.set(`adam-m/${name}`, v);
+      for (const [name, v] of adam.v) extra.set(`adam-v/${name}`, v);
+    }
+    const meta = { imgsz: opts.imgsz, epoch, metrics: { ap60: metrics.ap60, coco_mask_ap: metrics.cocoAp }, state: { updates: emaTracker.updates, bnUpdates: model.bnUpdates, adamSteps: adam?.t ?? 0, best } };
     await saveCheckpoint(last, ema, meta, extra);
     if (isBest) await saveCheckpoint(join(runDir, 'weights', 'best'), ema, meta);
     await writeFileAtomic(join(runDir, 'results.csv'), csvOf(history));

@@ -40,6 +40,12 @@ test('train writes the Ultralytics run layout, and --resume continues exactly wh
   const resumed = await train({ ...options('resumed', 3), resume: true });
   assert.equal(resumed.history.length, 3);
   assert.deepEqual(await readFile(join(resumed.runDir, 'weights', 'last', 'weights.bin')), await readFile(join(straight.runDir, 'weights', 'last', 'weights.bin')));
+  // The same with AdamW, whose moments and step count are saved too.
+  const adamOpts = (name: string) => ({ ...options(name, 2), optimizer: 'adamw' as const, lr0: 0.002 });
+  const adamStraight = await train(adamOpts('adam-straight'));
+  await assert.rejects(train(adamOpts('adam-resumed'), (p) => { if (p.epoch === 1) throw new Error('interrupted'); }), /interrupted/);
+  const adamResumed = await train({ ...adamOpts('adam-resumed'), resume: true });
+  assert.deepEqual(await readFile(join(adamResumed.runDir, 'weights', 'last', 'weights.bin')), await readFile(join(adamStraight.runDir, 'weights', 'last', 'weights.bin')));
   // A taken name gets a number, as Ultralytics does.
   assert.equal((await train(options('straight', 1))).runDir, join(root, 'runs', 'straight2'));
 });

@@ -146,7 +146,10 @@ export function maxPoolGrad(dy: T4, x: T4, y: T4, size: [number, number], stride
 
 let registered = false;
 
-/** Register the gradients above (once per process), replacing tfjs' defaults. */
+/**
+ * Register the gradients above (once per process), replacing tfjs' defaults. Kernel attributes
+ * arrive as tfjs' untyped NamedAttrMap; each is cast to the kernel's documented attribute type.
+ */
 export function registerGradientFixes(): void {
   if (registered) return;
   registered = true;

@@ -6,6 +6,7 @@ import { evalCommand } from './eval.ts';
 import { submissionCommand } from './submission.ts';
 import { synthCommand } from './synth.ts';
 import { trainCommand } from './train.ts';
+import { predictCommand } from './predict.ts';
 
 const program = new Command('vascseg')
   .description('Find every microvessel in kidney histology: YOLO-style instance segmentation, the HuBMAP 2023 method')
@@ -16,6 +17,7 @@ const program = new Command('vascseg')
 program.addCommand(synthCommand());
 program.addCommand(dataCommand());
 program.addCommand(trainCommand());
+program.addCommand(predictCommand());
 program.addCommand(evalCommand());
 program.addCommand(submissionCommand());
 program.addCommand(demoCommand());

@@ -1,0 +1,95 @@
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setupBackend, tf } from '../../src/engine/backend.ts';
+import { buildYolov7Seg, modelConfig } from '../../src/model/yolov7seg.ts';
+import { TfModel } from '../../src/model/tfjs.ts';
+import { saveCheckpoint } from '../../src/model/checkpoint.ts';
+import { predictTile, DEFAULT_PREDICT } from '../../src/infer/predict.ts';
+import { nms } from '../../src/infer/nms.ts';
+import { labelComponents } from '../../src/data/components.ts';
+import { decodeRle, rleBbox } from '../../src/eval/rle.ts';
+import { parseSubmission } from '../../src/eval/submission.ts';
+import { fromCocoResults, fromLabelPng } from '../../src/eval/export.ts';
+import { generateDataset } from '../../src/synth/generate.ts';
+import { presetConfig } from '../../src/synth/config.ts';
+import { loadDataset, readTileImage } from '../../src/data/dataset.ts';
+import { tempDir } from '../helpers/tmp.ts';
+import { vascseg } from '../helpers/cli.ts';
+
+const root = await tempDir();
+const data = join(root, 'tiny');
+const config = modelConfig('tiny');
+await setupBackend('wasm', { quiet: true });
+const models = [new TfModel(buildYolov7Seg(config), config, 1), new TfModel(buildYolov7Seg(config), config, 2)];
+// Untrained masks come out empty; make these models' masks fill their boxes: constant
+// prototypes (BN scale 0, shift 1) and positive mask coefficients (detection biases).
+for (const m of models) {
+  m.weights.get('head.proto.cv3.gamma')!.assign(tf.zeros([32]));
+  m.weights.get('head.proto.cv3.beta')!.assign(tf.ones([32]));
+  for (let level = 0; level < 3; level++) {
+    const bias = m.weights.get(`head.detect${level}.bias`)!;
+    const values = Float32Array.from(bias.dataSync());
+    for (let a = 0; a < 3; a++) {
+      for (let c = 0; c < 32; c++) values[a * 40 + 8 + c] = 1;
+      // Model 1 is the more confident: in the ensemble its boxes (and masks) must win.
+      if (m === models[1]) values[a * 40 + 4] += 2;
+    }
+    bias.assign(tf.tensor1d(values));
+  }
+}
+before(async () => {
+  await generateDataset(presetConfig('tiny', 0), data, { workers: 0 });
+  for (const [k, m] of models.entries()) await saveCheckpoint(join(root, `fold${k}`), m, { imgsz: 128, epoch: 0, metrics: {} });
+});
+
+test('NMS keeps the best box of each overlapping group, per class', () => {
+  const boxes: [number, number, number, number][] = [[0, 0, 10, 10], [1, 1, 11, 11], [50, 50, 60, 60], [0, 0, 10, 10]];
+  assert.deepEqual(nms(boxes, [0.9, 0.8, 0.7, 0.95], [0, 0, 0, 1], 0.5), [3, 0, 2]);
+  assert.deepEqual(nms(boxes, [0.9, 0.8, 0.7, 0.95], [0, 0, 0, 1], 0.5, 2), [3, 0]);
+});
+
+test('fold ensemble with flip TTA: the surviving model\'s masks, one component each, inside their boxes', async () => {
+  const ds = await loadDataset(data);
+  const image = await readTileImage(ds, ds.tiles[0]!.id);
+  const preds = predictTile(models, image, { ...DEFAULT_PREDICT, imgsz: 128, tta: 'flip', maxDet: 100, conf: 1e-4 });
+  assert.ok(preds.length > 10 && preds.length <= 100, `${preds.length} predictions`);
+  const sources = new Set(preds.map((p) => p.source));
+  assert.ok([...sources].every((s) => s.startsWith('model 1')), `kept instances come from the more confident model: ${[...sources].join(', ')}`);
+  assert.ok([...sources].some((s) => s.includes('flip')));
+  const alone = predictTile(models.slice(0, 1), image, { ...DEFAULT_PREDICT, imgsz: 128, maxDet: 100, conf: 1e-4 });
+  assert.ok(alone.every((p) => p.source === 'model 0'));
+  for (const p of preds) {
+    assert.equal(labelComponents(decodeRle(p.rle), 512, 512).count, 1, 'largest component only');
+    const [x, y, w, h] = rleBbox(p.rle);
+    assert.ok(x >= Math.floor(p.box[0]) - 1 && y >= Math.floor(p.box[1]) - 1 && x + w <= Math.ceil(p.box[2]) + 1 && y + h <= Math.ceil(p.box[3]) + 1, `mask ${[x, y, w, h]} outside box ${p.box}`);
+  }
+  for (let k = 1; k < preds.length; k++) assert.ok(preds[k - 1]!.score >= preds[k]!.score);
+});
+
+test('vascseg predict writes every format; the Kaggle file passes its own check', async () => {
+  const run = (format: string, out: string) => vascseg('predict', '--weights', join(root, 'fold0'), join(root, 'fold1'), '--source', data, '--split', 'train', '--format', format, '--out', out, '--max-det', '20', '--conf', '0.0001', '--device', 'wasm');
+  const csv = join(root, 'sub.csv');
+  const r = await run('kaggle', csv);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /12 tiles, \d+ vessels \(2 models, imgsz 128/);
+  const parsed = parseSubmission(await readFile(csv, 'utf8'), csv);
+  assert.deepEqual(parsed.issues, []);
+  assert.equal(parsed.tiles.length, 12);
+  assert.equal((await vascseg('eval', '--data', data, '--pred', csv)).code, 1, 'tiles without labels are unknown to eval: an error, as specified');
+  const coco = join(root, 'p.json');
+  assert.equal((await run('coco', coco)).code, 0);
+  assert.equal(fromCocoResults(JSON.parse(await readFile(coco, 'utf8')), coco).length, 12);
+  for (const format of ['geojson', 'labels', 'overlay']) {
+    const dir = join(root, format);
+    assert.equal((await run(format, dir)).code, 0, format);
+    assert.equal((await readdir(dir)).length, 12, format);
+  }
+  const first = (await readdir(join(root, 'labels')))[0]!;
+  const png = await fromLabelPng(await readFile(join(root, 'labels', first)));
+  assert.ok(png.masks.length > 0 && png.masks.length <= 20);
+  const bad = await vascseg('predict', '--weights', join(root, 'nope'), '--source', data);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /nope\/model\.json: checkpoint not found/);
+});

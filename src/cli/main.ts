@@ -8,6 +8,12 @@ import { synthCommand } from './synth.ts';
 import { trainCommand } from './train.ts';
 import { predictCommand } from './predict.ts';
 
+// `vascseg ... | head` closes stdout early: that is the reader's choice, not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 const program = new Command('vascseg')
   .description('Find every microvessel in kidney histology: YOLO-style instance segmentation, the HuBMAP 2023 method')
   .version('0.1.0')

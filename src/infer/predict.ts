@@ -2,7 +2,7 @@ import { tf } from '../engine/backend.ts';
 import type { RgbImage } from '../data/images.ts';
 import { TILE_SIZE } from '../data/types.ts';
 import { decodeRle, encodeMask, rleArea, type Rle } from '../eval/rle.ts';
-import type { TfModel } from '../model/tfjs.ts';
+import { modelInput, type TfModel } from '../model/tfjs.ts';
 import { decodeDetections, detectionMasks } from './decode.ts';
 import { nms, type Box } from './nms.ts';
 import { postprocessMask, type PostProcess } from './postprocess.ts';
@@ -71,10 +71,7 @@ export function predictTile(models: readonly TfModel[], image: RgbImage, opts: P
   const pool: Prediction[] = [];
   models.forEach((model, m) => {
     for (const flip of flips) {
-      const input = tf.tidy(() => {
-        const x = tf.tensor4d(flipImage(image, flip), [1, TILE_SIZE, TILE_SIZE, 3]);
-        return (opts.imgsz === TILE_SIZE ? x : tf.image.resizeBilinear(x, [opts.imgsz, opts.imgsz], false, true)) as tf.Tensor4D;
-      });
+      const input = modelInput(flipImage(image, flip), 1, opts.imgsz);
       const out = model.predict(input);
       const dets = decodeDetections(out, model.config, { conf: opts.conf, iou: opts.iou, maxDet: opts.maxDet })[0]!.filter((d) => d.cls === 0);
       const proto = tf.squeeze(out.proto, [0]) as tf.Tensor3D;

@@ -18,6 +18,17 @@ export interface ModelOutputs {
 let instances = 0;
 
 /**
+ * The model's input from 512x512 tiles (RGB scaled to 0..1, NHWC): resized to `imgsz`
+ * bilinearly with half-pixel centres (the seed upscales 512 to 640).
+ */
+export function modelInput(pixels: Float32Array, count: number, imgsz: number, tileSize = 512): tf.Tensor4D {
+  return tf.tidy(() => {
+    const x = tf.tensor4d(pixels, [count, tileSize, tileSize, 3]);
+    return imgsz === tileSize ? x : tf.image.resizeBilinear(x, [imgsz, imgsz], false, true);
+  });
+}
+
+/**
  * The tfjs interpreter of a model graph: variables named after the graph's layers, a
  * training forward pass (batch statistics, fused BN+SiLU) and an inference pass (running
  * statistics).

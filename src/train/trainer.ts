@@ -7,7 +7,7 @@ import type { Neighbour } from './augment.ts';
 import { makeFolds } from '../data/folds.ts';
 import { TILE_SIZE } from '../data/types.ts';
 import { buildYolov7Seg, modelConfig, CLASSES } from '../model/yolov7seg.ts';
-import { TfModel } from '../model/tfjs.ts';
+import { modelInput, TfModel } from '../model/tfjs.ts';
 import { loadCheckpoint, saveCheckpoint } from '../model/checkpoint.ts';
 import { Rng } from '../synth/random.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
@@ -158,10 +158,7 @@ function recalibrateBn(model: TfModel, tiles: readonly TrainTile[], batchSize: n
   const rng = new Rng(0);
   for (let b = 0; b < Math.min(batches, Math.ceil(tiles.length / batchSize)); b++) {
     const batch = makeBatch(tiles.slice(b * batchSize, (b + 1) * batchSize), protoSize, NO_AUGMENT, rng);
-    tf.tidy(() => {
-      const x = tf.tensor4d(batch.images, [batch.count, TILE_SIZE, TILE_SIZE, 3]);
-      model.forward((imgsz === TILE_SIZE ? x : tf.image.resizeBilinear(x, [imgsz, imgsz], false, true)) as tf.Tensor4D, true);
-    });
+    tf.tidy(() => { model.forward(modelInput(batch.images, batch.count, imgsz), true); });
     model.updateRunningStats();
   }
 }
@@ -255,11 +252,10 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
       const batchTiles = order.slice(b * opts.batch, (b + 1) * opts.batch).map((k) => tiles[k]!);
       const batch = makeBatch(batchTiles, protoSize, opts.augment, rng, tiles);
       const parts = tf.tidy(() => {
-        const x = tf.tensor4d(batch.images, [batch.count, TILE_SIZE, TILE_SIZE, 3]);
-        const input = opts.imgsz === TILE_SIZE ? x : tf.image.resizeBilinear(x, [opts.imgsz, opts.imgsz], false, true);
+        const input = modelInput(batch.images, batch.count, opts.imgsz);
         let partsOut: number[] = [];
         const { grads } = tf.variableGrads(() => {
-          const l = computeLoss(model.forward(input as tf.Tensor4D, true), batch, config, hyp);
+          const l = computeLoss(model.forward(input, true), batch, config, hyp);
           partsOut = [l.box, l.obj, l.cls, l.seg].map((t) => t.dataSync()[0]!);
           return l.total;
         }, trainable);

@@ -1,5 +1,5 @@
 import { tf } from '../engine/backend.ts';
-import type { TfModel } from '../model/tfjs.ts';
+import { modelInput, type TfModel } from '../model/tfjs.ts';
 import { decodeDetections, detectionMasks } from '../infer/decode.ts';
 import { groundTruthTile, type GroundTruthTile } from '../eval/groundtruth.ts';
 import { evaluateCoco, evaluateOid } from '../eval/metric.ts';
@@ -26,10 +26,7 @@ export function validate(model: TfModel, tiles: readonly TrainTile[], imgsz: num
     const part = tiles.slice(start, start + batch);
     const pixels = new Float32Array(part.length * TILE_SIZE * TILE_SIZE * 3);
     part.forEach((t, k) => { for (let p = 0; p < TILE_SIZE * TILE_SIZE * 3; p++) pixels[k * TILE_SIZE * TILE_SIZE * 3 + p] = t.image.data[p]! / 255; });
-    const input = tf.tidy(() => {
-      const x = tf.tensor4d(pixels, [part.length, TILE_SIZE, TILE_SIZE, 3]);
-      return imgsz === TILE_SIZE ? x : tf.image.resizeBilinear(x, [imgsz, imgsz], false, true);
-    });
+    const input = modelInput(pixels, part.length, imgsz);
     const out = model.predict(input);
     const dets = decodeDetections(out, model.config, { conf: 0.001, iou: 0.55 });
     part.forEach((t, k) => {

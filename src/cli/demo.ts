@@ -60,5 +60,8 @@ export function demoCommand(): Command {
         epochs: opts.epochs, batch: 4, optimizer: 'adamw', lr0: 0.003,
       }, undefined, (line) => console.log(line));
       console.log(`best held-out AP@0.6 ${result.best.ap60.toFixed(4)} at epoch ${result.best.epoch + 1}; run directory ${result.runDir}`);
+      console.log('A dozen epochs on a CPU only start the model off: the same run for 30 epochs (--epochs 30, ~11 min) reached');
+      console.log('held-out AP@0.6 0.10 here, and the seed trains 100 epochs per stage. Continue this one with:');
+      console.log(`  npx vascseg train --resume --name demo --project ${join('runs', 'demo', 'train')}`);
     });
 }

@@ -1,6 +1,6 @@
 import { Command } from 'commander';
 import { access } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { checkDataset, formatSummary } from '../data/check.ts';
 import { formatIssue } from '../data/errors.ts';
 import { loadGroundTruth } from '../eval/groundtruth.ts';
@@ -62,6 +62,6 @@ export function demoCommand(): Command {
       console.log(`best held-out AP@0.6 ${result.best.ap60.toFixed(4)} at epoch ${result.best.epoch + 1}; run directory ${result.runDir}`);
       console.log('A dozen epochs on a CPU only start the model off: the same run for 30 epochs (--epochs 30, ~11 min) reached');
       console.log('held-out AP@0.6 0.10 here, and the seed trains 100 epochs per stage. Continue this one with:');
-      console.log(`  npx vascseg train --resume --name demo --project ${join('runs', 'demo', 'train')}`);
+      console.log(`  npx vascseg train --data ${opts.dir} --resume --name ${basename(result.runDir)} --project ${join('runs', 'demo', 'train')} --epochs 30`);
     });
 }

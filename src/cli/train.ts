@@ -51,7 +51,7 @@ export function trainCommand(): Command {
     .option('--precise-bn <n>', 'batches of training tiles that recompute BN statistics before each validation (0: YOLO\'s running averages only)', parseInteger, d.preciseBn)
     .option('--val-interval <n>', 'validate every n epochs (and after the last)', parseInteger, d.valInterval)
     .option('--seed <n>', 'random seed (weights, batches, augmentation)', parseInteger, d.seed)
-    .option('--resume', 'continue runs/train/<name> from weights/last with its saved settings', false);
+    .option('--resume', 'continue runs/train/<name> from weights/last with its saved settings (with --epochs: train on to that many)', false);
   for (const [key, help] of Object.entries(AUGMENT_HELP)) {
     cmd.option(`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} <x>`, help, parseNumber, DEFAULT_AUGMENT[key as keyof AugmentConfig]);
   }
@@ -80,7 +80,7 @@ export function trainCommand(): Command {
         imgsz: o.imgsz as number, epochs: o.epochs as number, batch: o.batch as number, model: o.model as string,
         optimizer: o.optimizer as 'sgd' | 'adamw', lr0: o.lr0 as number, lrf: o.lrf as number, momentum: o.momentum as number,
         weightDecay: o.weightDecay as number, warmupEpochs: o.warmupEpochs as number, cosine: Boolean(o.cosLr), nbs: o.nbs as number | undefined,
-        augment: o.augment ? Object.fromEntries(Object.keys(AUGMENT_HELP).map((k) => [k, o[k] as number])) as unknown as AugmentConfig : NO_AUGMENT, seed: o.seed as number, resume: Boolean(o.resume), preciseBn: o.preciseBn as number, valInterval: o.valInterval as number,
+        augment: o.augment ? Object.fromEntries(Object.keys(AUGMENT_HELP).map((k) => [k, o[k] as number])) as unknown as AugmentConfig : NO_AUGMENT, seed: o.seed as number, resume: Boolean(o.resume), extendTo: o.resume && cmd.getOptionValueSource('epochs') === 'cli' ? (o.epochs as number) : undefined, preciseBn: o.preciseBn as number, valInterval: o.valInterval as number,
       }, onProgress, (line) => console.log(line));
       console.log(`done: ${result.runDir} (best epoch ${result.best.epoch + 1}, val AP@0.6 ${result.best.ap60.toFixed(4)})`);
     });

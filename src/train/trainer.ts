@@ -51,6 +51,8 @@ export interface TrainOptions {
   preciseBn: number;
   /** Validate every this many epochs (and after the last); epochs in between log no AP. */
   valInterval: number;
+  /** With `resume`: train to this many epochs instead of the saved number (the schedule stretches). */
+  extendTo?: number;
 }
 
 export const DEFAULT_TRAIN: Omit<TrainOptions, 'data' | 'name'> = {
@@ -174,7 +176,9 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
   const last = join(runDir, 'weights', 'last');
   if (opts.resume) {
     if (!(await exists(join(last, 'model.json')))) throw new Error(`${last}: nothing to resume (no checkpoint)`);
-    opts = { ...(JSON.parse(await readFile(join(runDir, 'args.json'), 'utf8')) as TrainOptions), resume: true };
+    const saved = JSON.parse(await readFile(join(runDir, 'args.json'), 'utf8')) as TrainOptions;
+    opts = { ...saved, resume: true, epochs: options.extendTo ?? saved.epochs };
+    if (options.extendTo !== undefined) await writeFileAtomic(join(runDir, 'args.json'), JSON.stringify({ ...saved, epochs: options.extendTo }, null, 2));
   }
   const { train: tiles, val, valIsTrain } = await selectTiles(opts);
   if (valIsTrain) log('no --fold given: validating on the training tiles');

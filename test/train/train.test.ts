@@ -46,6 +46,10 @@ test('train writes the Ultralytics run layout, and --resume continues exactly wh
   await assert.rejects(train(adamOpts('adam-resumed'), (p) => { if (p.epoch === 1) throw new Error('interrupted'); }), /interrupted/);
   const adamResumed = await train({ ...adamOpts('adam-resumed'), resume: true });
   assert.deepEqual(await readFile(join(adamResumed.runDir, 'weights', 'last', 'weights.bin')), await readFile(join(adamStraight.runDir, 'weights', 'last', 'weights.bin')));
+  // A finished run can be extended: --resume with more epochs trains on from where it ended.
+  const extended = await train({ ...options('straight', 3), resume: true, extendTo: 4 });
+  assert.equal(extended.history.length, 4);
+  assert.equal(JSON.parse(await readFile(join(straight.runDir, 'args.json'), 'utf8')).epochs, 4);
   // A taken name gets a number, as Ultralytics does.
   assert.equal((await train(options('straight', 1))).runDir, join(root, 'runs', 'straight2'));
 });

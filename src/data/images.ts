@@ -51,10 +51,3 @@ export async function encodeTiff(image: RgbImage): Promise<Buffer> {
     raw: { width: image.width, height: image.height, channels: 3 },
   }).tiff({ compression: 'deflate', predictor: 'horizontal' }).toBuffer();
 }
-
-/** Encode RGB pixels as PNG in memory. */
-export async function encodePng(image: RgbImage): Promise<Buffer> {
-  return sharp(Buffer.from(image.data.buffer, image.data.byteOffset, image.data.length), {
-    raw: { width: image.width, height: image.height, channels: 3 },
-  }).png().toBuffer();
-}

@@ -179,7 +179,9 @@ export function evaluateOid(gt: ReadonlyMap<string, GroundTruthTile>, preds: Pre
     for (const t of tiles) {
       const k = key(t);
       if (k === undefined) continue;
-      byKey.set(k, [...(byKey.get(k) ?? []), t]);
+      const list = byKey.get(k);
+      if (list) list.push(t);
+      else byKey.set(k, [t]);
     }
     return [...byKey.entries()].sort((a, b) => a[0] - b[0]).map(([k, members]) => {
       const r = summarise(members);

@@ -33,7 +33,11 @@ const CHUNK = 40;
 /** Chunks of at most CHUNK tiles, each of one WSI, so workers share the work evenly. */
 function chunks(tiles: readonly TileMeta[]): TileMeta[][] {
   const byWsi = new Map<number, TileMeta[]>();
-  for (const t of tiles) byWsi.set(t.sourceWsi, [...(byWsi.get(t.sourceWsi) ?? []), t]);
+  for (const t of tiles) {
+    const list = byWsi.get(t.sourceWsi);
+    if (list) list.push(t);
+    else byWsi.set(t.sourceWsi, [t]);
+  }
   const out: TileMeta[][] = [];
   for (const list of byWsi.values()) for (let k = 0; k < list.length; k += CHUNK) out.push(list.slice(k, k + CHUNK));
   return out;

@@ -160,7 +160,11 @@ function joinAcrossSeams(pieces: { tile: number; a: Annotation }[]): Annotation[
     }
   }
   const groups = new Map<number, number[]>();
-  pieces.forEach((_, k) => groups.set(find(k), [...(groups.get(find(k)) ?? []), k]));
+  pieces.forEach((_, k) => {
+    const list = groups.get(find(k));
+    if (list) list.push(k);
+    else groups.set(find(k), [k]);
+  });
   const out: Annotation[] = [];
   for (const members of groups.values()) {
     if (members.length === 1) { out.push(pieces[members[0]!]!.a); continue; }

@@ -119,7 +119,7 @@ export function computeLoss(out: ModelOutputs, batch: LossBatch, config: ModelCo
   const na = config.anchors[0]!.length;
   const no = outputsPerAnchor(config);
   const nc = config.classes.length;
-  const [, ph, pw] = out.proto.shape;
+  const ph = out.proto.shape[1];
   let lbox: tf.Tensor = tf.scalar(0), lobj: tf.Tensor = tf.scalar(0), lcls: tf.Tensor = tf.scalar(0), lseg: tf.Tensor = tf.scalar(0);
   out.heads.forEach((head, level) => {
     const [n, gh, gw] = head.shape;

@@ -7,6 +7,7 @@ import { submissionCommand } from './submission.ts';
 import { synthCommand } from './synth.ts';
 import { trainCommand } from './train.ts';
 import { predictCommand } from './predict.ts';
+import { exportCommand } from './export.ts';
 
 // `vascseg ... | head` closes stdout early: that is the reader's choice, not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -24,6 +25,7 @@ program.addCommand(synthCommand());
 program.addCommand(dataCommand());
 program.addCommand(trainCommand());
 program.addCommand(predictCommand());
+program.addCommand(exportCommand());
 program.addCommand(evalCommand());
 program.addCommand(submissionCommand());
 program.addCommand(demoCommand());

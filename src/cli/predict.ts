@@ -5,8 +5,9 @@ import { loadDataset, readTileImage, type Split } from '../data/dataset.ts';
 import { readRgb, type RgbImage } from '../data/images.ts';
 import { TILE_SIZE } from '../data/types.ts';
 import { setupBackend, DEVICES, type Device } from '../engine/backend.ts';
-import { loadCheckpoint } from '../model/checkpoint.ts';
-import { DEFAULT_PREDICT, predictTile } from '../infer/predict.ts';
+import { DEFAULT_PREDICT, predictTile, type NeighbourLookup } from '../infer/predict.ts';
+import { ENSEMBLES, type EnsembleMethod } from '../infer/ensemble.ts';
+import { openRuntime, RUNTIMES, type Runtime, type RuntimeName } from '../infer/runtime.ts';
 import { defaultOutput, FORMATS, writePredictions, type OutputFormat, type PredictedTile } from '../infer/outputs.ts';
 import { parseInteger, parseNumber } from './options.ts';
 import { progress } from './progress.ts';
@@ -20,6 +21,10 @@ interface PredictCli {
   conf: number;
   iou: number;
   tta: 'none' | 'flip';
+  ensemble: EnsembleMethod;
+  context: number;
+  runtime: RuntimeName;
+  threads: number;
   post: 'lcc' | 'none';
   dilate: number;
   maxDet: number;
@@ -29,11 +34,20 @@ interface PredictCli {
   device: Device;
 }
 
+interface Source {
+  id: string;
+  load: () => Promise<RgbImage>;
+  /** The tile's neighbours in its slide (by `i, j`) that the source has images of. */
+  neighbours: () => Promise<NeighbourLookup>;
+}
+
 /** The tiles to predict: a dataset directory's test/ (or train/) images, or one image file. */
-async function sources(opts: PredictCli): Promise<{ id: string; load: () => Promise<RgbImage> }[]> {
-  if ((await stat(opts.source)).isFile()) {
+async function sources(opts: PredictCli): Promise<Source[]> {
+  const st = await stat(opts.source).catch(() => null);
+  if (!st) throw new Error(`${opts.source}: no such file or directory`);
+  if (st.isFile()) {
     const id = basename(opts.source).replace(/\.[^.]+$/, '');
-    return [{ id, load: () => readRgb(opts.source, { width: TILE_SIZE, height: TILE_SIZE }, id) }];
+    return [{ id, load: () => readRgb(opts.source, { width: TILE_SIZE, height: TILE_SIZE }, id), neighbours: async () => () => null }];
   }
   const ds = await loadDataset(opts.source, { strict: true });
   const split: Split = opts.split ?? (ds.images.test.size > 0 ? 'test' : 'train');
@@ -44,7 +58,19 @@ async function sources(opts: PredictCli): Promise<{ id: string; load: () => Prom
     if (missing.length > 0) throw new Error(`${opts.ids}: ${missing.length} ids have no image in ${join(opts.source, split)}: ${missing.slice(0, 5).join(', ')}`);
     ids = ids.filter((id) => wanted.has(id));
   }
-  return ids.map((id) => ({ id, load: () => readTileImage(ds, id, split) }));
+  const at = new Map(ds.tiles.map((t) => [`${t.sourceWsi}:${t.i}:${t.j}`, t.id]));
+  const neighbours = async (id: string): Promise<NeighbourLookup> => {
+    const meta = ds.tileById.get(id);
+    const grid = new Map<string, RgbImage>();
+    if (meta) {
+      for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) {
+        const n = at.get(`${meta.sourceWsi}:${meta.i + dx * TILE_SIZE}:${meta.j + dy * TILE_SIZE}`);
+        if ((dx !== 0 || dy !== 0) && n && ds.images[split].has(n)) grid.set(`${dx},${dy}`, await readTileImage(ds, n, split));
+      }
+    }
+    return (dx, dy) => grid.get(`${dx},${dy}`) ?? null;
+  };
+  return ids.map((id) => ({ id, load: () => readTileImage(ds, id, split), neighbours: () => neighbours(id) }));
 }
 
 export function predictCommand(): Command {
@@ -58,30 +84,38 @@ export function predictCommand(): Command {
     .option('--conf <x>', 'minimum score (objectness x class)', parseNumber, DEFAULT_PREDICT.conf)
     .option('--iou <x>', 'NMS IoU threshold, within a model and across the ensemble', parseNumber, DEFAULT_PREDICT.iou)
     .addOption(new Option('--tta <t>', 'test-time augmentation: flips merged before the ensemble step').choices(['none', 'flip']).default(DEFAULT_PREDICT.tta))
+    .addOption(new Option('--ensemble <e>', 'how several models (and flips) combine: nms keeps the surviving model\'s mask (the seed), wsf fuses clusters (weighted segments fusion)').choices([...ENSEMBLES]).default(DEFAULT_PREDICT.ensemble))
+    .option('--context <px>', 'pad each tile with this many pixels of its neighbours (by i, j in tile_meta.csv), mirrored where there are none', parseInteger, DEFAULT_PREDICT.context)
     .addOption(new Option('--post <p>', 'keep the largest connected component of each mask, or nothing').choices(['lcc', 'none']).default(DEFAULT_PREDICT.post))
     .option('--dilate <px>', 'dilate masks by this many pixels (the seed found it hurts)', parseInteger, DEFAULT_PREDICT.dilate)
     .option('--max-det <n>', 'most instances per tile', parseInteger, DEFAULT_PREDICT.maxDet)
     .addOption(new Option('--format <f>', 'output format').choices([...FORMATS]).default('kaggle'))
     .option('--out <path>', 'output file (kaggle, coco) or directory (geojson, labels, overlay); default under runs/predict/<name>/')
     .option('--name <name>', 'run name under runs/predict/', 'exp')
-    .addOption(new Option('--device <d>', 'tfjs backend').choices([...DEVICES]).default('auto'))
+    .addOption(new Option('--runtime <r>', 'what runs the network: onnx (onnxruntime, fastest) or tfjs').choices([...RUNTIMES]).default('onnx'))
+    .option('--threads <n>', 'onnxruntime threads (0: every core)', parseInteger, 0)
+    .addOption(new Option('--device <d>', 'tfjs backend (with --runtime tfjs)').choices([...DEVICES]).default('auto'))
     .action(async (opts: PredictCli) => {
-      await setupBackend(opts.device);
-      const models = [];
-      for (const w of opts.weights) models.push(await loadCheckpoint(w));
-      const imgsz = opts.imgsz ?? models[0]!.meta.imgsz;
+      if (opts.context < 0 || opts.context > TILE_SIZE) throw new Error(`--context must be 0..${TILE_SIZE} px, got ${opts.context}`);
+      if (opts.runtime === 'tfjs' || opts.weights.some((w) => !w.endsWith('.onnx'))) await setupBackend(opts.device);
       const tiles = await sources(opts);
+      const models: Runtime[] = [];
+      for (const w of opts.weights) models.push(await openRuntime(w, opts.runtime, { threads: opts.threads }));
+      const imgsz = opts.imgsz ?? models[0]!.imgsz;
       const bar = progress('predicting');
       const results: PredictedTile[] = [];
       for (const [k, t] of tiles.entries()) {
         const image = await t.load();
-        results.push({ id: t.id, image, predictions: predictTile(models.map((m) => m.model), image, { imgsz, conf: opts.conf, iou: opts.iou, maxDet: opts.maxDet, tta: opts.tta, post: opts.post, dilate: opts.dilate }) });
+        const neighbours = opts.context > 0 ? await t.neighbours() : undefined;
+        const options = { imgsz, conf: opts.conf, iou: opts.iou, maxDet: opts.maxDet, tta: opts.tta, ensemble: opts.ensemble, post: opts.post, dilate: opts.dilate, context: opts.context };
+        results.push({ id: t.id, image, predictions: await predictTile(models, image, options, neighbours) });
         bar.update(k + 1, tiles.length);
       }
       bar.stop();
+      for (const m of models) await m.dispose();
       const out = opts.out ?? defaultOutput(join('runs', 'predict', opts.name), opts.format);
       await writePredictions(opts.format, out, results);
       const n = results.reduce((s, r) => s + r.predictions.length, 0);
-      console.log(`${tiles.length} tiles, ${n} vessels (${models.length} model${models.length > 1 ? 's' : ''}, imgsz ${imgsz}, tta ${opts.tta}, post ${opts.post}): wrote ${out}`);
+      console.log(`${tiles.length} tiles, ${n} vessels (${models.length} model${models.length > 1 ? 's' : ''}${models.length > 1 ? ` ${opts.ensemble}` : ''}, imgsz ${imgsz}, ${opts.runtime}, tta ${opts.tta}, context ${opts.context}, post ${opts.post}): wrote ${out}`);
     });
 }

@@ -1,8 +1,7 @@
-import { tf } from '../engine/backend.ts';
-import type { ModelOutputs } from '../model/tfjs.ts';
 import { outputsPerAnchor, type ModelConfig } from '../model/yolov7seg.ts';
 import { encodeMask, type Rle } from '../eval/rle.ts';
 import { nms, type Box } from './nms.ts';
+import type { Array4, RawOutputs } from './runtime.ts';
 
 export interface DecodeOptions {
   /** Minimum score (objectness x class probability); the seed predicts with 0.001. */
@@ -23,84 +22,123 @@ export interface RawDetection {
   coefs: Float32Array;
 }
 
+const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
+
 /**
  * Decode the head outputs of one batch into detections per image (YOLOv5-seg's rules):
  * xy = (2 sigmoid - 0.5 + cell) * stride, wh = (2 sigmoid)^2 * anchor, score = objectness x
- * class probability for each class above `conf`, then class-aware NMS.
+ * class probability for each class above `conf`, then class-aware NMS. Works on plain arrays,
+ * so every runtime shares it; sigmoids are taken only where objectness passes.
  */
-export function decodeDetections(out: ModelOutputs, config: ModelConfig, options: DecodeOptions = {}): RawDetection[][] {
+export function decodeDetections(out: RawOutputs, config: ModelConfig, options: DecodeOptions = {}): RawDetection[][] {
   const conf = options.conf ?? 0.001;
   const no = outputsPerAnchor(config);
   const nc = config.classes.length;
   const na = config.anchors[0]!.length;
   const n = out.proto.shape[0];
   const inputH = out.proto.shape[1] * 4;
-  const perImage: RawDetection[][] = Array.from({ length: n }, () => []);
-  const candidates: { box: Box; score: number; cls: number; coefs: Float32Array }[][] = Array.from({ length: n }, () => []);
+  const candidates: RawDetection[][] = Array.from({ length: n }, () => []);
   out.heads.forEach((head, level) => {
-    const [, gh, gw] = head.shape;
+    const [, gh, gw, channels] = head.shape;
+    if (channels !== na * no) throw new Error(`head ${level} has ${channels} channels, the model config needs ${na * no}`);
     const stride = inputH / gh;
-    const data = tf.tidy(() => {
-      const p = tf.reshape(head, [n, gh, gw, na, no]);
-      // Sigmoid on box, objectness and classes; mask coefficients stay raw.
-      return tf.concat([tf.sigmoid(tf.slice(p, [0, 0, 0, 0, 0], [-1, -1, -1, -1, 5 + nc])), tf.slice(p, [0, 0, 0, 0, 5 + nc], [-1, -1, -1, -1, -1])], 4);
-    }).dataSync();
+    const data = head.data;
     for (let b = 0; b < n; b++) for (let gy = 0; gy < gh; gy++) for (let gx = 0; gx < gw; gx++) for (let a = 0; a < na; a++) {
       const o = ((((b * gh + gy) * gw + gx) * na) + a) * no;
-      const obj = data[o + 4]!;
+      const obj = sigmoid(data[o + 4]!);
       if (obj < conf) continue;
       const [aw, ah] = config.anchors[level]![a]!;
-      const cx = (data[o]! * 2 - 0.5 + gx) * stride, cy = (data[o + 1]! * 2 - 0.5 + gy) * stride;
-      const w = (data[o + 2]! * 2) ** 2 * aw, h = (data[o + 3]! * 2) ** 2 * ah;
+      const cx = (sigmoid(data[o]!) * 2 - 0.5 + gx) * stride, cy = (sigmoid(data[o + 1]!) * 2 - 0.5 + gy) * stride;
+      const w = (sigmoid(data[o + 2]!) * 2) ** 2 * aw, h = (sigmoid(data[o + 3]!) * 2) ** 2 * ah;
       for (let c = 0; c < nc; c++) {
-        const score = obj * data[o + 5 + c]!;
+        const score = obj * sigmoid(data[o + 5 + c]!);
         if (score < conf) continue;
-        candidates[b]!.push({ box: [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], score, cls: c, coefs: Float32Array.from(data.subarray(o + 5 + nc, o + no)) });
+        candidates[b]!.push({ box: [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], score, cls: c, coefs: data.slice(o + 5 + nc, o + no) });
       }
     }
   });
-  for (let b = 0; b < n; b++) {
-    let list = candidates[b]!;
-    if (list.length > (options.maxCandidates ?? 30000)) list = list.sort((x, y) => y.score - x.score).slice(0, options.maxCandidates ?? 30000);
+  return candidates.map((all) => {
+    const max = options.maxCandidates ?? 30000;
+    const list = all.length > max ? all.sort((x, y) => y.score - x.score).slice(0, max) : all;
     const kept = nms(list.map((d) => d.box), list.map((d) => d.score), list.map((d) => d.cls), options.iou ?? 0.55, options.maxDet ?? 300);
-    perImage[b] = kept.map((k) => list[k]!);
-  }
-  return perImage;
+    return kept.map((k) => list[k]!);
+  });
 }
 
 /**
- * Masks of one image's detections at the output size: sigmoid(coefficients x prototypes),
- * upsampled bilinearly (half-pixel centres, as PyTorch's align_corners=False) before
- * thresholding at 0.5, so small vessels keep smooth edges; then cropped to the box.
- * Boxes are rescaled from the model input (`inputSize`) to the output size.
+ * A mask's probabilities inside a window of the output image: `prob[(y - y0) * w + (x - x0)]`;
+ * every pixel outside the window is 0. Soft masks let ensembles average before thresholding.
  */
-export function detectionMasks(dets: readonly RawDetection[], proto: tf.Tensor3D, inputSize: number, outH: number, outW: number, chunk = 16): Rle[] {
-  const [ph, pw, nm] = proto.shape;
-  const protoFlat = tf.reshape(tf.transpose(proto, [2, 0, 1]), [nm, ph * pw]);
+export interface SoftMask {
+  x0: number;
+  y0: number;
+  w: number;
+  h: number;
+  prob: Float32Array;
+}
+
+/**
+ * Mask probabilities of one image's detections at the output size: sigmoid(coefficients x
+ * prototypes) upsampled bilinearly (half-pixel centres, as PyTorch's align_corners=False and
+ * tfjs' resizeBilinear) and cropped to the box the way YOLOv5's crop_mask does (pixel x counts
+ * when x1 <= x < x2). Only the prototype cells under the box are computed, so a small vessel
+ * costs a few hundred dot products, not the whole prototype plane. `batchIndex` picks the
+ * image of a batched prototype array; boxes are rescaled from the model input (`inputSize`).
+ */
+export function softMasks(dets: readonly RawDetection[], proto: Array4, batchIndex: number, inputSize: number, outH: number, outW: number): SoftMask[] {
+  const [, ph, pw, nm] = proto.shape;
+  const base = batchIndex * ph * pw * nm;
   const sx = outW / inputSize, sy = outH / inputSize;
-  const out: Rle[] = [];
-  for (let start = 0; start < dets.length; start += chunk) {
-    const part = dets.slice(start, start + chunk);
-    const probs = tf.tidy(() => {
-      const coefs = tf.tensor2d(Float32Array.from(part.flatMap((d) => Array.from(d.coefs))), [part.length, nm]);
-      const m = tf.reshape(tf.sigmoid(tf.matMul(coefs, protoFlat)), [part.length, ph, pw, 1]) as tf.Tensor4D;
-      return tf.image.resizeBilinear(m, [outH, outW], false, true);
-    });
-    const data = probs.dataSync();
-    probs.dispose();
-    part.forEach((d, k) => {
-      const mask = new Uint8Array(outW * outH);
-      const x1 = d.box[0] * sx, y1 = d.box[1] * sy, x2 = d.box[2] * sx, y2 = d.box[3] * sy;
-      const base = k * outW * outH;
-      // Crop as YOLOv5's crop_mask: pixel index i counts when x1 <= i < x2 (and likewise for rows).
-      for (let y = Math.max(0, Math.ceil(y1)); y < Math.min(outH, Math.ceil(y2)); y++) {
-        for (let x = Math.max(0, Math.ceil(x1)); x < Math.min(outW, Math.ceil(x2)); x++) {
-          if (data[base + y * outW + x]! > 0.5) mask[y * outW + x] = 1;
-        }
+  const ry = ph / outH, rx = pw / outW;
+  return dets.map((d) => {
+    if (d.coefs.length !== nm) throw new Error(`detection has ${d.coefs.length} mask coefficients, prototypes have ${nm}`);
+    const xs = Math.max(0, Math.ceil(d.box[0] * sx)), xe = Math.min(outW, Math.ceil(d.box[2] * sx));
+    const ys = Math.max(0, Math.ceil(d.box[1] * sy)), ye = Math.min(outH, Math.ceil(d.box[3] * sy));
+    const w = Math.max(0, xe - xs), h = Math.max(0, ye - ys);
+    const prob = new Float32Array(w * h);
+    if (w === 0 || h === 0) return { x0: xs, y0: ys, w, h, prob };
+    // Source coordinates of each output row / column, and the prototype window they touch.
+    const src = (i: number, r: number, size: number) => {
+      const f = (i + 0.5) * r - 0.5;
+      const lo = Math.max(0, Math.floor(f));
+      return { lo, hi: Math.min(size - 1, Math.ceil(f)), frac: f - Math.floor(f) };
+    };
+    const rows = Array.from({ length: h }, (_, k) => src(ys + k, ry, ph));
+    const cols = Array.from({ length: w }, (_, k) => src(xs + k, rx, pw));
+    const py0 = rows[0]!.lo, py1 = rows[h - 1]!.hi, px0 = cols[0]!.lo, px1 = cols[w - 1]!.hi;
+    const ww = px1 - px0 + 1;
+    const cell = new Float32Array((py1 - py0 + 1) * ww);
+    for (let py = py0; py <= py1; py++) for (let px = px0; px <= px1; px++) {
+      const o = base + (py * pw + px) * nm;
+      let s = 0;
+      for (let c = 0; c < nm; c++) s += d.coefs[c]! * proto.data[o + c]!;
+      cell[(py - py0) * ww + (px - px0)] = sigmoid(s);
+    }
+    for (let y = 0; y < h; y++) {
+      const r = rows[y]!;
+      const top = (r.lo - py0) * ww, bottom = (r.hi - py0) * ww;
+      for (let x = 0; x < w; x++) {
+        const c = cols[x]!;
+        const cl = c.lo - px0, ch = c.hi - px0;
+        const t = cell[top + cl]! + (cell[top + ch]! - cell[top + cl]!) * c.frac;
+        const b = cell[bottom + cl]! + (cell[bottom + ch]! - cell[bottom + cl]!) * c.frac;
+        prob[y * w + x] = t + (b - t) * r.frac;
       }
-      out.push(encodeMask(mask, outW, outH));
-    });
+    }
+    return { x0: xs, y0: ys, w, h, prob };
+  });
+}
+
+/** Threshold a soft mask at 0.5 into a full binary mask of the output size. */
+export function binarize(m: SoftMask, outW: number, outH: number): Uint8Array {
+  const mask = new Uint8Array(outW * outH);
+  for (let y = 0; y < m.h; y++) for (let x = 0; x < m.w; x++) {
+    if (m.prob[y * m.w + x]! > 0.5) mask[(m.y0 + y) * outW + m.x0 + x] = 1;
   }
-  protoFlat.dispose();
-  return out;
+  return mask;
+}
+
+/** Binary masks (as RLE) of one image's detections: soft masks thresholded at 0.5. */
+export function detectionMasks(dets: readonly RawDetection[], proto: Array4, batchIndex: number, inputSize: number, outH: number, outW: number): Rle[] {
+  return softMasks(dets, proto, batchIndex, inputSize, outH, outW).map((m) => encodeMask(binarize(m, outW, outH), outW, outH));
 }

@@ -1,11 +1,12 @@
-import { tf } from '../engine/backend.ts';
 import type { RgbImage } from '../data/images.ts';
 import { TILE_SIZE } from '../data/types.ts';
-import { decodeRle, encodeMask, rleArea, type Rle } from '../eval/rle.ts';
-import { modelInput, type TfModel } from '../model/tfjs.ts';
-import { decodeDetections, detectionMasks } from './decode.ts';
-import { nms, type Box } from './nms.ts';
+import { encodeMask, rleArea, type Rle } from '../eval/rle.ts';
+import { binarize, decodeDetections, softMasks, type SoftMask } from './decode.ts';
+import { nmsEnsemble, wsfEnsemble, type Candidate, type EnsembleMethod } from './ensemble.ts';
+import type { Box } from './nms.ts';
 import { postprocessMask, type PostProcess } from './postprocess.ts';
+import { canvasInputSize, contextCanvas, imageToInput, type Flip } from './preprocess.ts';
+import type { Runtime } from './runtime.ts';
 
 export interface PredictOptions {
   imgsz: number;
@@ -14,11 +15,14 @@ export interface PredictOptions {
   maxDet: number;
   /** Horizontal and vertical flips merged into the pool before the ensemble step. */
   tta: 'none' | 'flip';
+  ensemble: EnsembleMethod;
   post: PostProcess;
   dilate: number;
+  /** Pixels of neighbouring tiles around each tile (0: none; the 2nd-place team used 128). */
+  context: number;
 }
 
-export const DEFAULT_PREDICT: PredictOptions = { imgsz: 640, conf: 0.001, iou: 0.55, maxDet: 300, tta: 'none', post: 'lcc', dilate: 0 };
+export const DEFAULT_PREDICT: PredictOptions = { imgsz: 640, conf: 0.001, iou: 0.55, maxDet: 300, tta: 'none', ensemble: 'nms', post: 'lcc', dilate: 0, context: 0 };
 
 /** One predicted vessel of a tile, at the tile's resolution. */
 export interface Prediction {
@@ -29,69 +33,93 @@ export interface Prediction {
   source: string;
 }
 
-type Flip = 'none' | 'h' | 'v';
-
-function flipImage(img: RgbImage, flip: Flip): Float32Array {
-  const { width: w, height: h, data } = img;
-  const out = new Float32Array(w * h * 3);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const sx = flip === 'h' ? w - 1 - x : x, sy = flip === 'v' ? h - 1 - y : y;
-    const s = (sy * w + sx) * 3, d = (y * w + x) * 3;
-    out[d] = data[s]! / 255; out[d + 1] = data[s + 1]! / 255; out[d + 2] = data[s + 2]! / 255;
-  }
-  return out;
+/** Milliseconds spent per step, summed over calls (for `bench:infer`). */
+export interface Timings {
+  preprocess: number;
+  forward: number;
+  decode: number;
+  ensemble: number;
+  post: number;
 }
 
-function unflipMask(rle: Rle, flip: Flip): Rle {
-  if (flip === 'none') return rle;
-  const { width: w, height: h } = rle;
-  const m = decodeRle(rle);
-  const out = new Uint8Array(m.length);
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    if (m[y * w + x]) out[(flip === 'v' ? h - 1 - y : y) * w + (flip === 'h' ? w - 1 - x : x)] = 1;
-  }
-  return encodeMask(out, w, h);
-}
+export const newTimings = (): Timings => ({ preprocess: 0, forward: 0, decode: 0, ensemble: 0, post: 0 });
 
-function unflipBox([x1, y1, x2, y2]: Box, flip: Flip, w: number, h: number): Box {
-  if (flip === 'h') return [w - x2, y1, w - x1, y2];
-  if (flip === 'v') return [x1, h - y2, x2, h - y1];
+/** A neighbour of the tile (dx, dy in -1..1) or null where the source has none. */
+export type NeighbourLookup = (dx: number, dy: number) => RgbImage | null;
+
+function unflipBox([x1, y1, x2, y2]: Box, flip: Flip, size: number): Box {
+  if (flip === 'h') return [size - x2, y1, size - x1, y2];
+  if (flip === 'v') return [x1, size - y2, x2, size - y1];
   return [x1, y1, x2, y2];
 }
 
-/**
- * Predict one tile with a fold ensemble, the seed's way: every model (and flip) predicts; the
- * detections are pooled and NMS'd together; each kept instance keeps the mask of the model
- * whose box survived; masks are post-processed (largest component, optional dilation).
- */
-export function predictTile(models: readonly TfModel[], image: RgbImage, opts: PredictOptions): Prediction[] {
-  if (image.width !== TILE_SIZE || image.height !== TILE_SIZE) throw new Error(`image is ${image.width}x${image.height}, expected ${TILE_SIZE}x${TILE_SIZE}`);
-  const flips: Flip[] = opts.tta === 'flip' ? ['none', 'h', 'v'] : ['none'];
-  const sx = TILE_SIZE / opts.imgsz;
-  const pool: Prediction[] = [];
-  models.forEach((model, m) => {
-    for (const flip of flips) {
-      const input = modelInput(flipImage(image, flip), 1, opts.imgsz);
-      const out = model.predict(input);
-      const dets = decodeDetections(out, model.config, { conf: opts.conf, iou: opts.iou, maxDet: opts.maxDet })[0]!.filter((d) => d.cls === 0);
-      const proto = tf.squeeze(out.proto, [0]) as tf.Tensor3D;
-      const masks = detectionMasks(dets, proto, opts.imgsz, TILE_SIZE, TILE_SIZE);
-      tf.dispose([input, proto, ...out.heads, out.proto]);
-      dets.forEach((d, k) => {
-        const box = d.box.map((v) => v * sx) as Box;
-        pool.push({ score: d.score, box: unflipBox(box, flip, TILE_SIZE, TILE_SIZE), rle: unflipMask(masks[k]!, flip), source: `model ${m}${flip === 'none' ? '' : ` flip ${flip}`}` });
-      });
-    }
-  });
-  const keep = pool.length > 0 && (models.length > 1 || flips.length > 1)
-    ? nms(pool.map((p) => p.box), pool.map((p) => p.score), pool.map(() => 0), opts.iou, opts.maxDet)
-    : pool.map((_, k) => k).sort((a, b) => pool[b]!.score - pool[a]!.score).slice(0, opts.maxDet);
-  const out: Prediction[] = [];
-  for (const k of keep) {
-    const p = pool[k]!;
-    const mask = postprocessMask(decodeRle(p.rle), TILE_SIZE, TILE_SIZE, opts.post, opts.dilate);
-    const rle = encodeMask(mask, TILE_SIZE, TILE_SIZE);
-    if (rleArea(rle) > 0) out.push({ ...p, rle });
+function unflipMask(m: SoftMask, flip: Flip, size: number): SoftMask {
+  if (flip === 'none') return m;
+  const prob = new Float32Array(m.prob.length);
+  for (let y = 0; y < m.h; y++) for (let x = 0; x < m.w; x++) {
+    prob[y * m.w + x] = flip === 'h' ? m.prob[y * m.w + (m.w - 1 - x)]! : m.prob[(m.h - 1 - y) * m.w + x]!;
   }
+  return flip === 'h' ? { ...m, x0: size - m.x0 - m.w, prob } : { ...m, y0: size - m.y0 - m.h, prob };
+}
+
+function cropToTile(mask: Uint8Array, size: number, pad: number): Uint8Array {
+  if (pad === 0) return mask;
+  const out = new Uint8Array(TILE_SIZE * TILE_SIZE);
+  for (let y = 0; y < TILE_SIZE; y++) out.set(mask.subarray((y + pad) * size + pad, (y + pad) * size + pad + TILE_SIZE), y * TILE_SIZE);
+  return out;
+}
+
+/**
+ * Predict one 512 px tile with one model or a fold ensemble, the seed's way: every model
+ * (and flip) predicts on the tile (with `context` pixels of its neighbours around it); the
+ * detections are pooled; NMS keeps the best boxes and each kept instance keeps the mask of
+ * the model whose box survived (or `wsf` fuses clusters); masks are thresholded, clipped to
+ * the tile, post-processed (largest component, optional dilation); empty ones are dropped.
+ */
+export async function predictTile(runtimes: readonly Runtime[], image: RgbImage, opts: PredictOptions, neighbour: NeighbourLookup = () => null, timings = newTimings()): Promise<Prediction[]> {
+  if (image.width !== TILE_SIZE || image.height !== TILE_SIZE) throw new Error(`image is ${image.width}x${image.height}, expected ${TILE_SIZE}x${TILE_SIZE}`);
+  let t = performance.now();
+  const lap = (key: keyof Timings) => {
+    const now = performance.now();
+    timings[key] += now - t;
+    t = now;
+  };
+  const pad = opts.context;
+  const canvas = pad > 0 ? contextCanvas(image, pad, neighbour) : image;
+  const size = canvas.width;
+  const inputSize = pad > 0 ? canvasInputSize(size, opts.imgsz) : opts.imgsz;
+  const flips: Flip[] = opts.tta === 'flip' ? ['none', 'h', 'v'] : ['none'];
+  const scale = size / inputSize;
+  const pool: Candidate[] = [];
+  const input = new Float32Array(inputSize * inputSize * 3);
+  for (const [m, runtime] of runtimes.entries()) {
+    for (const flip of flips) {
+      imageToInput(canvas, inputSize, flip, input);
+      lap('preprocess');
+      const raw = await runtime.run(input, 1, inputSize);
+      lap('forward');
+      const dets = decodeDetections(raw, runtime.config, { conf: opts.conf, iou: opts.iou, maxDet: opts.maxDet })[0]!.filter((d) => d.cls === 0);
+      const masks = softMasks(dets, raw.proto, 0, inputSize, size, size);
+      const source = `model ${m}${flip === 'none' ? '' : ` flip ${flip}`}`;
+      dets.forEach((d, k) => {
+        pool.push({ score: d.score, box: unflipBox(d.box.map((v) => v * scale) as Box, flip, size), mask: unflipMask(masks[k]!, flip, size), source });
+      });
+      lap('decode');
+    }
+  }
+  const sources = runtimes.length * flips.length;
+  const kept = sources === 1
+    ? pool.slice(0, opts.maxDet) // one model: decoding already ran NMS, best first
+    : opts.ensemble === 'wsf' ? wsfEnsemble(pool, sources, opts.iou, opts.maxDet) : nmsEnsemble(pool, opts.iou, opts.maxDet);
+  lap('ensemble');
+  const out: Prediction[] = [];
+  for (const c of kept) {
+    const mask = postprocessMask(cropToTile(binarize(c.mask, size, size), size, pad), TILE_SIZE, TILE_SIZE, opts.post, opts.dilate);
+    const rle = encodeMask(mask, TILE_SIZE, TILE_SIZE);
+    if (rleArea(rle) === 0) continue;
+    const box = c.box.map((v) => Math.min(TILE_SIZE, Math.max(0, v - pad))) as Box;
+    out.push({ score: c.score, box, rle, source: c.source });
+  }
+  lap('post');
   return out;
 }

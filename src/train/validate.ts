@@ -1,4 +1,5 @@
 import { tf } from '../engine/backend.ts';
+import { outputArrays } from '../infer/runtime.ts';
 import { modelInput, type TfModel } from '../model/tfjs.ts';
 import { decodeDetections, detectionMasks } from '../infer/decode.ts';
 import { groundTruthTile, type GroundTruthTile } from '../eval/groundtruth.ts';
@@ -28,16 +29,15 @@ export function validate(model: TfModel, tiles: readonly TrainTile[], imgsz: num
     part.forEach((t, k) => { for (let p = 0; p < TILE_SIZE * TILE_SIZE * 3; p++) pixels[k * TILE_SIZE * TILE_SIZE * 3 + p] = t.image.data[p]! / 255; });
     const input = modelInput(pixels, part.length, imgsz);
     const out = model.predict(input);
-    const dets = decodeDetections(out, model.config, { conf: 0.001, iou: 0.55 });
+    const raw = outputArrays(out);
+    tf.dispose([input, ...out.heads, out.proto]);
+    const dets = decodeDetections(raw, model.config, { conf: 0.001, iou: 0.55 });
     part.forEach((t, k) => {
       const vessels = dets[k]!.filter((d) => d.cls === 0);
-      const proto = tf.squeeze(tf.slice(out.proto, [k, 0, 0, 0], [1, -1, -1, -1]), [0]) as tf.Tensor3D;
-      const masks = detectionMasks(vessels, proto, imgsz, TILE_SIZE, TILE_SIZE);
-      proto.dispose();
+      const masks = detectionMasks(vessels, raw.proto, k, imgsz, TILE_SIZE, TILE_SIZE);
       preds.set(t.id, vessels.map((d, j) => ({ score: d.score, rle: masks[j]! })));
       count += vessels.length;
     });
-    tf.dispose([input, ...out.heads, out.proto]);
   }
   return { ap60: evaluateOid(gt, preds).ap, cocoAp: evaluateCoco(gt, preds).ap, detections: count };
 }

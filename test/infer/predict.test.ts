@@ -7,6 +7,7 @@ import { buildYolov7Seg, modelConfig } from '../../src/model/yolov7seg.ts';
 import { TfModel } from '../../src/model/tfjs.ts';
 import { saveCheckpoint } from '../../src/model/checkpoint.ts';
 import { predictTile, DEFAULT_PREDICT } from '../../src/infer/predict.ts';
+import { TfjsRuntime } from '../../src/infer/runtime.ts';
 import { nms } from '../../src/infer/nms.ts';
 import { labelComponents } from '../../src/data/components.ts';
 import { decodeRle, rleBbox } from '../../src/eval/rle.ts';
@@ -53,12 +54,13 @@ test('NMS keeps the best box of each overlapping group, per class', () => {
 test('fold ensemble with flip TTA: the surviving model\'s masks, one component each, inside their boxes', async () => {
   const ds = await loadDataset(data);
   const image = await readTileImage(ds, ds.tiles[0]!.id);
-  const preds = predictTile(models, image, { ...DEFAULT_PREDICT, imgsz: 128, tta: 'flip', maxDet: 100, conf: 1e-4 });
+  const runtimes = models.map((m) => new TfjsRuntime(m, 128));
+  const preds = await predictTile(runtimes, image, { ...DEFAULT_PREDICT, imgsz: 128, tta: 'flip', maxDet: 100, conf: 1e-4 });
   assert.ok(preds.length > 10 && preds.length <= 100, `${preds.length} predictions`);
   const sources = new Set(preds.map((p) => p.source));
   assert.ok([...sources].every((s) => s.startsWith('model 1')), `kept instances come from the more confident model: ${[...sources].join(', ')}`);
   assert.ok([...sources].some((s) => s.includes('flip')));
-  const alone = predictTile(models.slice(0, 1), image, { ...DEFAULT_PREDICT, imgsz: 128, maxDet: 100, conf: 1e-4 });
+  const alone = await predictTile(runtimes.slice(0, 1), image, { ...DEFAULT_PREDICT, imgsz: 128, maxDet: 100, conf: 1e-4 });
   assert.ok(alone.every((p) => p.source === 'model 0'));
   for (const p of preds) {
     assert.equal(labelComponents(decodeRle(p.rle), 512, 512).count, 1, 'largest component only');
@@ -66,14 +68,32 @@ test('fold ensemble with flip TTA: the surviving model\'s masks, one component e
     assert.ok(x >= Math.floor(p.box[0]) - 1 && y >= Math.floor(p.box[1]) - 1 && x + w <= Math.ceil(p.box[2]) + 1 && y + h <= Math.ceil(p.box[3]) + 1, `mask ${[x, y, w, h]} outside box ${p.box}`);
   }
   for (let k = 1; k < preds.length; k++) assert.ok(preds[k - 1]!.score >= preds[k]!.score);
+  const fused = await predictTile(runtimes, image, { ...DEFAULT_PREDICT, imgsz: 128, tta: 'flip', ensemble: 'wsf', maxDet: 100, conf: 1e-4 });
+  assert.ok(fused.some((p) => p.source.startsWith('wsf of')), 'overlapping detections of the two models fuse');
+  assert.ok(fused.every((p) => p.score <= 1));
+});
+
+test('--context: predictions come from the larger canvas, clipped to the tile', async () => {
+  const ds = await loadDataset(data);
+  const image = await readTileImage(ds, ds.tiles[0]!.id);
+  const runtimes = models.map((m) => new TfjsRuntime(m, 128));
+  const opts = { ...DEFAULT_PREDICT, imgsz: 128, maxDet: 100, conf: 1e-4, context: 128 };
+  const preds = await predictTile(runtimes.slice(1), image, opts);
+  assert.ok(preds.length > 0);
+  for (const p of preds) {
+    assert.equal(p.rle.width, 512);
+    assert.ok(p.box.every((v) => v >= 0 && v <= 512), `box ${p.box} inside the tile`);
+  }
+  const plain = await predictTile(runtimes.slice(1), image, { ...opts, context: 0 });
+  assert.notDeepEqual(preds.map((p) => p.score), plain.map((p) => p.score), 'context changes what the model sees');
 });
 
 test('vascseg predict writes every format; the Kaggle file passes its own check', async () => {
-  const run = (format: string, out: string) => vascseg('predict', '--weights', join(root, 'fold0'), join(root, 'fold1'), '--source', data, '--split', 'train', '--format', format, '--out', out, '--max-det', '20', '--conf', '0.0001', '--device', 'wasm');
+  const run = (format: string, out: string) => vascseg('predict', '--weights', join(root, 'fold0'), join(root, 'fold1'), '--source', data, '--split', 'train', '--format', format, '--out', out, '--max-det', '20', '--conf', '0.0001', '--context', '32');
   const csv = join(root, 'sub.csv');
   const r = await run('kaggle', csv);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /12 tiles, \d+ vessels \(2 models, imgsz 128/);
+  assert.match(r.stdout, /12 tiles, \d+ vessels \(2 models nms, imgsz 128, onnx, tta none, context 32/);
   const parsed = parseSubmission(await readFile(csv, 'utf8'), csv);
   assert.deepEqual(parsed.issues, []);
   assert.equal(parsed.tiles.length, 12);

@@ -1,0 +1,94 @@
+/**
+ * npm run bench:infer [-- --size tiny --imgsz 640 --tiles 12 --runtimes onnx,tfjs] — tiles per
+ * second of `predict` on the synthetic tiny dataset, per runtime, with the time split into
+ * image decoding, preprocessing, forward, detection decoding + masks, ensemble, post-processing
+ * (threshold, largest component, RLE) and submission encoding; plus the bare onnxruntime forward
+ * on the same inputs, and end-to-end time as a ratio of it. The models are freshly initialised
+ * with detection biases that keep the seed's 300 candidates per tile (conf 0.001), the worst
+ * case for the post-processing.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setupBackend, tf } from '../src/engine/backend.ts';
+import { buildYolov7Seg, modelConfig } from '../src/model/yolov7seg.ts';
+import { TfModel } from '../src/model/tfjs.ts';
+import { exportOnnx } from '../src/onnx/export.ts';
+import { OnnxRuntime, TfjsRuntime, weightArrays, type Runtime } from '../src/infer/runtime.ts';
+import { DEFAULT_PREDICT, newTimings, predictTile } from '../src/infer/predict.ts';
+import { imageToInput } from '../src/infer/preprocess.ts';
+import { formatSubmission } from '../src/eval/submission.ts';
+import { generateDataset } from '../src/synth/generate.ts';
+import { presetConfig } from '../src/synth/config.ts';
+import { loadDataset, readTileImage } from '../src/data/dataset.ts';
+import type { RgbImage } from '../src/data/images.ts';
+
+const argOf = (name: string, def: string) => { const k = process.argv.indexOf(name); return k > 0 ? process.argv[k + 1]! : def; };
+const size = argOf('--size', 'tiny');
+const imgsz = Number(argOf('--imgsz', '640'));
+const tileCount = Number(argOf('--tiles', '12'));
+const runtimes = argOf('--runtimes', 'onnx,tfjs').split(',');
+
+await setupBackend('auto', { quiet: true });
+const dir = await mkdtemp(join(tmpdir(), 'bench-infer-'));
+await generateDataset(presetConfig('tiny', 0), join(dir, 'data'), { workers: 0 });
+const ds = await loadDataset(join(dir, 'data'));
+const ids = [...ds.images.train].sort().slice(0, tileCount);
+
+const config = modelConfig(size);
+const model = new TfModel(buildYolov7Seg(config), config, 1);
+// Positive mask coefficients and prototypes, so instances have masks to post-process.
+tf.tidy(() => {
+  model.weights.get('head.proto.cv3.gamma')!.assign(tf.zeros([config.masks]));
+  model.weights.get('head.proto.cv3.beta')!.assign(tf.ones([config.masks]));
+  for (let level = 0; level < 3; level++) {
+    const bias = model.weights.get(`head.detect${level}.bias`)!;
+    const values = Float32Array.from(bias.dataSync());
+    for (let a = 0; a < 3; a++) for (let c = 0; c < config.masks; c++) values[a * 40 + 8 + c] = 0.2;
+    bias.assign(tf.tensor1d(values));
+  }
+});
+const onnxBytes = exportOnnx(model.graph, weightArrays(model), { format: 'vascseg-yolov7-seg-onnx/1', config, imgsz, epoch: 0, metrics: {} });
+
+const ms = (v: number) => `${v.toFixed(1)} ms`;
+console.log(`predict: ${ids.length} tiles, model ${size}, imgsz ${imgsz}, conf ${DEFAULT_PREDICT.conf}, max-det ${DEFAULT_PREDICT.maxDet}, post lcc; times per tile`);
+
+// Bare onnxruntime forward on the same inputs: the floor predict is measured against.
+const bare = await OnnxRuntime.create(onnxBytes, config, imgsz);
+const images: RgbImage[] = [];
+for (const id of ids) images.push(await readTileImage(ds, id));
+const inputs = images.map((img) => imageToInput(img, imgsz));
+await bare.run(inputs[0]!, 1, imgsz);
+let t = performance.now();
+for (const x of inputs) await bare.run(x, 1, imgsz);
+const bareForward = (performance.now() - t) / inputs.length;
+await bare.dispose();
+console.log(`bare onnxruntime forward: ${ms(bareForward)}`);
+
+let baseline = 0;
+for (const name of runtimes) {
+  const runtime: Runtime = name === 'onnx' ? await OnnxRuntime.create(onnxBytes, config, imgsz) : new TfjsRuntime(model, imgsz);
+  await predictTile([runtime], images[0]!, { ...DEFAULT_PREDICT, imgsz }); // warm-up
+  const timings = newTimings();
+  let decode = 0, encode = 0, vessels = 0;
+  const start = performance.now();
+  for (const id of ids) {
+    let s = performance.now();
+    const image = await readTileImage(ds, id);
+    decode += performance.now() - s;
+    const preds = await predictTile([runtime], image, { ...DEFAULT_PREDICT, imgsz }, undefined, timings);
+    s = performance.now();
+    formatSubmission([{ id, width: 512, height: 512, detections: preds.map((p) => ({ score: p.score, rle: p.rle })) }]);
+    encode += performance.now() - s;
+    vessels += preds.length;
+  }
+  const total = (performance.now() - start) / ids.length;
+  if (!baseline) baseline = total;
+  const n = ids.length;
+  const parts = [['image decode', decode], ['preprocess', timings.preprocess], ['forward', timings.forward], ['boxes+masks', timings.decode], ['post', timings.post], ['csv', encode]] as const;
+  console.log(`${name}: ${(1000 / total).toFixed(2)} tiles/s (${ms(total)} per tile, ${(total / baseline).toFixed(2)}x the first runtime, ${(total / bareForward).toFixed(2)}x the bare ONNX forward; ${(vessels / n).toFixed(0)} vessels per tile)`);
+  console.log(`  ${parts.map(([k, v]) => `${k} ${ms(v / n)} (${((100 * v) / n / total).toFixed(0)}%)`).join(', ')}`);
+  if (name === 'onnx') await runtime.dispose();
+}
+model.dispose();
+await rm(dir, { recursive: true, force: true });

@@ -1,11 +1,12 @@
 /**
- * npm run bench:infer [-- --size tiny --imgsz 640 --tiles 12 --runtimes onnx,tfjs] — tiles per
- * second of `predict` on the synthetic tiny dataset, per runtime, with the time split into
+ * npm run bench:infer [-- --size tiny --imgsz 640 --tiles 12 --runtimes onnx,tfjs
+ *   --weights CHECKPOINT --data DATASET] — tiles per second of `predict` per runtime, with the time split into
  * image decoding, preprocessing, forward, detection decoding + masks, ensemble, post-processing
  * (threshold, largest component, RLE) and submission encoding; plus the bare onnxruntime forward
- * on the same inputs, and end-to-end time as a ratio of it. The models are freshly initialised
- * with detection biases that keep the seed's 300 candidates per tile (conf 0.001), the worst
- * case for the post-processing.
+ * on the same inputs, and end-to-end time as a ratio of it. Without `--weights` the model is
+ * freshly initialised with mask biases that give every one of the seed's 300 candidates per
+ * tile (conf 0.001) a large mask: the worst case for post-processing. Without `--data` the
+ * tiles are the synthetic tiny preset's.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import { setupBackend, tf } from '../src/engine/backend.ts';
 import { buildYolov7Seg, modelConfig } from '../src/model/yolov7seg.ts';
 import { TfModel } from '../src/model/tfjs.ts';
 import { exportOnnx } from '../src/onnx/export.ts';
+import { loadCheckpoint } from '../src/model/checkpoint.ts';
 import { OnnxRuntime, TfjsRuntime, weightArrays, type Runtime } from '../src/infer/runtime.ts';
 import { DEFAULT_PREDICT, newTimings, predictTile } from '../src/infer/predict.ts';
 import { imageToInput } from '../src/infer/preprocess.ts';
@@ -28,17 +30,20 @@ const size = argOf('--size', 'tiny');
 const imgsz = Number(argOf('--imgsz', '640'));
 const tileCount = Number(argOf('--tiles', '12'));
 const runtimes = argOf('--runtimes', 'onnx,tfjs').split(',');
+const weights = argOf('--weights', '');
+const dataDir = argOf('--data', '');
 
 await setupBackend('auto', { quiet: true });
 const dir = await mkdtemp(join(tmpdir(), 'bench-infer-'));
-await generateDataset(presetConfig('tiny', 0), join(dir, 'data'), { workers: 0 });
-const ds = await loadDataset(join(dir, 'data'));
+if (!dataDir) await generateDataset(presetConfig('tiny', 0), join(dir, 'data'), { workers: 0 });
+const ds = await loadDataset(dataDir || join(dir, 'data'));
 const ids = [...ds.images.train].sort().slice(0, tileCount);
 
-const config = modelConfig(size);
-const model = new TfModel(buildYolov7Seg(config), config, 1);
+const loaded = weights ? await loadCheckpoint(weights) : null;
+const config = loaded?.meta.config ?? modelConfig(size);
+const model = loaded?.model ?? new TfModel(buildYolov7Seg(config), config, 1);
 // Positive mask coefficients and prototypes, so instances have masks to post-process.
-tf.tidy(() => {
+if (!weights) tf.tidy(() => {
   model.weights.get('head.proto.cv3.gamma')!.assign(tf.zeros([config.masks]));
   model.weights.get('head.proto.cv3.beta')!.assign(tf.ones([config.masks]));
   for (let level = 0; level < 3; level++) {
@@ -51,7 +56,7 @@ tf.tidy(() => {
 const onnxBytes = exportOnnx(model.graph, weightArrays(model), { format: 'vascseg-yolov7-seg-onnx/1', config, imgsz, epoch: 0, metrics: {} });
 
 const ms = (v: number) => `${v.toFixed(1)} ms`;
-console.log(`predict: ${ids.length} tiles, model ${size}, imgsz ${imgsz}, conf ${DEFAULT_PREDICT.conf}, max-det ${DEFAULT_PREDICT.maxDet}, post lcc; times per tile`);
+console.log(`predict: ${ids.length} tiles, model ${weights || `${size} (untrained)`}, imgsz ${imgsz}, conf ${DEFAULT_PREDICT.conf}, max-det ${DEFAULT_PREDICT.maxDet}, post lcc; times per tile`);
 
 // Bare onnxruntime forward on the same inputs: the floor predict is measured against.
 const bare = await OnnxRuntime.create(onnxBytes, config, imgsz);

@@ -7,6 +7,7 @@ import { TILE_SIZE } from '../data/types.ts';
 import { setupBackend, DEVICES, type Device } from '../engine/backend.ts';
 import { DEFAULT_PREDICT, predictTile, type NeighbourLookup } from '../infer/predict.ts';
 import { ENSEMBLES, type EnsembleMethod } from '../infer/ensemble.ts';
+import { neighbourFinder } from '../infer/neighbours.ts';
 import { openRuntime, RUNTIMES, type Runtime, type RuntimeName } from '../infer/runtime.ts';
 import { defaultOutput, FORMATS, writePredictions, type OutputFormat, type PredictedTile } from '../infer/outputs.ts';
 import { parseInteger, parseNumber } from './options.ts';
@@ -58,18 +59,7 @@ async function sources(opts: PredictCli): Promise<Source[]> {
     if (missing.length > 0) throw new Error(`${opts.ids}: ${missing.length} ids have no image in ${join(opts.source, split)}: ${missing.slice(0, 5).join(', ')}`);
     ids = ids.filter((id) => wanted.has(id));
   }
-  const at = new Map(ds.tiles.map((t) => [`${t.sourceWsi}:${t.i}:${t.j}`, t.id]));
-  const neighbours = async (id: string): Promise<NeighbourLookup> => {
-    const meta = ds.tileById.get(id);
-    const grid = new Map<string, RgbImage>();
-    if (meta) {
-      for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) {
-        const n = at.get(`${meta.sourceWsi}:${meta.i + dx * TILE_SIZE}:${meta.j + dy * TILE_SIZE}`);
-        if ((dx !== 0 || dy !== 0) && n && ds.images[split].has(n)) grid.set(`${dx},${dy}`, await readTileImage(ds, n, split));
-      }
-    }
-    return (dx, dy) => grid.get(`${dx},${dy}`) ?? null;
-  };
+  const neighbours = neighbourFinder(ds, split);
   return ids.map((id) => ({ id, load: () => readTileImage(ds, id, split), neighbours: () => neighbours(id) }));
 }
 

@@ -9,8 +9,8 @@ export interface DecodeOptions {
   /** NMS IoU threshold; the seed uses 0.55. */
   iou?: number;
   maxDet?: number;
-  /** Candidates kept before NMS (highest scores). */
-  maxCandidates?: number;
+  /** Only these class indices (default: all). Prediction wants blood_vessel alone, which saves NMS work. */
+  classes?: readonly number[];
 }
 
 /** One detection of one image, in the model's input pixels. */
@@ -37,31 +37,40 @@ export function decodeDetections(out: RawOutputs, config: ModelConfig, options: 
   const na = config.anchors[0]!.length;
   const n = out.proto.shape[0];
   const inputH = out.proto.shape[1] * 4;
-  const candidates: RawDetection[][] = Array.from({ length: n }, () => []);
+  const classes = options.classes ?? Array.from({ length: nc }, (_, c) => c);
+  // Candidates as flat lists; mask coefficients are copied only for the detections NMS keeps.
+  const cands = Array.from({ length: n }, () => ({ boxes: [] as Box[], scores: [] as number[], cls: [] as number[], level: [] as number[], offset: [] as number[] }));
   out.heads.forEach((head, level) => {
     const [, gh, gw, channels] = head.shape;
     if (channels !== na * no) throw new Error(`head ${level} has ${channels} channels, the model config needs ${na * no}`);
     const stride = inputH / gh;
     const data = head.data;
-    for (let b = 0; b < n; b++) for (let gy = 0; gy < gh; gy++) for (let gx = 0; gx < gw; gx++) for (let a = 0; a < na; a++) {
-      const o = ((((b * gh + gy) * gw + gx) * na) + a) * no;
-      const obj = sigmoid(data[o + 4]!);
-      if (obj < conf) continue;
-      const [aw, ah] = config.anchors[level]![a]!;
-      const cx = (sigmoid(data[o]!) * 2 - 0.5 + gx) * stride, cy = (sigmoid(data[o + 1]!) * 2 - 0.5 + gy) * stride;
-      const w = (sigmoid(data[o + 2]!) * 2) ** 2 * aw, h = (sigmoid(data[o + 3]!) * 2) ** 2 * ah;
-      for (let c = 0; c < nc; c++) {
-        const score = obj * sigmoid(data[o + 5 + c]!);
-        if (score < conf) continue;
-        candidates[b]!.push({ box: [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], score, cls: c, coefs: data.slice(o + 5 + nc, o + no) });
+    for (let b = 0; b < n; b++) {
+      const c = cands[b]!;
+      for (let gy = 0; gy < gh; gy++) for (let gx = 0; gx < gw; gx++) for (let a = 0; a < na; a++) {
+        const o = ((((b * gh + gy) * gw + gx) * na) + a) * no;
+        const obj = sigmoid(data[o + 4]!);
+        if (obj < conf) continue;
+        const [aw, ah] = config.anchors[level]![a]!;
+        const cx = (sigmoid(data[o]!) * 2 - 0.5 + gx) * stride, cy = (sigmoid(data[o + 1]!) * 2 - 0.5 + gy) * stride;
+        const w = (sigmoid(data[o + 2]!) * 2) ** 2 * aw, h = (sigmoid(data[o + 3]!) * 2) ** 2 * ah;
+        for (const k of classes) {
+          const score = obj * sigmoid(data[o + 5 + k]!);
+          if (score < conf) continue;
+          c.boxes.push([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]);
+          c.scores.push(score); c.cls.push(k); c.level.push(level); c.offset.push(o);
+        }
       }
     }
   });
-  return candidates.map((all) => {
-    const max = options.maxCandidates ?? 30000;
-    const list = all.length > max ? all.sort((x, y) => y.score - x.score).slice(0, max) : all;
-    const kept = nms(list.map((d) => d.box), list.map((d) => d.score), list.map((d) => d.cls), options.iou ?? 0.55, options.maxDet ?? 300);
-    return kept.map((k) => list[k]!);
+  return cands.map((c) => {
+    const kept = nms(c.boxes, c.scores, c.cls, options.iou ?? 0.55, options.maxDet ?? 300);
+    return kept.map((k) => ({
+      box: c.boxes[k]!,
+      score: c.scores[k]!,
+      cls: c.cls[k]!,
+      coefs: out.heads[c.level[k]!]!.data.slice(c.offset[k]! + 5 + nc, c.offset[k]! + no),
+    }));
   });
 }
 

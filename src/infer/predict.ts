@@ -1,7 +1,7 @@
 import type { RgbImage } from '../data/images.ts';
 import { TILE_SIZE } from '../data/types.ts';
-import { encodeMask, rleArea, type Rle } from '../eval/rle.ts';
-import { binarize, decodeDetections, softMasks, type SoftMask } from './decode.ts';
+import { encodeWindow, rleArea, type Rle } from '../eval/rle.ts';
+import { decodeDetections, softMasks, type SoftMask } from './decode.ts';
 import { nmsEnsemble, wsfEnsemble, type Candidate, type EnsembleMethod } from './ensemble.ts';
 import type { Box } from './nms.ts';
 import { postprocessMask, type PostProcess } from './postprocess.ts';
@@ -47,13 +47,13 @@ export const newTimings = (): Timings => ({ preprocess: 0, forward: 0, decode: 0
 /** A neighbour of the tile (dx, dy in -1..1) or null where the source has none. */
 export type NeighbourLookup = (dx: number, dy: number) => RgbImage | null;
 
-function unflipBox([x1, y1, x2, y2]: Box, flip: Flip, size: number): Box {
+export function unflipBox([x1, y1, x2, y2]: Box, flip: Flip, size: number): Box {
   if (flip === 'h') return [size - x2, y1, size - x1, y2];
   if (flip === 'v') return [x1, size - y2, x2, size - y1];
   return [x1, y1, x2, y2];
 }
 
-function unflipMask(m: SoftMask, flip: Flip, size: number): SoftMask {
+export function unflipMask(m: SoftMask, flip: Flip, size: number): SoftMask {
   if (flip === 'none') return m;
   const prob = new Float32Array(m.prob.length);
   for (let y = 0; y < m.h; y++) for (let x = 0; x < m.w; x++) {
@@ -62,11 +62,24 @@ function unflipMask(m: SoftMask, flip: Flip, size: number): SoftMask {
   return flip === 'h' ? { ...m, x0: size - m.x0 - m.w, prob } : { ...m, y0: size - m.y0 - m.h, prob };
 }
 
-function cropToTile(mask: Uint8Array, size: number, pad: number): Uint8Array {
-  if (pad === 0) return mask;
-  const out = new Uint8Array(TILE_SIZE * TILE_SIZE);
-  for (let y = 0; y < TILE_SIZE; y++) out.set(mask.subarray((y + pad) * size + pad, (y + pad) * size + pad + TILE_SIZE), y * TILE_SIZE);
-  return out;
+/**
+ * A soft mask thresholded at 0.5 inside the tile (canvas offset `pad`), in a window of the tile
+ * around it grown by `margin` pixels (room for dilation), clamped to the tile.
+ */
+function tileWindow(m: SoftMask, pad: number, margin: number): { x0: number; y0: number; w: number; h: number; mask: Uint8Array } {
+  const x0 = Math.max(0, m.x0 - pad - margin), y0 = Math.max(0, m.y0 - pad - margin);
+  const x1 = Math.min(TILE_SIZE, m.x0 - pad + m.w + margin), y1 = Math.min(TILE_SIZE, m.y0 - pad + m.h + margin);
+  const w = Math.max(0, x1 - x0), h = Math.max(0, y1 - y0);
+  const mask = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    const sy = y0 + y + pad - m.y0;
+    if (sy < 0 || sy >= m.h) continue;
+    for (let x = 0; x < w; x++) {
+      const sx = x0 + x + pad - m.x0;
+      if (sx >= 0 && sx < m.w && m.prob[sy * m.w + sx]! > 0.5) mask[y * w + x] = 1;
+    }
+  }
+  return { x0, y0, w, h, mask };
 }
 
 /**
@@ -98,7 +111,7 @@ export async function predictTile(runtimes: readonly Runtime[], image: RgbImage,
       lap('preprocess');
       const raw = await runtime.run(input, 1, inputSize);
       lap('forward');
-      const dets = decodeDetections(raw, runtime.config, { conf: opts.conf, iou: opts.iou, maxDet: opts.maxDet })[0]!.filter((d) => d.cls === 0);
+      const dets = decodeDetections(raw, runtime.config, { conf: opts.conf, iou: opts.iou, maxDet: opts.maxDet, classes: [0] })[0]!;
       const masks = softMasks(dets, raw.proto, 0, inputSize, size, size);
       const source = `model ${m}${flip === 'none' ? '' : ` flip ${flip}`}`;
       dets.forEach((d, k) => {
@@ -114,8 +127,11 @@ export async function predictTile(runtimes: readonly Runtime[], image: RgbImage,
   lap('ensemble');
   const out: Prediction[] = [];
   for (const c of kept) {
-    const mask = postprocessMask(cropToTile(binarize(c.mask, size, size), size, pad), TILE_SIZE, TILE_SIZE, opts.post, opts.dilate);
-    const rle = encodeMask(mask, TILE_SIZE, TILE_SIZE);
+    // Post-processing works in the mask's window: a small vessel costs its box, not the tile.
+    const win = tileWindow(c.mask, pad, opts.dilate);
+    if (win.w === 0 || win.h === 0) continue;
+    const mask = postprocessMask(win.mask, win.w, win.h, opts.post, opts.dilate);
+    const rle = encodeWindow(mask, win.x0, win.y0, win.w, win.h, TILE_SIZE, TILE_SIZE);
     if (rleArea(rle) === 0) continue;
     const box = c.box.map((v) => Math.min(TILE_SIZE, Math.max(0, v - pad))) as Box;
     out.push({ score: c.score, box, rle, source: c.source });

@@ -31,7 +31,7 @@ export function validate(model: TfModel, tiles: readonly TrainTile[], imgsz: num
     const out = model.predict(input);
     const raw = outputArrays(out);
     tf.dispose([input, ...out.heads, out.proto]);
-    const dets = decodeDetections(raw, model.config, { conf: 0.001, iou: 0.55 });
+    const dets = decodeDetections(raw, model.config, { conf: 0.001, iou: 0.55, classes: [0] });
     part.forEach((t, k) => {
       const vessels = dets[k]!.filter((d) => d.cls === 0);
       const masks = detectionMasks(vessels, raw.proto, k, imgsz, TILE_SIZE, TILE_SIZE);

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inflateSync } from 'node:zlib';
-import { decodeRle, encodeMask, rleArea, rleBbox, rleFromString, rleIou, rleToString } from '../../src/eval/rle.ts';
+import { decodeRle, encodeMask, encodeWindow, rleArea, rleBbox, rleFromString, rleIou, rleToString } from '../../src/eval/rle.ts';
 import { decodeMaskString, encodeMaskString } from '../../src/eval/submission.ts';
 import { mulberry32 } from '../../src/util/stats.ts';
 
@@ -73,4 +73,21 @@ test('decoding rejects corrupt masks with a reason', () => {
   assert.throws(() => decodeMaskString(Buffer.from('hello').toString('base64'), 512, 512), /not zlib data/);
   assert.throws(() => decodeMaskString('eNoLTDAwyrM3yI/PMwcAE94DZA==', 256, 256), /cover 262144 pixels, expected 256x256/);
   assert.throws(() => rleFromString('3 ', 1, 3), /invalid character/);
+});
+
+test('encodeWindow equals encodeMask of the full mask, windows at every edge included', () => {
+  let seed = 11;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const [width, height] = [13, 9];
+  const windows = [[0, 0, 13, 9], [0, 0, 1, 1], [12, 8, 1, 1], [3, 0, 4, 9], [0, 2, 13, 3], [5, 4, 8, 5], [2, 3, 0, 4]];
+  for (const [x0, y0, w, h] of windows) {
+    for (let trial = 0; trial < 20; trial++) {
+      const density = trial % 4 === 0 ? 1 : random();
+      const win = new Uint8Array(w! * h!).map(() => (random() < density ? 1 : 0));
+      const full = new Uint8Array(width * height);
+      for (let y = 0; y < h!; y++) for (let x = 0; x < w!; x++) full[(y0! + y) * width + x0! + x] = win[y * w! + x]!;
+      assert.deepEqual(encodeWindow(win, x0!, y0!, w!, h!, width, height), encodeMask(full, width, height), `window ${[x0, y0, w, h]} trial ${trial}`);
+    }
+  }
+  assert.throws(() => encodeWindow(new Uint8Array(4), 12, 0, 2, 2, width, height), /outside the 13x9 image/);
 });

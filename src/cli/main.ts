@@ -1,13 +1,13 @@
 import { Command } from 'commander';
 import { DatasetError, formatIssue } from '../data/errors.ts';
 import { dataCommand } from './data.ts';
-import { demoCommand } from './demo.ts';
 import { evalCommand } from './eval.ts';
 import { submissionCommand } from './submission.ts';
 import { synthCommand } from './synth.ts';
 import { trainCommand } from './train.ts';
 import { predictCommand } from './predict.ts';
 import { exportCommand } from './export.ts';
+import { pipelineCommand } from './pipeline.ts';
 
 // `vascseg ... | head` closes stdout early: that is the reader's choice, not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -26,9 +26,9 @@ program.addCommand(dataCommand());
 program.addCommand(trainCommand());
 program.addCommand(predictCommand());
 program.addCommand(exportCommand());
+program.addCommand(pipelineCommand());
 program.addCommand(evalCommand());
 program.addCommand(submissionCommand());
-program.addCommand(demoCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -1,5 +1,5 @@
 import { outputsPerAnchor, type ModelConfig } from '../model/yolov7seg.ts';
-import { encodeMask, type Rle } from '../eval/rle.ts';
+import { encodeWindow, type Rle } from '../eval/rle.ts';
 import { nms, type Box } from './nms.ts';
 import type { Array4, RawOutputs } from './runtime.ts';
 
@@ -105,7 +105,8 @@ export function softMasks(dets: readonly RawDetection[], proto: Array4, batchInd
     const ys = Math.max(0, Math.ceil(d.box[1] * sy)), ye = Math.min(outH, Math.ceil(d.box[3] * sy));
     const w = Math.max(0, xe - xs), h = Math.max(0, ye - ys);
     const prob = new Float32Array(w * h);
-    if (w === 0 || h === 0) return { x0: xs, y0: ys, w, h, prob };
+    // A box outside the image has an empty window (anchored inside the image, so it stays valid).
+    if (w === 0 || h === 0) return { x0: 0, y0: 0, w: 0, h: 0, prob };
     // Source coordinates of each output row / column, and the prototype window they touch.
     const src = (i: number, r: number, size: number) => {
       const f = (i + 0.5) * r - 0.5;
@@ -147,7 +148,11 @@ export function binarize(m: SoftMask, outW: number, outH: number): Uint8Array {
   return mask;
 }
 
-/** Binary masks (as RLE) of one image's detections: soft masks thresholded at 0.5. */
+/** Binary masks (as RLE) of one image's detections: soft masks thresholded at 0.5, encoded from their windows. */
 export function detectionMasks(dets: readonly RawDetection[], proto: Array4, batchIndex: number, inputSize: number, outH: number, outW: number): Rle[] {
-  return softMasks(dets, proto, batchIndex, inputSize, outH, outW).map((m) => encodeMask(binarize(m, outW, outH), outW, outH));
+  return softMasks(dets, proto, batchIndex, inputSize, outH, outW).map((m) => {
+    const bits = new Uint8Array(m.w * m.h);
+    for (let k = 0; k < bits.length; k++) bits[k] = m.prob[k]! > 0.5 ? 1 : 0;
+    return encodeWindow(bits, m.x0, m.y0, m.w, m.h, outW, outH);
+  });
 }

@@ -110,7 +110,8 @@ export class TfModel {
         case 'conv': {
           const x = tf.conv2d(out[l.from]!, this.w<tf.Rank.R4>(`${l.name}.w`), l.s, 'same');
           if (!l.bn) {
-            out.push(tf.add(x, this.w(`${l.name}.bias`)));
+            const z = tf.add(x, this.w(`${l.name}.bias`));
+            out.push((l.act === 'silu' ? tf.mul(z, tf.sigmoid(z)) : z) as tf.Tensor4D);
           } else if (training) {
             const r = bnSilu(x, this.w(`${l.name}.gamma`), this.w(`${l.name}.beta`), BN_EPS);
             this.batchStats.push({ name: l.name, mean: r.mean, variance: r.variance });
@@ -163,6 +164,12 @@ export class TfModel {
     });
     for (const s of this.batchStats) tf.dispose([s.mean, s.variance]);
     this.batchStats = [];
+  }
+
+  /** Batch statistics computed elsewhere (the onnx training engine), for the next `updateRunningStats`. */
+  setBatchStats(stats: { name: string; mean: tf.Tensor1D; variance: tf.Tensor1D }[]): void {
+    for (const s of this.batchStats) tf.dispose([s.mean, s.variance]);
+    this.batchStats = stats;
   }
 
   /** Forget the running statistics' history: the next update replaces them (then averages cumulatively). */

@@ -182,9 +182,16 @@ function joinAcrossSeams(pieces: { tile: number; a: Annotation }[]): Annotation[
 export function clipToFrame(a: Annotation, minArea = 10): Annotation[] {
   const inside = a.coordinates.every((r) => r.every(([x, y]) => x >= 0 && y >= 0 && x < S && y < S));
   if (inside) return [a];
-  return maskComponents(rasterize(a.coordinates, S, S), S, S)
+  // Components are traced in the polygon's window only: the rest of the frame is empty.
+  const full = rasterize(a.coordinates, S, S);
+  const [x0, y0, x1, y1] = polygonWindow(a);
+  const w = x1 - x0, h = y1 - y0;
+  if (w <= 0 || h <= 0) return [];
+  const win = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) win.set(full.subarray((y0 + y) * S + x0, (y0 + y) * S + x1), y * w);
+  return maskComponents(win, w, h)
     .filter((c) => c.area >= minArea)
-    .map((c) => ({ type: a.type, coordinates: [c.ring] }));
+    .map((c) => ({ type: a.type, coordinates: [c.ring.map(([x, y]) => [x + x0, y + y0] as Point)] }));
 }
 
 /**
@@ -206,28 +213,45 @@ function invert3(m: number[][]): number[][] {
   ];
 }
 
+/** -log((v + 1) / 256) for v in 0..255 (v >= 1), by table at integer intensities. */
+const OD_TABLE = Float64Array.from({ length: 256 }, (_, v) => -Math.log((Math.max(v, 1) + 1) / 256));
+const opticalDensity = (v: number): number => (Number.isInteger(v) && v >= 0 && v <= 255 ? OD_TABLE[v]! : -Math.log((Math.max(v, 1) + 1) / 256));
+
 export function stainJitter(s: Sample, rng: Rng, sigma: number): Sample {
   if (sigma <= 0) return s;
   const alpha = [0, 1, 2].map(() => 1 + rng.normal(0, sigma));
   const beta = [0, 1, 2].map(() => rng.normal(0, sigma / 10));
+  // The whole change is affine in optical density: od' = od x (INVERSE diag(alpha) STAINS) + beta x STAINS.
+  const m = [0, 1, 2].map((i) => [0, 1, 2].map((c) => [0, 1, 2].reduce((sum, k) => sum + INVERSE[i]![k]! * alpha[k]! * STAINS[k]![c]!, 0)));
+  const b = [0, 1, 2].map((c) => [0, 1, 2].reduce((sum, k) => sum + beta[k]! * STAINS[k]![c]!, 0));
+  const [m00, m01, m02] = m[0] as [number, number, number], [m10, m11, m12] = m[1] as [number, number, number], [m20, m21, m22] = m[2] as [number, number, number];
+  const [b0, b1, b2] = b as [number, number, number];
   const out = new Float32Array(s.pixels.length);
-  for (let p = 0; p < S * S; p++) {
-    const od = [0, 1, 2].map((c) => -Math.log((Math.max(s.pixels[p * 3 + c]!, 1) + 1) / 256));
-    // Concentrations: od = conc x STAINS, so conc = od x INVERSE.
-    const conc = [0, 1, 2].map((k) => (od[0]! * INVERSE[0]![k]! + od[1]! * INVERSE[1]![k]! + od[2]! * INVERSE[2]![k]!) * alpha[k]! + beta[k]!);
-    for (let c = 0; c < 3; c++) {
-      const odc = conc[0]! * STAINS[0]![c]! + conc[1]! * STAINS[1]![c]! + conc[2]! * STAINS[2]![c]!;
-      out[p * 3 + c] = Math.min(255, Math.max(0, 256 * Math.exp(-odc) - 1));
-    }
+  const px = s.pixels;
+  for (let p = 0; p < S * S * 3; p += 3) {
+    const o0 = opticalDensity(px[p]!), o1 = opticalDensity(px[p + 1]!), o2 = opticalDensity(px[p + 2]!);
+    out[p] = Math.min(255, Math.max(0, 256 * Math.exp(-(o0 * m00 + o1 * m10 + o2 * m20 + b0)) - 1));
+    out[p + 1] = Math.min(255, Math.max(0, 256 * Math.exp(-(o0 * m01 + o1 * m11 + o2 * m21 + b1)) - 1));
+    out[p + 2] = Math.min(255, Math.max(0, 256 * Math.exp(-(o0 * m02 + o1 * m12 + o2 * m22 + b2)) - 1));
   }
   return { pixels: out, annotations: s.annotations };
+}
+
+/** The pixel window [x0, x1) x [y0, y1) of the frame a polygon's vertices span (its raster lies inside). */
+function polygonWindow(a: Annotation): [number, number, number, number] {
+  let x0 = S, y0 = S, x1 = 0, y1 = 0;
+  for (const r of a.coordinates) for (const [x, y] of r) {
+    x0 = Math.min(x0, Math.floor(x)); y0 = Math.min(y0, Math.floor(y)); x1 = Math.max(x1, Math.ceil(x) + 1); y1 = Math.max(y1, Math.ceil(y) + 1);
+  }
+  return [Math.max(0, x0), Math.max(0, y0), Math.min(S, x1), Math.min(S, y1)];
 }
 
 /** A polygon's visible extent in the frame (fillPoly's pixels), or null when under `minArea` pixels show. */
 export function visibleBox(a: Annotation, minArea = 10): [number, number, number, number] | null {
   const m = rasterize(a.coordinates, S, S);
+  const [wx0, wy0, wx1, wy1] = polygonWindow(a);
   let x1 = S, y1 = S, x2 = -1, y2 = -1, area = 0;
-  for (let y = 0; y < S; y++) for (let x = 0; x < S; x++) if (m[y * S + x]) { area++; if (x < x1) x1 = x; if (x > x2) x2 = x; if (y < y1) y1 = y; if (y > y2) y2 = y; }
+  for (let y = wy0; y < wy1; y++) for (let x = wx0; x < wx1; x++) if (m[y * S + x]) { area++; if (x < x1) x1 = x; if (x > x2) x2 = x; if (y < y1) y1 = y; if (y > y2) y2 = y; }
   return area < minArea ? null : [x1, y1, x2 + 1, y2 + 1];
 }
 
@@ -242,8 +266,10 @@ export function protoMask(a: Annotation, protoSize: number): Float32Array {
   const f = S / protoSize;
   const k = 4;
   const out = new Float32Array(protoSize * protoSize);
-  for (let v = 0; v < protoSize; v++) {
-    for (let u = 0; u < protoSize; u++) {
+  // Only cells under the polygon's window can be covered.
+  const [x0, y0, x1, y1] = polygonWindow(a);
+  for (let v = Math.floor(y0 / f); v < Math.min(protoSize, Math.ceil(y1 / f)); v++) {
+    for (let u = Math.floor(x0 / f); u < Math.min(protoSize, Math.ceil(x1 / f)); u++) {
       let hit = 0;
       for (let j = 0; j < k; j++) {
         const y = Math.min(S - 1, Math.floor((v + (j + 0.5) / k) * f));

@@ -64,9 +64,13 @@ function dihedral(smp: Sample, g: Geometry): Sample {
   const S = TILE_SIZE;
   const out = new Float32Array(S * S * 3);
   const ignore = smp.ignore ? new Uint8Array(S * S) : undefined;
+  if (!g.flipX && !g.flipY && g.turns === 0) return smp;
+  // Where (0, 0) and the unit steps in x and y land: the map is affine, so no per-pixel calls.
+  const [ox, oy] = mapPoint([0, 0], g), [ax, ay] = mapPoint([1, 0], g), [bx, by] = mapPoint([0, 1], g);
+  const dxx = ax - ox, dxy = ay - oy, dyx = bx - ox, dyy = by - oy;
   for (let y = 0; y < S; y++) {
     for (let x = 0; x < S; x++) {
-      const [tx, ty] = mapPoint([x, y], g);
+      const tx = ox + x * dxx + y * dyx, ty = oy + x * dxy + y * dyy;
       const src = (y * S + x) * 3, dst = (ty * S + tx) * 3;
       out[dst] = smp.pixels[src]!; out[dst + 1] = smp.pixels[src + 1]!; out[dst + 2] = smp.pixels[src + 2]!;
       if (ignore) ignore[ty * S + tx] = smp.ignore![y * S + x]!;

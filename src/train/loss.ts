@@ -73,23 +73,47 @@ export interface LossParts {
   seg: tf.Scalar;
 }
 
-/** The mask loss of one image's assigned predictions: mean over targets of BCE summed inside the box / box area. */
+/**
+ * The mask loss of one image's assigned predictions: mean over targets of BCE summed inside the
+ * box / box area (YOLOv5-seg's crop_mask loss). Only prototype pixels inside a target's box
+ * contribute to the loss or its gradient, so both are computed there alone, in JS, as one
+ * custom-gradient op: dense [targets x prototype pixels] GEMMs cost 30x more (issue 8).
+ */
 export function maskLoss(coefs: tf.Tensor2D, proto: tf.Tensor3D, gt: Float32Array[], boxes: [number, number, number, number][]): tf.Scalar {
   const [mh, mw, nm] = proto.shape;
   const n = gt.length;
-  const logits = tf.matMul(coefs, tf.reshape(tf.transpose(proto, [2, 0, 1]), [nm, mh * mw]));
-  const target = tf.tensor2d(Float32Array.from(gt.flatMap((g) => Array.from(g))), [n, mh * mw]);
-  // Crop: pixel (c, r) counts when x1 <= c < x2 and y1 <= r < y2 (box in prototype pixels).
-  const crop = new Float32Array(n * mh * mw);
-  const scale = new Float32Array(n);
-  boxes.forEach(([cx, cy, w, h], k) => {
-    const x1 = (cx - w / 2) * mw, x2 = (cx + w / 2) * mw, y1 = (cy - h / 2) * mh, y2 = (cy + h / 2) * mh;
-    for (let r = 0; r < mh; r++) for (let c = 0; c < mw; c++) if (c >= x1 && c < x2 && r >= y1 && r < y2) crop[k * mh * mw + r * mw + c] = 1;
-    // mean over all prototype pixels, then / normalised box area: the sum inside the box over the box's area in pixels.
-    scale[k] = 1 / (mh * mw * w * h);
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [c, p] = args as tf.Tensor[];
+    const cd = c!.dataSync() as Float32Array, pd = p!.dataSync() as Float32Array;
+    const dc = new Float32Array(n * nm), dp = new Float32Array(mh * mw * nm);
+    let total = 0;
+    boxes.forEach(([cx, cy, w, h], k) => {
+      // Pixel (col, row) counts when x1 <= col < x2 and y1 <= row < y2 (box in prototype pixels).
+      const x1 = (cx - w / 2) * mw, x2 = (cx + w / 2) * mw, y1 = (cy - h / 2) * mh, y2 = (cy + h / 2) * mh;
+      const c0 = Math.max(0, Math.ceil(x1)), c1 = Math.min(mw, Math.ceil(x2)), r0 = Math.max(0, Math.ceil(y1)), r1 = Math.min(mh, Math.ceil(y2));
+      // Mean over all prototype pixels, then / normalised box area; then the mean over targets.
+      const scale = 1 / (mh * mw * w * h) / n;
+      const target = gt[k]!;
+      const ck = k * nm;
+      for (let r = r0; r < r1; r++) for (let col = c0; col < c1; col++) {
+        const q = r * mw + col, po = q * nm;
+        let z = 0;
+        for (let m = 0; m < nm; m++) z += cd[ck + m]! * pd[po + m]!;
+        const t = target[q]!;
+        total += (Math.max(z, 0) - z * t + Math.log1p(Math.exp(-Math.abs(z)))) * scale;
+        const g = (1 / (1 + Math.exp(-z)) - t) * scale;
+        for (let m = 0; m < nm; m++) {
+          dc[ck + m] += g * pd[po + m]!;
+          dp[po + m] += g * cd[ck + m]!;
+        }
+      }
+    });
+    return {
+      value: tf.scalar(total),
+      gradFunc: (dy: tf.Tensor) => [tf.mul(dy, tf.tensor2d(dc, [n, nm])), tf.mul(dy, tf.tensor3d(dp, [mh, mw, nm]))],
+    };
   });
-  const perTarget = tf.mul(tf.sum(tf.mul(bceWithLogits(logits, target), tf.tensor2d(crop, [n, mh * mw])), 1), tf.tensor1d(scale));
-  return tf.mean(perTarget) as tf.Scalar;
+  return op(coefs, proto) as tf.Scalar;
 }
 
 /**

@@ -8,6 +8,7 @@ import { makeFolds } from '../data/folds.ts';
 import { TILE_SIZE } from '../data/types.ts';
 import { buildYolov7Seg, modelConfig, CLASSES } from '../model/yolov7seg.ts';
 import { modelInput, TfModel } from '../model/tfjs.ts';
+import { OnnxTrainEngine, type EngineName } from './onnx-engine.ts';
 import { loadCheckpoint, saveCheckpoint } from '../model/checkpoint.ts';
 import { Rng } from '../synth/random.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
@@ -53,11 +54,15 @@ export interface TrainOptions {
   valInterval: number;
   /** With `resume`: train to this many epochs instead of the saved number (the schedule stretches). */
   extendTo?: number;
+  /** What computes gradients: generated ONNX graphs on onnxruntime (fast), or tfjs autograd. */
+  engine: EngineName;
+  /** onnxruntime threads of the onnx engine (0: every core). */
+  threads?: number;
 }
 
 export const DEFAULT_TRAIN: Omit<TrainOptions, 'data' | 'name'> = {
   project: join('runs', 'train'), trainDatasets: [1], folds: 5, foldSeed: 0, imgsz: 640, epochs: 100, batch: 4, model: 'tiny',
-  optimizer: 'sgd', lr0: 0.01, lrf: 0.01, momentum: 0.937, weightDecay: 5e-4, warmupEpochs: 3, cosine: false, augment: DEFAULT_AUGMENT, seed: 0, resume: false, preciseBn: 16, valInterval: 1,
+  optimizer: 'sgd', lr0: 0.01, lrf: 0.01, momentum: 0.937, weightDecay: 5e-4, warmupEpochs: 3, cosine: false, augment: DEFAULT_AUGMENT, seed: 0, resume: false, preciseBn: 16, valInterval: 1, engine: 'onnx',
 };
 
 export interface EpochRecord {
@@ -234,6 +239,8 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
   const protoSize = opts.imgsz / 4;
   const trainable = model.trainable;
   const nameOf = new Map(trainable.map((v) => [v.name, [...model.weights].find(([, w]) => w === v)![0]]));
+  // Runs saved before engines existed trained with tfjs.
+  const engine = (opts.engine ?? 'tfjs') === 'onnx' ? new OnnxTrainEngine(model.graph, opts.imgsz, opts.threads ?? 0) : null;
 
   for (let epoch = startEpoch; epoch < opts.epochs; epoch++) {
     const started = performance.now();
@@ -255,24 +262,36 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
       }
       const batchTiles = order.slice(b * opts.batch, (b + 1) * opts.batch).map((k) => tiles[k]!);
       const batch = makeBatch(batchTiles, protoSize, opts.augment, rng, tiles);
-      const parts = tf.tidy(() => {
+      let parts: number[];
+      let grads: Map<string, tf.Tensor>;
+      if (engine) {
         const input = modelInput(batch.images, batch.count, opts.imgsz);
-        let partsOut: number[] = [];
-        const { grads } = tf.variableGrads(() => {
-          const l = computeLoss(model.forward(input, true), batch, config, hyp);
-          partsOut = [l.box, l.obj, l.cls, l.seg].map((t) => t.dataSync()[0]!);
-          return l.total;
-        }, trainable);
-        const next = new Map<string, tf.Tensor>();
-        for (const [vname, g] of Object.entries(grads)) {
-          const name = nameOf.get(vname)!;
-          const prev = pending?.get(name);
-          next.set(name, tf.keep(prev ? tf.add(prev, g) : g));
+        const r = await engine.step(model, input, (out) => computeLoss(out, batch, config, hyp));
+        input.dispose();
+        ({ parts, grads } = r);
+      } else {
+        grads = new Map();
+        parts = tf.tidy(() => {
+          const input = modelInput(batch.images, batch.count, opts.imgsz);
+          let partsOut: number[] = [];
+          const r = tf.variableGrads(() => {
+            const l = computeLoss(model.forward(input, true), batch, config, hyp);
+            partsOut = [l.box, l.obj, l.cls, l.seg].map((t) => t.dataSync()[0]!);
+            return l.total;
+          }, trainable);
+          for (const [vname, g] of Object.entries(r.grads)) grads.set(nameOf.get(vname)!, tf.keep(g));
+          return partsOut;
+        });
+      }
+      if (pending) {
+        for (const [name, g] of grads) {
+          const prev = pending.get(name)!;
+          pending.set(name, tf.add(prev, g));
+          tf.dispose([prev, g]);
         }
-        if (pending) tf.dispose([...pending.values()]);
-        pending = next;
-        return partsOut;
-      });
+      } else {
+        pending = grads;
+      }
       model.updateRunningStats();
       sums.box += parts[0]!; sums.obj += parts[1]!; sums.cls += parts[2]!; sums.seg += parts[3]!;
       if ((b + 1) % accumulate === 0 || b === nb - 1) {
@@ -310,6 +329,7 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
     const valText = validating ? ` | val AP@0.6 ${metrics.ap60.toFixed(4)} COCO ${metrics.cocoAp.toFixed(4)} (${metrics.detections} vessels detected)` : '';
     log(`epoch ${epoch + 1}/${opts.epochs}: box ${record.box.toFixed(4)} obj ${record.obj.toFixed(4)} cls ${record.cls.toFixed(4)} seg ${record.seg.toFixed(4)}${valText} | ${record.seconds.toFixed(1)} s${isBest ? ' | best' : ''}`);
   }
+  await engine?.dispose();
   model.dispose();
   ema.dispose();
   return { runDir, best, history };

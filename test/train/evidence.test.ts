@@ -11,14 +11,15 @@ import { tempDir } from '../helpers/tmp.ts';
 const root = await tempDir();
 
 // The loss, the target assignment, the decoding and the metric agree: the tiny model learns the
-// six expert tiles of the tiny synthetic preset to AP@0.6 >= 0.5 on those tiles (about 3 min on 2 cores).
+// six expert tiles of the tiny synthetic preset to AP@0.6 >= 0.5 on those tiles (the onnx engine,
+// 100 epochs: about 75 s on 2 cores; 0.574 measured; seeds 1 and 2 gave 0.650 and 0.496 at 75 epochs).
 test('tiny YOLOv7-seg reaches AP@0.6 >= 0.5 on the tiles it trained on', async (t) => {
   await setupBackend('wasm', { quiet: true });
   const data = join(root, 'tiny');
   await generateDataset(presetConfig('tiny', 0), data, { workers: 0 });
   const result = await train({
-    ...DEFAULT_TRAIN, data, name: 'evidence', project: join(root, 'runs'), imgsz: 256, epochs: 75, batch: 2,
-    optimizer: 'adamw', lr0: 0.003, warmupEpochs: 1, augment: NO_AUGMENT, valInterval: 75,
+    ...DEFAULT_TRAIN, data, name: 'evidence', project: join(root, 'runs'), imgsz: 256, epochs: 100, batch: 2,
+    optimizer: 'adamw', lr0: 0.003, warmupEpochs: 1, augment: NO_AUGMENT, valInterval: 100, engine: 'onnx',
   });
   const last = result.history.at(-1)!;
   t.diagnostic(`AP@0.6 ${last.ap60.toFixed(4)}, COCO mask AP ${last.cocoAp.toFixed(4)} after ${result.history.length} epochs`);

@@ -53,6 +53,34 @@ test('mask loss by hand: BCE summed inside the box over the box area', async () 
   close(two, Math.log(1 + Math.exp(-2)), 1e-6);
 });
 
+test('mask loss gradients equal tfjs autograd of the dense cropped BCE', async () => {
+  const [mh, mw, nm, n] = [12, 10, 5, 4];
+  const proto = tf.randomNormal([mh, mw, nm], 0, 1, 'float32', 1) as tf.Tensor3D;
+  const coefs = tf.randomNormal([n, nm], 0, 1, 'float32', 2) as tf.Tensor2D;
+  const gt = Array.from({ length: n }, (_, k) => Float32Array.from({ length: mh * mw }, (_, q) => ((q * 7 + k) % 3 === 0 ? 1 : 0)));
+  const boxes: [number, number, number, number][] = [[0.5, 0.5, 0.4, 0.3], [0.1, 0.9, 0.3, 0.35], [0.8, 0.2, 0.5, 0.5], [0.5, 0.5, 1, 1]];
+  // The dense reference: BCE on every pixel, times a 0/1 crop, summed per target / (pixels x box area), mean.
+  const dense = (c: tf.Tensor2D, p: tf.Tensor3D) => {
+    const logits = tf.matMul(c, tf.reshape(tf.transpose(p, [2, 0, 1]), [nm, mh * mw]));
+    const crop = new Float32Array(n * mh * mw), scale = new Float32Array(n);
+    boxes.forEach(([cx, cy, w, h], k) => {
+      for (let r = 0; r < mh; r++) for (let col = 0; col < mw; col++) {
+        if (col >= (cx - w / 2) * mw && col < (cx + w / 2) * mw && r >= (cy - h / 2) * mh && r < (cy + h / 2) * mh) crop[k * mh * mw + r * mw + col] = 1;
+      }
+      scale[k] = 1 / (mh * mw * w * h);
+    });
+    const target = tf.tensor2d(Float32Array.from(gt.flatMap((g) => [...g])), [n, mh * mw]);
+    return tf.mean(tf.mul(tf.sum(tf.mul(bceWithLogits(logits, target), tf.tensor2d(crop, [n, mh * mw])), 1), tf.tensor1d(scale))) as tf.Scalar;
+  };
+  const ours = tf.grads((c: tf.Tensor, p: tf.Tensor) => maskLoss(c as tf.Tensor2D, p as tf.Tensor3D, gt, boxes))([coefs, proto]);
+  const ref = tf.grads((c: tf.Tensor, p: tf.Tensor) => dense(c as tf.Tensor2D, p as tf.Tensor3D))([coefs, proto]);
+  close((await maskLoss(coefs, proto, gt, boxes).data())[0]!, (await dense(coefs, proto).data())[0]!, 1e-5);
+  for (let k = 0; k < 2; k++) {
+    const a = await ours[k]!.data(), b = await ref[k]!.data();
+    for (let i = 0; i < a.length; i++) close(a[i]!, b[i]!, 1e-5);
+  }
+});
+
 test('the whole loss on the tiny model: finite parts, gradients reach every head', async () => {
   const config = modelConfig('tiny');
   const model = new TfModel(buildYolov7Seg(config), config, 3);

@@ -1,0 +1,296 @@
+import type { Graph, Layer } from '../model/graph.ts';
+import { BN_EPS } from '../model/tfjs.ts';
+import { OnnxBuilder } from './builder.ts';
+
+/**
+ * ONNX graphs for training the layer graph with onnxruntime, at a fixed batch and image size:
+ *
+ * - `forward`: the training-mode forward pass (batch-norm with batch statistics). Inputs
+ *   `images` [B,3,H,W] and every weight; outputs the raw heads and prototypes in NHWC (as the
+ *   tfjs model gives them, so the tfjs loss reads them) and each BN layer's batch mean and
+ *   variance (for the running averages).
+ * - `backward`: the same forward pass followed by reverse-mode rules, one per primitive.
+ *   Inputs: images, weights, and the loss gradient of each output (`grad.p3` ... `grad.proto`,
+ *   NHWC). Outputs: the gradient of every weight (`grad.<weight>`).
+ *
+ * Weights are graph inputs in ONNX layout (conv kernels [out, in, kh, kw]); the optimiser
+ * stays in JS. Padding is TensorFlow's SAME, as the tfjs model trains with. The rules (found by
+ * measuring on onnxruntime, see issue 8): conv input gradient as a Conv with the flipped,
+ * transposed kernel (stride 1) or a ConvTranspose (stride 2); conv weight gradient as im2col
+ * (a grouped one-hot Conv) + batched MatMul + ReduceSum; BN+SiLU backward per channel;
+ * max-pool backward by MaxPool's indices and ScatterElements(add); nearest-upsample backward by
+ * Reshape + ReduceSum; concat backward by Split.
+ */
+export interface TrainGraphShape {
+  batch: number;
+  height: number;
+  width: number;
+}
+
+/** A weight's name and ONNX shape, in graph order (the order of `TfModel.trainable`). */
+export interface WeightSpec {
+  name: string;
+  dims: number[];
+}
+
+export const OUTPUT_NAMES = ['p3', 'p4', 'p5', 'proto'] as const;
+
+export function weightSpecs(graph: Graph): WeightSpec[] {
+  const out: WeightSpec[] = [];
+  for (const l of graph.layers) {
+    if (l.op !== 'conv') continue;
+    const c1 = graph.layers[l.from]!.channels;
+    out.push({ name: `${l.name}.w`, dims: [l.channels, c1, l.k, l.k] });
+    if (l.bn) out.push({ name: `${l.name}.gamma`, dims: [l.channels] }, { name: `${l.name}.beta`, dims: [l.channels] });
+    else out.push({ name: `${l.name}.bias`, dims: [l.channels] });
+  }
+  return out;
+}
+
+/** TensorFlow SAME padding of one axis: [begin, end]. */
+function samePads(size: number, k: number, s: number): [number, number] {
+  const out = Math.ceil(size / s);
+  const total = Math.max((out - 1) * s + k - size, 0);
+  return [Math.floor(total / 2), total - Math.floor(total / 2)];
+}
+
+interface Saved {
+  /** Per conv layer: its input, its conv output, and for BN the normalised values, rstd and activations. */
+  x: string; conv: string; xhat?: string; rstd?: string; z?: string; sig?: string;
+}
+
+class TrainGraphBuilder {
+  readonly b = new OnnxBuilder();
+  private readonly sizes: { h: number; w: number }[];
+  readonly values: string[] = [];
+  readonly saved = new Map<number, Saved>();
+  readonly pools = new Map<number, string>();
+  readonly bnStats: { name: string; mean: string; variance: string }[] = [];
+  private readonly consts = new Map<string, string>();
+
+  constructor(readonly graph: Graph, readonly shape: TrainGraphShape) {
+    this.sizes = graph.layers.map((l) => ({ h: shape.height / l.stride, w: shape.width / l.stride }));
+  }
+
+  private int64(values: number[]): string {
+    const key = `i64:${values.join(',')}`;
+    let v = this.consts.get(key);
+    if (!v) { v = this.b.int64('c', values); this.consts.set(key, v); }
+    return v;
+  }
+
+  private scalar(value: number): string {
+    const key = `f:${value}`;
+    let v = this.consts.get(key);
+    if (!v) { v = this.b.float('c', [value], []); this.consts.set(key, v); }
+    return v;
+  }
+
+  /** [C] -> [1, C, 1, 1] for broadcasting over NCHW. */
+  private perChannel(v: string): string {
+    return this.b.op('Reshape', [v, this.int64([1, -1, 1, 1])]);
+  }
+
+  forward(): void {
+    const { b, graph } = this;
+    for (const l of graph.layers) {
+      switch (l.op) {
+        case 'input': this.values.push(b.input('images', [this.shape.batch, 3, this.shape.height, this.shape.width])); break;
+        case 'conv': {
+          const src = this.sizes[l.from]!;
+          const c1 = graph.layers[l.from]!.channels;
+          const weight = b.input(`${l.name}.w`, [l.channels, c1, l.k, l.k]);
+          const [pt, pb] = samePads(src.h, l.k, l.s), [pl, pr] = samePads(src.w, l.k, l.s);
+          const inputs = [this.values[l.from]!, weight];
+          if (!l.bn) inputs.push(b.input(`${l.name}.bias`, [l.channels]));
+          const conv = b.op('Conv', inputs, { kernel_shape: [l.k, l.k], strides: [l.s, l.s], pads: [pt, pl, pb, pr] }, `${l.name}.conv`);
+          const saved: Saved = { x: this.values[l.from]!, conv };
+          let z = conv;
+          if (l.bn) {
+            const gamma = b.input(`${l.name}.gamma`, [l.channels]), beta = b.input(`${l.name}.beta`, [l.channels]);
+            const mean = b.op('ReduceMean', [conv], { axes: [0, 2, 3], keepdims: 1 }, `${l.name}.bmean`);
+            const d = b.op('Sub', [conv, mean]);
+            const variance = b.op('ReduceMean', [b.op('Mul', [d, d])], { axes: [0, 2, 3], keepdims: 1 }, `${l.name}.bvar`);
+            const rstd = b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [variance, this.scalar(BN_EPS)])])]);
+            const xhat = b.op('Mul', [d, rstd]);
+            z = b.op('Add', [b.op('Mul', [xhat, this.perChannel(gamma)]), this.perChannel(beta)]);
+            Object.assign(saved, { xhat, rstd });
+            this.bnStats.push({ name: l.name, mean, variance });
+          }
+          if (l.act === 'silu') {
+            const sig = b.op('Sigmoid', [z]);
+            Object.assign(saved, { z, sig });
+            this.values.push(b.op('Mul', [z, sig], {}, `${l.name}.out`));
+          } else {
+            this.values.push(z);
+          }
+          this.saved.set(l.id, saved);
+          break;
+        }
+        case 'maxpool': {
+          const src = this.sizes[l.from]!;
+          const [pt, pb] = samePads(src.h, l.k, l.s), [pl, pr] = samePads(src.w, l.k, l.s);
+          const [y, idx] = b.node('MaxPool', [this.values[l.from]!], { kernel_shape: [l.k, l.k], strides: [l.s, l.s], pads: [pt, pl, pb, pr] }, 2, l.name);
+          this.values.push(y!);
+          this.pools.set(l.id, idx!);
+          break;
+        }
+        case 'upsample':
+          this.values.push(b.op('Resize', [this.values[l.from]!, '', b.float(`${l.name}.scales`, [1, 1, l.scale, l.scale], [4])], {
+            mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor',
+          }, l.name));
+          break;
+        case 'concat':
+          this.values.push(b.op('Concat', l.from.map((f) => this.values[f]!), { axis: 1 }, l.name));
+          break;
+      }
+    }
+  }
+
+  /** Output tensors (heads then proto) as NHWC, and their dims. */
+  outputs(): { name: string; value: string; dims: number[] }[] {
+    const ids = [...this.graph.heads, this.graph.proto];
+    return ids.map((id, k) => {
+      const { h, w } = this.sizes[id]!;
+      return { name: OUTPUT_NAMES[k]!, value: this.values[id]!, dims: [this.shape.batch, h, w, this.graph.layers[id]!.channels] };
+    });
+  }
+
+  backward(): Map<string, string> {
+    const { b, graph } = this;
+    const grads = new Map<number, string[]>();
+    const addGrad = (id: number, g: string) => { const list = grads.get(id) ?? []; list.push(g); grads.set(id, list); };
+    for (const o of this.outputs()) {
+      const id = [...graph.heads, graph.proto][OUTPUT_NAMES.indexOf(o.name as (typeof OUTPUT_NAMES)[number])]!;
+      const g = b.input(`grad.${o.name}`, o.dims);
+      addGrad(id, b.op('Transpose', [g], { perm: [0, 3, 1, 2] }));
+    }
+    const weightGrads = new Map<string, string>();
+    for (let id = graph.layers.length - 1; id > 0; id--) {
+      const l = graph.layers[id]!;
+      const list = grads.get(id);
+      if (!list) continue;
+      const g = list.length === 1 ? list[0]! : b.op('Sum', list, {}, `${l.name}.gsum`);
+      switch (l.op) {
+        case 'conv': this.convBackward(l, g, weightGrads, addGrad); break;
+        case 'maxpool': {
+          const src = this.sizes[l.from]!;
+          const n = this.shape.batch * l.channels * src.h * src.w;
+          const zeros = b.op('Expand', [this.scalar(0), this.int64([n])]);
+          const flat = b.op('ScatterElements', [zeros, b.op('Reshape', [this.pools.get(id)!, this.int64([-1])]), b.op('Reshape', [g, this.int64([-1])])], { axis: 0, reduction: 'add' });
+          addGrad(l.from, b.op('Reshape', [flat, this.int64([this.shape.batch, l.channels, src.h, src.w])], {}, `${l.name}.dx`));
+          break;
+        }
+        case 'upsample': {
+          const src = this.sizes[l.from]!;
+          const r = b.op('Reshape', [g, this.int64([this.shape.batch, l.channels, src.h, l.scale, src.w, l.scale])]);
+          addGrad(l.from, b.op('ReduceSum', [r, this.int64([3, 5])], { keepdims: 0 }, `${l.name}.dx`));
+          break;
+        }
+        case 'concat': {
+          const parts = b.node('Split', [g, this.int64(l.from.map((f) => graph.layers[f]!.channels))], { axis: 1 }, l.from.length, `${l.name}.dx`);
+          l.from.forEach((f, k) => addGrad(f, parts[k]!));
+          break;
+        }
+        case 'input': break;
+      }
+    }
+    return weightGrads;
+  }
+
+  private convBackward(l: Extract<Layer, { op: 'conv' }>, g: string, weightGrads: Map<string, string>, addGrad: (id: number, g: string) => void): void {
+    const { b } = this;
+    const s = this.saved.get(l.id)!;
+    const src = this.sizes[l.from]!, dst = this.sizes[l.id]!;
+    const c1 = this.graph.layers[l.from]!.channels;
+    // Through the activation: SiLU'(z) = s (1 + z (1 - s)).
+    let dz = g;
+    if (l.act === 'silu') {
+      const one = this.scalar(1);
+      const deriv = b.op('Mul', [s.sig!, b.op('Add', [one, b.op('Mul', [s.z!, b.op('Sub', [one, s.sig!])])])]);
+      dz = b.op('Mul', [g, deriv]);
+    }
+    let dy = dz;
+    if (l.bn) {
+      const gamma = `${l.name}.gamma`;
+      const dgamma = b.op('ReduceSum', [b.op('Mul', [dz, s.xhat!]), this.int64([0, 2, 3])], { keepdims: 0 }, `${l.name}.dgamma`);
+      const dbeta = b.op('ReduceSum', [dz, this.int64([0, 2, 3])], { keepdims: 0 }, `${l.name}.dbeta`);
+      weightGrads.set(`${l.name}.gamma`, dgamma);
+      weightGrads.set(`${l.name}.beta`, dbeta);
+      const m = this.scalar(this.shape.batch * dst.h * dst.w);
+      // dy = gamma * rstd * (dz - (dbeta + xhat * dgamma) / M)
+      const centred = b.op('Sub', [dz, b.op('Div', [b.op('Add', [this.perChannel(dbeta), b.op('Mul', [s.xhat!, this.perChannel(dgamma)])]), m])]);
+      dy = b.op('Mul', [centred, b.op('Mul', [this.perChannel(gamma), s.rstd!])]);
+    } else {
+      weightGrads.set(`${l.name}.bias`, b.op('ReduceSum', [dz, this.int64([0, 2, 3])], { keepdims: 0 }, `${l.name}.dbias`));
+    }
+    const [pt, pb] = samePads(src.h, l.k, l.s), [pl, pr] = samePads(src.w, l.k, l.s);
+    // Weight gradient: patches of the input (im2col as a grouped one-hot conv), then per-image
+    // GEMMs summed over the batch.
+    const n = this.shape.batch, hw = dst.h * dst.w, kk = l.k * l.k;
+    let patches: string;
+    if (l.k === 1 && l.s === 1) {
+      patches = b.op('Reshape', [s.x, this.int64([n, c1, hw])]);
+    } else {
+      const onehot = new Float32Array(c1 * kk * kk);
+      for (let c = 0; c < c1; c++) for (let u = 0; u < kk; u++) onehot[(c * kk + u) * kk + u] = 1;
+      const kernel = b.float(`${l.name}.im2col`, onehot, [c1 * kk, 1, l.k, l.k]);
+      const cols = b.op('Conv', [s.x, kernel], { group: c1, kernel_shape: [l.k, l.k], strides: [l.s, l.s], pads: [pt, pl, pb, pr] }, `${l.name}.im2col`);
+      patches = b.op('Reshape', [cols, this.int64([n, c1 * kk, hw])]);
+    }
+    const dyFlat = b.op('Reshape', [dy, this.int64([n, l.channels, hw])]);
+    const perImage = b.op('MatMul', [dyFlat, b.op('Transpose', [patches], { perm: [0, 2, 1] })]);
+    const dw = b.op('Reshape', [b.op('ReduceSum', [perImage, this.int64([0])], { keepdims: 0 }), this.int64([l.channels, c1, l.k, l.k])], {}, `${l.name}.dw`);
+    weightGrads.set(`${l.name}.w`, dw);
+    // Input gradient (not for the image).
+    if (l.from === 0) return;
+    const weight = `${l.name}.w`;
+    let dx: string;
+    if (l.s === 1) {
+      if (l.k % 2 === 0) throw new Error(`${l.name}: even kernels with stride 1 have no training rule`);
+      // A stride-1 conv's input gradient is a conv with the kernel transposed (in <-> out) and flipped.
+      const flipped = l.k === 1 ? b.op('Transpose', [weight], { perm: [1, 0, 2, 3] })
+        : b.op('Slice', [b.op('Transpose', [weight], { perm: [1, 0, 2, 3] }), this.int64([-1, -1]), this.int64([-l.k - 1, -l.k - 1]), this.int64([2, 3]), this.int64([-1, -1])]);
+      const p = (l.k - 1) / 2;
+      dx = b.op('Conv', [dy, flipped], { kernel_shape: [l.k, l.k], pads: [p, p, p, p] }, `${l.name}.dx`);
+    } else {
+      const outH = l.s * (dst.h - 1) + l.k - pt - pb, outW = l.s * (dst.w - 1) + l.k - pl - pr;
+      dx = b.op('ConvTranspose', [dy, weight], {
+        kernel_shape: [l.k, l.k], strides: [l.s, l.s], pads: [pt, pl, pb, pr], output_padding: [src.h - outH, src.w - outW],
+      }, `${l.name}.dx`);
+    }
+    addGrad(l.from, dx);
+  }
+}
+
+/** The training-mode forward model: outputs NHWC heads/proto and BN batch statistics (`<layer>.mean`, `<layer>.var`, [C]). */
+export function forwardTrainingModel(graph: Graph, shape: TrainGraphShape): Uint8Array {
+  const t = new TrainGraphBuilder(graph, shape);
+  t.forward();
+  for (const o of t.outputs()) {
+    t.b.node('Transpose', [o.value], { perm: [0, 2, 3, 1] }, [o.name]);
+    t.b.output(o.name, o.dims);
+  }
+  for (const s of t.bnStats) {
+    const c = graph.layers.find((l) => l.name === s.name)!.channels;
+    t.b.node('Reshape', [s.mean, t.b.int64('c', [-1])], {}, [`${s.name}.mean`]);
+    t.b.output(`${s.name}.mean`, [c]);
+    t.b.node('Reshape', [s.variance, t.b.int64('c', [-1])], {}, [`${s.name}.var`]);
+    t.b.output(`${s.name}.var`, [c]);
+  }
+  return t.b.encode('vascseg_train_forward');
+}
+
+/** The gradient model: forward again, then backward from the output gradients to every weight. */
+export function backwardModel(graph: Graph, shape: TrainGraphShape): Uint8Array {
+  const t = new TrainGraphBuilder(graph, shape);
+  t.forward();
+  const grads = t.backward();
+  for (const w of weightSpecs(graph)) {
+    const g = grads.get(w.name);
+    if (!g) throw new Error(`no gradient reaches ${w.name}`);
+    t.b.node('Identity', [g], {}, [`grad.${w.name}`]);
+    t.b.output(`grad.${w.name}`, w.dims);
+  }
+  return t.b.encode('vascseg_train_backward');
+}

@@ -1,0 +1,29 @@
+import { join } from 'node:path';
+import type { Dataset } from '../data/dataset.ts';
+import { makeFolds } from '../data/folds.ts';
+import type { PredictOptions } from '../infer/predict.ts';
+import { openRuntime, type Runtime } from '../infer/runtime.ts';
+import type { PipelineConfig } from './config.ts';
+import { foldWeights, stageFolds, type TrainStage } from './stages.ts';
+
+/** The pipeline's prediction settings: the config's, at the training image size. */
+export function predictOptions(c: PipelineConfig): PredictOptions {
+  return { imgsz: c.imgsz, ...c.predict };
+}
+
+/** Open the fold models of a training stage (all of them, or the listed folds). */
+export async function openFolds(root: string, stage: TrainStage, c: PipelineConfig, folds?: readonly number[]): Promise<{ fold: number; runtime: Runtime }[]> {
+  const out: { fold: number; runtime: Runtime }[] = [];
+  for (const f of folds ?? stageFolds(stage, c)) out.push({ fold: f, runtime: await openRuntime(foldWeights(join(root, stage.name), f), 'onnx') });
+  return out;
+}
+
+export async function closeAll(models: readonly { runtime: Runtime }[]): Promise<void> {
+  for (const m of models) await m.runtime.dispose();
+}
+
+/** The dataset-1 folds the trainer uses (same tiles, k and seed give the same split). */
+export function expertFolds(ds: Dataset, c: PipelineConfig): Map<string, number> {
+  const expert = ds.tiles.filter((t) => t.dataset === 1 && ds.labels.has(t.id));
+  return makeFolds(expert, { k: c.folds, seed: c.foldSeed });
+}

@@ -1,0 +1,133 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as ort from 'onnxruntime-node';
+import { join } from 'node:path';
+import { setupBackend, tf } from '../../src/engine/backend.ts';
+import { GraphBuilder, type Graph } from '../../src/model/graph.ts';
+import { buildYolov7Seg, modelConfig } from '../../src/model/yolov7seg.ts';
+import { TfModel } from '../../src/model/tfjs.ts';
+import { loadCheckpoint } from '../../src/model/checkpoint.ts';
+import { backwardModel, forwardTrainingModel, weightSpecs, OUTPUT_NAMES } from '../../src/onnx/train-graph.ts';
+import { DEFAULT_TRAIN, train } from '../../src/train/trainer.ts';
+import { NO_AUGMENT } from '../../src/train/data.ts';
+import { generateDataset } from '../../src/synth/generate.ts';
+import { presetConfig } from '../../src/synth/config.ts';
+import { tempDir } from '../helpers/tmp.ts';
+
+await setupBackend('cpu', { quiet: true });
+const config = modelConfig('tiny');
+
+/**
+ * Weight gradients of sum(output * G) for random G: tfjs autograd against the generated ONNX
+ * backward graph. Returns each weight's max abs difference relative to its largest gradient.
+ */
+async function compare(graph: Graph, batch: number, size: number, seed: number): Promise<{ rel: Map<string, number>; forward: number }> {
+  const model = new TfModel(graph, config, seed);
+  // BN away from its (1, 0) start, so the rules meet real scales and shifts.
+  tf.tidy(() => {
+    for (const [name, v] of model.weights) {
+      if (name.endsWith('.gamma')) v.assign(tf.randomUniform(v.shape, 0.5, 1.5, 'float32', seed + 1));
+      if (name.endsWith('.beta')) v.assign(tf.randomUniform(v.shape, -0.5, 0.5, 'float32', seed + 2));
+    }
+  });
+  const x = tf.randomUniform([batch, size, size, 3], 0, 1, 'float32', seed) as tf.Tensor4D;
+  const shapes = (() => { const o = model.forward(x, true); return [...o.heads, o.proto].map((t) => t.shape); })();
+  const gs = shapes.map((s, k) => tf.randomNormal(s, 0, 1, 'float32', seed + 10 + k));
+  const { grads } = tf.variableGrads(() => {
+    const o = model.forward(x, true);
+    return [...o.heads, o.proto].reduce((s: tf.Tensor, t, k) => tf.add(s, tf.sum(tf.mul(t, gs[k]!))), tf.scalar(0)) as tf.Scalar;
+  }, model.trainable);
+  const nameOf = new Map([...model.weights].map(([n, v]) => [v.name, n]));
+  const ref = new Map(Object.entries(grads).map(([v, g]) => [nameOf.get(v)!, g]));
+  const feeds: Record<string, ort.Tensor> = { images: new ort.Tensor('float32', tf.transpose(x, [0, 3, 1, 2]).dataSync() as Float32Array, [batch, 3, size, size]) };
+  for (const w of weightSpecs(graph)) {
+    const v = model.weights.get(w.name)!;
+    feeds[w.name] = new ort.Tensor('float32', (w.dims.length === 4 ? tf.transpose(v, [3, 2, 0, 1]) : v).dataSync() as Float32Array, w.dims);
+  }
+  const shape = { batch, height: size, width: size };
+  const fwd = await (await ort.InferenceSession.create(forwardTrainingModel(graph, shape))).run(feeds);
+  const out = model.forward(x, true);
+  let forward = 0;
+  [...out.heads, out.proto].forEach((t, k) => {
+    const a = t.dataSync(), b = fwd[OUTPUT_NAMES[k]!]!.data as Float32Array;
+    for (let i = 0; i < a.length; i++) forward = Math.max(forward, Math.abs(a[i]! - b[i]!));
+  });
+  gs.forEach((g, k) => { feeds[`grad.${OUTPUT_NAMES[k]}`] = new ort.Tensor('float32', g.dataSync() as Float32Array, g.shape); });
+  const bwd = await (await ort.InferenceSession.create(backwardModel(graph, shape))).run(feeds);
+  const rel = new Map<string, number>();
+  for (const w of weightSpecs(graph)) {
+    const r = ref.get(w.name)!;
+    const a = (w.dims.length === 4 ? tf.transpose(r, [3, 2, 0, 1]) : r).dataSync();
+    const b = bwd[`grad.${w.name}`]!.data as Float32Array;
+    let num = 0, den = 0;
+    for (let i = 0; i < a.length; i++) { num = Math.max(num, Math.abs(a[i]! - b[i]!)); den = Math.max(den, Math.abs(a[i]!)); }
+    rel.set(w.name, num / Math.max(den, 1e-12));
+  }
+  model.dispose();
+  return { rel, forward };
+}
+
+/** A graph of one rule under test between a stem conv and four linear output convs. */
+function ruleGraph(rule: (g: GraphBuilder, x: number) => number): Graph {
+  const g = new GraphBuilder();
+  const stem = g.conv(0, 8, 3, 1, 'stem');
+  const y = rule(g, stem);
+  const outs = [0, 1, 2, 3].map((k) => g.conv(y, 4 + k, 1, 1, `out${k}`, 'none', false));
+  return { layers: g.layers, heads: outs.slice(0, 3), proto: outs[3]! };
+}
+
+const rules: [string, (g: GraphBuilder, x: number) => number][] = [
+  ['conv 3x3 stride 1 + BN + SiLU', (g, x) => g.conv(x, 6, 3, 1, 'r')],
+  ['conv 3x3 stride 2 (SAME: the odd pixel bottom/right)', (g, x) => g.conv(x, 6, 3, 2, 'r')],
+  ['conv 1x1', (g, x) => g.conv(x, 5, 1, 1, 'r')],
+  ['conv 5x5 with a bias, no BN, SiLU', (g, x) => g.conv(x, 6, 5, 1, 'r', 'silu', false)],
+  ['max-pool 2x2 stride 2', (g, x) => g.maxpool(x, 2, 2, 'r')],
+  ['max-pool 5x5 stride 1 (SPP)', (g, x) => g.maxpool(x, 5, 1, 'r')],
+  ['nearest upsample x2', (g, x) => g.upsample(g.conv(x, 6, 3, 2, 'down'), 'r')],
+  ['concat with fan-out (one value read twice)', (g, x) => g.concat([g.conv(x, 4, 1, 1, 'a'), x, g.conv(x, 3, 3, 1, 'b')], 'r')],
+];
+
+for (const [name, rule] of rules) {
+  test(`ONNX backward rule matches tfjs autograd: ${name}`, async () => {
+    const { rel, forward } = await compare(ruleGraph(rule), 2, 32, 3);
+    assert.ok(forward < 1e-4, `forward max abs diff ${forward}`);
+    for (const [w, r] of rel) assert.ok(r <= 1e-4, `${w}: relative error ${r}`);
+  });
+}
+
+test('whole tiny YOLOv7-seg: all weight gradients match tfjs autograd', async (t) => {
+  const { rel, forward } = await compare(buildYolov7Seg(config), 2, 128, 7);
+  const sorted = [...rel.values()].sort((a, b) => a - b);
+  const median = sorted[sorted.length >> 1]!, worst = sorted.at(-1)!;
+  t.diagnostic(`234 weights: median relative error ${median.toExponential(2)}, worst ${worst.toExponential(2)}; forward ${forward.toExponential(2)}`);
+  assert.equal(rel.size, 234);
+  assert.ok(forward < 1e-3, `forward max abs diff ${forward}`);
+  // Each rule is exact to 1e-4 (above); through ~60 batch-normalised layers two float32
+  // implementations drift apart by a few 1e-4, which is the bound here.
+  assert.ok(median <= 5e-4, `median relative error ${median}`);
+  assert.ok(worst <= 5e-3, `worst relative error ${worst}`);
+});
+
+test('three SGD steps: the onnx and tfjs engines train the same weights', async () => {
+  const root = await tempDir();
+  const data = join(root, 'tiny');
+  await generateDataset(presetConfig('tiny', 0), data, { workers: 0 });
+  const run = (engine: 'onnx' | 'tfjs') => train({
+    ...DEFAULT_TRAIN, data, name: engine, project: join(root, 'runs'), imgsz: 64, epochs: 1, batch: 2,
+    augment: NO_AUGMENT, warmupEpochs: 0, lr0: 0.01, preciseBn: 0, engine,
+  });
+  const a = await run('onnx'), b = await run('tfjs');
+  assert.ok(Math.abs(a.history[0]!.box - b.history[0]!.box) < 1e-4 * b.history[0]!.box + 1e-6, 'same mean box loss over the 3 steps');
+  assert.ok(Math.abs(a.history[0]!.seg - b.history[0]!.seg) < 1e-4 * b.history[0]!.seg + 1e-6, 'same mean mask loss');
+  // The two engines' weight updates (trained minus initial weights) agree to float32 noise.
+  const wa = await loadCheckpoint(join(a.runDir, 'weights', 'last')), wb = await loadCheckpoint(join(b.runDir, 'weights', 'last'));
+  const init = new TfModel(buildYolov7Seg(config), config, DEFAULT_TRAIN.seed);
+  let diff = 0, update = 0;
+  for (const [name, v] of init.weights) {
+    if (!v.trainable) continue;
+    const x = wa.extra.get(`raw/${name}`)!.dataSync(), y = wb.extra.get(`raw/${name}`)!.dataSync(), w0 = v.dataSync();
+    for (let i = 0; i < x.length; i++) { diff += (x[i]! - y[i]!) ** 2; update += (y[i]! - w0[i]!) ** 2; }
+  }
+  assert.ok(update > 0);
+  assert.ok(Math.sqrt(diff / update) < 1e-3, `updates differ by ${Math.sqrt(diff / update)} (relative L2)`);
+});

@@ -26,6 +26,7 @@ interface PredictCli {
   context: number;
   runtime: RuntimeName;
   threads: number;
+  provider: 'cpu' | 'cuda';
   post: 'lcc' | 'none';
   dilate: number;
   maxDet: number;
@@ -84,13 +85,14 @@ export function predictCommand(): Command {
     .option('--name <name>', 'run name under runs/predict/', 'exp')
     .addOption(new Option('--runtime <r>', 'what runs the network: onnx (onnxruntime, fastest) or tfjs').choices([...RUNTIMES]).default('onnx'))
     .option('--threads <n>', 'onnxruntime threads (0: every core)', parseInteger, 0)
+    .addOption(new Option('--provider <p>', 'onnxruntime execution provider; cuda needs an onnxruntime-node installed with --onnxruntime-node-install=cuda12').choices(['cpu', 'cuda']).default('cpu'))
     .addOption(new Option('--device <d>', 'tfjs backend (with --runtime tfjs)').choices([...DEVICES]).default('auto'))
     .action(async (opts: PredictCli) => {
       if (opts.context < 0 || opts.context > TILE_SIZE) throw new Error(`--context must be 0..${TILE_SIZE} px, got ${opts.context}`);
       if (opts.runtime === 'tfjs' || opts.weights.some((w) => !w.endsWith('.onnx'))) await setupBackend(opts.device);
       const tiles = await sources(opts);
       const models: Runtime[] = [];
-      for (const w of opts.weights) models.push(await openRuntime(w, opts.runtime, { threads: opts.threads }));
+      for (const w of opts.weights) models.push(await openRuntime(w, opts.runtime, { threads: opts.threads, provider: opts.provider }));
       const imgsz = opts.imgsz ?? models[0]!.imgsz;
       const bar = progress('predicting');
       const results: PredictedTile[] = [];

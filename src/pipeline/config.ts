@@ -72,9 +72,9 @@ export const PIPELINE_PRESETS: Record<'seed' | 'demo', PipelineConfigInput> = {
     lr0: 0.003,
     folds: 3,
     ensembleFolds: [0, 1, 2],
-    pretrainDs2: { epochs: 8 },
-    finetune: { epochs: 8 },
-    pretrainPseudo: { epochs: 8 },
+    pretrainDs2: { epochs: 25 },
+    finetune: { epochs: 20 },
+    pretrainPseudo: { epochs: 20 },
     preciseBn: 4,
   },
 };

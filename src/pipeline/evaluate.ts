@@ -3,7 +3,8 @@ import { join } from 'node:path';
 import type { Dataset } from '../data/dataset.ts';
 import { groundTruthTile } from '../eval/groundtruth.ts';
 import { evaluateOid } from '../eval/metric.ts';
-import { parseSubmission } from '../eval/submission.ts';
+import { formatSubmission, parseSubmission } from '../eval/submission.ts';
+import { writeFileAtomic } from '../util/atomic.ts';
 import { predictTiles } from '../infer/tiles.ts';
 import type { Prediction } from '../infer/predict.ts';
 import { groundTruthOf, loadHiddenTruth, type PseudoSummary } from '../pseudo/pseudo.ts';
@@ -45,6 +46,8 @@ interface EvaluateInput {
   log: (line: string) => void;
 }
 
+const submissionCsv = (preds: ReadonlyMap<string, Prediction[]>) =>
+  formatSubmission([...preds].sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, p]) => ({ id, width: 512, height: 512, detections: p.map((d) => ({ score: d.score, rle: d.rle })) })));
 const ap = (v: number | undefined) => (v === undefined ? 'n/a' : v.toFixed(4));
 const delta = (v: number | undefined) => (v === undefined ? '' : `${v >= 0 ? '+' : ''}${v.toFixed(4)}${Math.abs(v) < 0.005 ? ' (no change)' : v > 0 ? ' (helped)' : ' (did not help)'}`);
 
@@ -83,6 +86,8 @@ export async function evaluateStages(input: EvaluateInput): Promise<PipelineSumm
         for (const [id, p] of await predictTiles([m.runtime], ds, ids, 'train', opts)) oof.set(id, p);
       }
       row.oofAp = score(ds.labels, oof);
+      // Kept for reports (PR curves, worst tiles) and for anyone who wants to re-score them.
+      await writeFileAtomic(join(root, 'evaluate', `oof-${stage.name}.csv`), submissionCsv(oof));
       if (truth && hiddenIds.length > 0) {
         const ensemble = t.folds === 'all' ? models.filter((m) => c.ensembleFolds.includes(m.fold)) : models;
         row.hiddenAp = score(truth, await predictTiles(ensemble.map((m) => m.runtime), ds, hiddenIds, 'train', opts));

@@ -8,6 +8,7 @@ import { trainCommand } from './train.ts';
 import { predictCommand } from './predict.ts';
 import { exportCommand } from './export.ts';
 import { pipelineCommand } from './pipeline.ts';
+import { reportCommand } from './report.ts';
 
 // `vascseg ... | head` closes stdout early: that is the reader's choice, not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -27,6 +28,7 @@ program.addCommand(trainCommand());
 program.addCommand(predictCommand());
 program.addCommand(exportCommand());
 program.addCommand(pipelineCommand());
+program.addCommand(reportCommand());
 program.addCommand(evalCommand());
 program.addCommand(submissionCommand());
 

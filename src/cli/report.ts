@@ -10,6 +10,7 @@ interface ReportCli {
   data?: string;
   out?: string;
   maxTiles: number;
+  weights?: string;
 }
 
 export function reportCommand(): Command {
@@ -18,6 +19,7 @@ export function reportCommand(): Command {
     .argument('[run]', 'a run directory: runs/train/<name> or runs/pipeline/<name>')
     .option('--data <dir>', 'report on a dataset instead of a run')
     .option('--out <dir>', 'where a dataset report goes (default: runs/report/<dataset name>)')
+    .option('--weights <checkpoint>', 'with --data: map tiles by this model\'s features instead of their colour and texture')
     .option('--max-tiles <n>', 'tiles in the domain map (a seeded sample beyond it)', parseInteger, 2000)
     .action(async (run: string | undefined, opts: ReportCli) => {
       if (!run && !opts.data) throw new Error('give a run directory, or --data DIR');
@@ -27,7 +29,7 @@ export function reportCommand(): Command {
       if (opts.data) {
         const out = opts.out ?? join('runs', 'report', opts.data.replace(/\/+$/, '').split('/').pop()!);
         await mkdir(out, { recursive: true });
-        result = await dataReport(opts.data, out, { maxTiles: opts.maxTiles, log });
+        result = await dataReport(opts.data, out, { maxTiles: opts.maxTiles, log, weights: opts.weights });
       } else {
         result = await runReport(run!, log);
       }

@@ -4,6 +4,8 @@ import { imagePath, loadDataset, readTileImage, type Dataset } from '../data/dat
 import { drawOutlines } from '../data/overlay.ts';
 import { rasterize } from '../data/rasterize.ts';
 import { mulberry32 } from '../util/stats.ts';
+import { imageToInput } from '../infer/preprocess.ts';
+import { openRuntime, type Array4, type Runtime } from '../infer/runtime.ts';
 import { histogram, scatter } from './charts.ts';
 import { Report } from './html.ts';
 
@@ -55,7 +57,22 @@ function sample<T>(items: T[], max: number, seed: number): T[] {
   return keyed.filter((k) => k.key <= cut).map((k) => k.item);
 }
 
-async function domainMap(report: Report, ds: Dataset, maxTiles: number, log: (line: string) => void): Promise<void> {
+/**
+ * Model features of a tile: the network's prototype and P5 head outputs, each averaged over
+ * space (what the model "sees", as opposed to what the colours say).
+ */
+async function modelFeatures(runtime: Runtime, ds: Dataset, id: string): Promise<number[]> {
+  const out = await runtime.run(imageToInput(await readTileImage(ds, id), runtime.imgsz), 1, runtime.imgsz);
+  const pooled = (a: Array4) => {
+    const [, h, w, c] = a.shape;
+    const m = new Array<number>(c).fill(0);
+    for (let p = 0; p < h * w; p++) for (let k = 0; k < c; k++) m[k] += a.data[p * c + k]! / (h * w);
+    return m;
+  };
+  return [...pooled(out.proto), ...pooled(out.heads[2]!)];
+}
+
+async function domainMap(report: Report, ds: Dataset, maxTiles: number, log: (line: string) => void, weights?: string): Promise<void> {
   const tiles = sample(ds.tiles.filter((t) => ds.images.train.has(t.id)), maxTiles, 0);
   if (tiles.length < 5) {
     report.paragraph(`Domain map: only ${tiles.length} tiles have images; at least 5 are needed.`);
@@ -63,18 +80,21 @@ async function domainMap(report: Report, ds: Dataset, maxTiles: number, log: (li
   }
   log(`domain map: appearance features of ${tiles.length} tiles`);
   const features: number[][] = [];
-  for (const t of tiles) features.push(await tileFeatures(imagePath(ds, t.id, 'train')!));
+  const runtime = weights ? await openRuntime(weights, 'onnx') : null;
+  for (const t of tiles) features.push(runtime ? await modelFeatures(runtime, ds, t.id) : await tileFeatures(imagePath(ds, t.id, 'train')!));
+  await runtime?.dispose();
   const umap = new UMAP({ nComponents: 2, nNeighbors: Math.min(15, tiles.length - 1), minDist: 0.1, random: mulberry32(0) });
   const embedding = umap.fit(standardise(features));
   const rows = tiles.map((t, k) => ({ id: t.id, x: embedding[k]![0]!, y: embedding[k]![1]!, dataset: `dataset ${t.dataset}`, wsi: `WSI ${t.sourceWsi}` }));
   report.heading('Domain map');
-  report.paragraph(`UMAP (umap-js, 15 neighbours, seed 0) of ${tiles.length} tiles' appearance (colour means and spreads, saturation, pale fraction, gradient and Laplacian texture of a 64 px thumbnail)${tiles.length < ds.tiles.length ? `, a seeded sample of the ${ds.tiles.length}` : ''}. Where only dataset 3 lies, no label has taught the model anything: the seed's reason to pseudo-label it.`);
+  const what = weights ? `model features (prototype and P5 head outputs averaged over space, ${weights})` : 'appearance (colour means and spreads, saturation, pale fraction, gradient and Laplacian texture of a 64 px thumbnail)';
+  report.paragraph(`UMAP (umap-js, 15 neighbours, seed 0) of ${tiles.length} tiles' ${what}${tiles.length < ds.tiles.length ? `, a seeded sample of the ${ds.tiles.length}` : ''}. Where only dataset 3 lies, no label has taught the model anything: the seed's reason to pseudo-label it.`);
   await report.chart('domain-by-dataset', scatter('tiles by dataset', rows, 'dataset'));
   await report.chart('domain-by-wsi', scatter('tiles by WSI', rows, 'wsi'));
 }
 
 /** Report of a dataset: counts, vessel sizes, a labelled sample tile per WSI, the domain map. */
-export async function dataReport(dir: string, out: string, options: { maxTiles?: number; log?: (line: string) => void } = {}): Promise<{ file: string; figures: string[] }> {
+export async function dataReport(dir: string, out: string, options: { maxTiles?: number; log?: (line: string) => void; weights?: string } = {}): Promise<{ file: string; figures: string[] }> {
   const log = options.log ?? (() => {});
   const ds = await loadDataset(dir, { strict: true });
   const report = new Report(out, `vascseg dataset ${dir}`);
@@ -109,6 +129,6 @@ export async function dataReport(dir: string, out: string, options: { maxTiles?:
     const png = await sharp(Buffer.from(img.data), { raw: { width: img.width, height: img.height, channels: 3 } }).resize(256, 256).png().toBuffer();
     await report.image(`wsi-${wsi}`, png, `WSI ${wsi}, dataset ${tile.dataset}: ${tile.id}${ds.labels.has(tile.id) ? ` (${ds.labels.get(tile.id)!.length} labels)` : ' (unlabelled)'}`);
   }
-  await domainMap(report, ds, options.maxTiles ?? 2000, log);
+  await domainMap(report, ds, options.maxTiles ?? 2000, log, options.weights);
   return { file: await report.write(), figures: report.figures };
 }

@@ -73,4 +73,10 @@ test('vascseg report --data: counts, a tile per WSI and the domain map, in Chrom
   const meta = (await readFile(join(data, 'tile_meta.csv'), 'utf8')).trim().split('\n').slice(1).map((l) => l.split(','));
   const ds1 = meta.filter((c) => c[2] === '1').length;
   assert.match(text, new RegExp(`\\n1\\t${ds1}\\t`), `dataset 1 has ${ds1} tiles in the counts table`);
+  // With a checkpoint the map uses the model's features.
+  const byModel = await vascseg('report', '--data', data, '--out', join(root, 'model-map'), '--weights', join(root, 'runs', 'r', 'weights', 'best'));
+  assert.equal(byModel.code, 0, byModel.stderr);
+  const m = await openReport(join(root, 'model-map', 'report.html'));
+  assert.match(m.text, /model features \(prototype and P5 head outputs/);
+  for (const i of m.images) assert.ok(i.w > 0, `image "${i.alt}" did not load`);
 });

@@ -12,29 +12,46 @@ export function boxIou(a: Box, b: Box): number {
 /**
  * Greedy non-maximum suppression: highest score first; a box is dropped when its IoU with a
  * kept box of the same class exceeds `iouThreshold` (class-aware, as YOLO's default).
- * Returns kept indices, best first, at most `maxDet`. The kept boxes live in flat typed arrays:
- * at the seed's conf 0.001 tens of thousands of candidates each meet up to 300 kept boxes.
+ * Returns kept indices, best first, at most `maxDet`. At the seed's conf 0.001 some 20,000
+ * candidates meet up to 300 kept boxes, so kept boxes are filed in a coarse grid and a
+ * candidate is compared only with those filed in the cells it covers (IoU > 0 needs overlap).
  */
 export function nms(boxes: readonly Box[], scores: ArrayLike<number>, classes: ArrayLike<number>, iouThreshold: number, maxDet = 300): number[] {
   const kept: number[] = [];
+  if (boxes.length === 0) return kept;
+  let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
+  for (const [x1, y1, x2, y2] of boxes) { minX = Math.min(minX, x1); minY = Math.min(minY, y1); maxX = Math.max(maxX, x2); maxY = Math.max(maxY, y2); }
+  const cells = 16;
+  const cw = Math.max((maxX - minX) / cells, 1e-9), ch = Math.max((maxY - minY) / cells, 1e-9);
+  const cell = (v: number, min: number, size: number) => Math.min(cells - 1, Math.max(0, Math.floor((v - min) / size)));
+  const grid: number[][] = Array.from({ length: cells * cells }, () => []);
   const kx1 = new Float64Array(maxDet), ky1 = new Float64Array(maxDet), kx2 = new Float64Array(maxDet), ky2 = new Float64Array(maxDet);
   const karea = new Float64Array(maxDet), kcls = new Float64Array(maxDet);
+  const seen = new Int32Array(maxDet).fill(-1);
+  let stamp = 0;
   for (const k of scoreOrder(scores, () => kept.length >= maxDet)) {
     const [x1, y1, x2, y2] = boxes[k]!;
     const area = (x2 - x1) * (y2 - y1), cls = classes[k]!;
+    const cx0 = cell(x1, minX, cw), cx1 = cell(x2, minX, cw), cy0 = cell(y1, minY, ch), cy1 = cell(y2, minY, ch);
+    stamp++;
     let keep = true;
-    for (let j = 0; j < kept.length; j++) {
-      if (kcls[j] !== cls) continue;
-      const iw = Math.min(x2, kx2[j]!) - Math.max(x1, kx1[j]!);
-      if (iw <= 0) continue;
-      const ih = Math.min(y2, ky2[j]!) - Math.max(y1, ky1[j]!);
-      if (ih <= 0) continue;
-      const inter = iw * ih;
-      if (inter / (area + karea[j]! - inter) > iouThreshold) { keep = false; break; }
+    for (let gy = cy0; gy <= cy1 && keep; gy++) for (let gx = cx0; gx <= cx1 && keep; gx++) {
+      for (const j of grid[gy * cells + gx]!) {
+        if (seen[j] === stamp) continue;
+        seen[j] = stamp;
+        if (kcls[j] !== cls) continue;
+        const iw = Math.min(x2, kx2[j]!) - Math.max(x1, kx1[j]!);
+        if (iw <= 0) continue;
+        const ih = Math.min(y2, ky2[j]!) - Math.max(y1, ky1[j]!);
+        if (ih <= 0) continue;
+        const inter = iw * ih;
+        if (inter / (area + karea[j]! - inter) > iouThreshold) { keep = false; break; }
+      }
     }
     if (!keep) continue;
     const j = kept.length;
     kx1[j] = x1; ky1[j] = y1; kx2[j] = x2; ky2[j] = y2; karea[j] = area; kcls[j] = cls;
+    for (let gy = cy0; gy <= cy1; gy++) for (let gx = cx0; gx <= cx1; gx++) grid[gy * cells + gx]!.push(j);
     kept.push(k);
   }
   return kept;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { nmsEnsemble, wsfEnsemble, type Candidate } from '../../src/infer/ensemble.ts';
 import { binarize, type SoftMask } from '../../src/infer/decode.ts';
-import type { Box } from '../../src/infer/nms.ts';
+import { boxIou as boxIouRef, nms, type Box } from '../../src/infer/nms.ts';
 
 /** A soft mask filling its window with one probability. */
 const filled = (x0: number, y0: number, w: number, h: number, p: number): SoftMask => ({ x0, y0, w, h, prob: new Float32Array(w * h).fill(p) });
@@ -54,4 +54,30 @@ test('WSF: a candidate joins the cluster it overlaps most, not the first that pa
   assert.equal(apart.length, 2);
   const withMid = apart.find((c) => c.source === 'wsf of 2')!;
   assert.ok(withMid.box[0] > 7 && withMid.box[0] < 8, `mid (IoU 0.90 with right, 0.48 with left) joins right: ${withMid.box}`);
+});
+
+test('NMS equals the plain greedy definition on random boxes (ties, classes, max-det)', () => {
+  let seed = 5;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const reference = (boxes: Box[], scores: number[], classes: number[], thr: number, maxDet: number) => {
+    const order = boxes.map((_, k) => k).sort((a, b) => scores[b]! - scores[a]! || a - b);
+    const kept: number[] = [];
+    for (const k of order) {
+      if (kept.length >= maxDet) break;
+      if (kept.every((j) => classes[j] !== classes[k] || boxIouRef(boxes[j]!, boxes[k]!) <= thr)) kept.push(k);
+    }
+    return kept;
+  };
+  for (let trial = 0; trial < 30; trial++) {
+    const n = 50 + Math.floor(random() * 3000);
+    const boxes: Box[] = [], scores: number[] = [], classes: number[] = [];
+    for (let k = 0; k < n; k++) {
+      const x = random() * 600 - 50, y = random() * 600 - 50, w = 2 + random() * (trial % 3 === 0 ? 300 : 40), h = 2 + random() * 40;
+      boxes.push([x, y, x + w, y + h]);
+      scores.push(Math.round(random() * 200) / 200); // many ties
+      classes.push(trial % 2 === 0 ? 0 : Math.floor(random() * 3));
+    }
+    const thr = 0.3 + random() * 0.4, maxDet = trial % 4 === 0 ? 20 : 300;
+    assert.deepEqual(nms(boxes, scores, classes, thr, maxDet), reference(boxes, scores, classes, thr, maxDet), `trial ${trial}`);
+  }
 });

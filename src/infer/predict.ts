@@ -6,7 +6,8 @@ import { nmsEnsemble, wsfEnsemble, type Candidate, type EnsembleMethod } from '.
 import type { Box } from './nms.ts';
 import { postprocessMask, type PostProcess } from './postprocess.ts';
 import { canvasInputSize, contextCanvas, imageToInput, type Flip } from './preprocess.ts';
-import type { Runtime } from './runtime.ts';
+import type { RawOutputs, Runtime } from './runtime.ts';
+import type { ModelConfig } from '../model/yolov7seg.ts';
 
 export interface PredictOptions {
   imgsz: number;
@@ -82,45 +83,58 @@ function tileWindow(m: SoftMask, pad: number, margin: number): { x0: number; y0:
   return { x0, y0, w, h, mask };
 }
 
-/**
- * Predict one 512 px tile with one model or a fold ensemble, the seed's way: every model
- * (and flip) predicts on the tile (with `context` pixels of its neighbours around it); the
- * detections are pooled; NMS keeps the best boxes and each kept instance keeps the mask of
- * the model whose box survived (or `wsf` fuses clusters); masks are thresholded, clipped to
- * the tile, post-processed (largest component, optional dilation); empty ones are dropped.
- */
-export async function predictTile(runtimes: readonly Runtime[], image: RgbImage, opts: PredictOptions, neighbour: NeighbourLookup = () => null, timings = newTimings()): Promise<Prediction[]> {
+/** What the network said about one tile: raw outputs per model and flip, and the canvas geometry. */
+export interface TileOutputs {
+  runs: { model: number; flip: Flip; config: ModelConfig; raw: RawOutputs }[];
+  /** Canvas side (512 + 2 x context) and the model input side it was resized to. */
+  size: number;
+  inputSize: number;
+  pad: number;
+}
+
+/** The network part of predicting a tile: every model (and flip) on the tile's canvas. */
+export async function runTile(runtimes: readonly Runtime[], image: RgbImage, opts: PredictOptions, neighbour: NeighbourLookup = () => null, timings = newTimings()): Promise<TileOutputs> {
   if (image.width !== TILE_SIZE || image.height !== TILE_SIZE) throw new Error(`image is ${image.width}x${image.height}, expected ${TILE_SIZE}x${TILE_SIZE}`);
   let t = performance.now();
-  const lap = (key: keyof Timings) => {
-    const now = performance.now();
-    timings[key] += now - t;
-    t = now;
-  };
+  const lap = (key: keyof Timings) => { const now = performance.now(); timings[key] += now - t; t = now; };
   const pad = opts.context;
   const canvas = pad > 0 ? contextCanvas(image, pad, neighbour) : image;
   const size = canvas.width;
   const inputSize = pad > 0 ? canvasInputSize(size, opts.imgsz) : opts.imgsz;
   const flips: Flip[] = opts.tta === 'flip' ? ['none', 'h', 'v'] : ['none'];
-  const scale = size / inputSize;
-  const pool: Candidate[] = [];
   const input = new Float32Array(inputSize * inputSize * 3);
-  for (const [m, runtime] of runtimes.entries()) {
+  const runs: TileOutputs['runs'] = [];
+  for (const [model, runtime] of runtimes.entries()) {
     for (const flip of flips) {
       imageToInput(canvas, inputSize, flip, input);
       lap('preprocess');
-      const raw = await runtime.run(input, 1, inputSize);
+      runs.push({ model, flip, config: runtime.config, raw: await runtime.run(input, 1, inputSize) });
       lap('forward');
-      const dets = decodeDetections(raw, runtime.config, { conf: opts.conf, iou: opts.iou, maxDet: opts.maxDet, classes: [0] })[0]!;
-      const masks = softMasks(dets, raw.proto, 0, inputSize, size, size);
-      const source = `model ${m}${flip === 'none' ? '' : ` flip ${flip}`}`;
-      dets.forEach((d, k) => {
-        pool.push({ score: d.score, box: unflipBox(d.box.map((v) => v * scale) as Box, flip, size), mask: unflipMask(masks[k]!, flip, size), source });
-      });
-      lap('decode');
     }
   }
-  const sources = runtimes.length * flips.length;
+  return { runs, size, inputSize, pad };
+}
+
+/**
+ * The rest, pure JS on plain data (so it can run in a worker thread): decode each run, pool
+ * the detections, ensemble, threshold, clip to the tile, post-process, encode.
+ */
+export function finishTile(tile: TileOutputs, opts: PredictOptions, timings = newTimings()): Prediction[] {
+  let t = performance.now();
+  const lap = (key: keyof Timings) => { const now = performance.now(); timings[key] += now - t; t = now; };
+  const { size, inputSize, pad } = tile;
+  const scale = size / inputSize;
+  const pool: Candidate[] = [];
+  for (const { model, flip, config, raw } of tile.runs) {
+    const dets = decodeDetections(raw, config, { conf: opts.conf, iou: opts.iou, maxDet: opts.maxDet, classes: [0] })[0]!;
+    const masks = softMasks(dets, raw.proto, 0, inputSize, size, size);
+    const source = `model ${model}${flip === 'none' ? '' : ` flip ${flip}`}`;
+    dets.forEach((d, k) => {
+      pool.push({ score: d.score, box: unflipBox(d.box.map((v) => v * scale) as Box, flip, size), mask: unflipMask(masks[k]!, flip, size), source });
+    });
+  }
+  lap('decode');
+  const sources = tile.runs.length;
   const kept = sources === 1
     ? pool.slice(0, opts.maxDet) // one model: decoding already ran NMS, best first
     : opts.ensemble === 'wsf' ? wsfEnsemble(pool, sources, opts.iou, opts.maxDet) : nmsEnsemble(pool, opts.iou, opts.maxDet);
@@ -138,4 +152,15 @@ export async function predictTile(runtimes: readonly Runtime[], image: RgbImage,
   }
   lap('post');
   return out;
+}
+
+/**
+ * Predict one 512 px tile with one model or a fold ensemble, the seed's way: every model
+ * (and flip) predicts on the tile (with `context` pixels of its neighbours around it); the
+ * detections are pooled; NMS keeps the best boxes and each kept instance keeps the mask of
+ * the model whose box survived (or `wsf` fuses clusters); masks are thresholded, clipped to
+ * the tile, post-processed (largest component, optional dilation); empty ones are dropped.
+ */
+export async function predictTile(runtimes: readonly Runtime[], image: RgbImage, opts: PredictOptions, neighbour: NeighbourLookup = () => null, timings = newTimings()): Promise<Prediction[]> {
+  return finishTile(await runTile(runtimes, image, opts, neighbour, timings), opts, timings);
 }

@@ -1,16 +1,48 @@
 import { readTileImage, type Dataset, type Split } from '../data/dataset.ts';
+import type { RgbImage } from '../data/images.ts';
+import { FinishPool } from './finish-pool.ts';
 import { neighbourFinder } from './neighbours.ts';
-import { predictTile, type Prediction, type PredictOptions } from './predict.ts';
+import { runTile, type NeighbourLookup, type Prediction, type PredictOptions } from './predict.ts';
 import type { Runtime } from './runtime.ts';
 
-/** Predict a dataset's tiles (by id) with one model or an ensemble; `onTile` reports progress. */
-export async function predictTiles(runtimes: readonly Runtime[], ds: Dataset, ids: readonly string[], split: Split, opts: PredictOptions, onTile?: (done: number, total: number) => void): Promise<Map<string, Prediction[]>> {
-  const neighbours = opts.context > 0 ? neighbourFinder(ds, split) : null;
-  const out = new Map<string, Prediction[]>();
-  for (const [k, id] of ids.entries()) {
-    const image = await readTileImage(ds, id, split);
-    out.set(id, await predictTile(runtimes, image, opts, neighbours ? await neighbours(id) : undefined));
-    onTile?.(k + 1, ids.length);
+/** A tile to predict: its id, how to load it, and (for `--context`) its neighbours. */
+export interface TileSource {
+  id: string;
+  load: () => Promise<RgbImage>;
+  neighbours?: () => Promise<NeighbourLookup>;
+}
+
+/**
+ * Predict tiles in order with one model or an ensemble. The network runs on this thread; the
+ * rest of each tile is finished by `pool` (worker threads), so tile k+1's forward pass overlaps
+ * tile k's masks and post-processing. `onTile` reports progress with the tile's image.
+ */
+export async function predictSources(runtimes: readonly Runtime[], sources: readonly TileSource[], opts: PredictOptions, pool: FinishPool, onTile?: (id: string, image: RgbImage, predictions: Prediction[], done: number, total: number) => void): Promise<Map<string, Prediction[]>> {
+  const results: Prediction[][] = new Array(sources.length);
+  const inflight: Promise<void>[] = [];
+  let done = 0;
+  for (const [k, src] of sources.entries()) {
+    const image = await src.load();
+    const neighbours = opts.context > 0 && src.neighbours ? await src.neighbours() : undefined;
+    const tile = await runTile(runtimes, image, opts, neighbours);
+    inflight.push(pool.finish(tile, opts).then((p) => {
+      results[k] = p;
+      onTile?.(src.id, image, p, ++done, sources.length);
+    }));
+    // At most one tile per worker waits, so memory stays bounded.
+    if (inflight.length > Math.max(1, pool.size)) await inflight.shift();
   }
-  return out;
+  await Promise.all(inflight);
+  return new Map(sources.map((s, k) => [s.id, results[k]!]));
+}
+
+/** Predict a dataset's tiles (by id); `onTile` reports progress. */
+export async function predictTiles(runtimes: readonly Runtime[], ds: Dataset, ids: readonly string[], split: Split, opts: PredictOptions, onTile?: (done: number, total: number) => void, workers = 1): Promise<Map<string, Prediction[]>> {
+  const neighbours = opts.context > 0 ? neighbourFinder(ds, split) : null;
+  const pool = new FinishPool(workers);
+  try {
+    return await predictSources(runtimes, ids.map((id) => ({ id, load: () => readTileImage(ds, id, split), neighbours: neighbours ? () => neighbours(id) : undefined })), opts, pool, onTile ? (_id, _img, _p, done, total) => onTile(done, total) : undefined);
+  } finally {
+    await pool.close();
+  }
 }

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Dataset } from '../data/dataset.ts';
 import { makeFolds } from '../data/folds.ts';
@@ -14,7 +15,9 @@ export function predictOptions(c: PipelineConfig): PredictOptions {
 /** Open the fold models of a training stage (all of them, or the listed folds). */
 export async function openFolds(root: string, stage: TrainStage, c: PipelineConfig, folds?: readonly number[]): Promise<{ fold: number; runtime: Runtime }[]> {
   const out: { fold: number; runtime: Runtime }[] = [];
-  for (const f of folds ?? stageFolds(stage, c)) out.push({ fold: f, runtime: await openRuntime(foldWeights(join(root, stage.name), f), 'onnx') });
+  // predictTiles finishes tiles in one worker thread: leave it a core.
+  const threads = Math.max(1, availableParallelism() - 1);
+  for (const f of folds ?? stageFolds(stage, c)) out.push({ fold: f, runtime: await openRuntime(foldWeights(join(root, stage.name), f), 'onnx', { threads }) });
   return out;
 }
 

@@ -8,6 +8,8 @@ import { TfModel } from '../../src/model/tfjs.ts';
 import { saveCheckpoint } from '../../src/model/checkpoint.ts';
 import { predictTile, DEFAULT_PREDICT, unflipBox, unflipMask } from '../../src/infer/predict.ts';
 import { TfjsRuntime } from '../../src/infer/runtime.ts';
+import { FinishPool } from '../../src/infer/finish-pool.ts';
+import { predictSources } from '../../src/infer/tiles.ts';
 import { nms } from '../../src/infer/nms.ts';
 import { labelComponents } from '../../src/data/components.ts';
 import { decodeRle, rleBbox } from '../../src/eval/rle.ts';
@@ -84,6 +86,20 @@ test('fold ensemble with flip TTA: the surviving model\'s masks, one component e
   const fused = await predictTile(runtimes, image, { ...DEFAULT_PREDICT, imgsz: 128, tta: 'flip', ensemble: 'wsf', maxDet: 100, conf: 1e-4 });
   assert.ok(fused.some((p) => p.source.startsWith('wsf of')), 'overlapping detections of the two models fuse');
   assert.ok(fused.every((p) => p.score <= 1));
+});
+
+test('tiles finished in a worker thread equal tiles finished inline, in order', async () => {
+  const ds = await loadDataset(data);
+  const runtimes = models.map((m) => new TfjsRuntime(m, 128));
+  const sources = ds.tiles.slice(0, 4).map((t) => ({ id: t.id, load: () => readTileImage(ds, t.id) }));
+  const opts = { ...DEFAULT_PREDICT, imgsz: 128, tta: 'flip' as const, maxDet: 50, conf: 1e-4 };
+  const inline = new FinishPool(0), threaded = new FinishPool(1);
+  const a = await predictSources(runtimes, sources, opts, inline);
+  const b = await predictSources(runtimes, sources, opts, threaded);
+  await threaded.close();
+  assert.deepEqual([...b.keys()], sources.map((s) => s.id));
+  assert.ok([...a.values()].some((p) => p.length > 0));
+  assert.deepEqual(b, a);
 });
 
 test('--context: predictions come from the larger canvas, clipped to the tile', async () => {

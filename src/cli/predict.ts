@@ -97,8 +97,8 @@ export function predictCommand(): Command {
       if (opts.runtime === 'tfjs' || opts.weights.some((w) => !w.endsWith('.onnx'))) await setupBackend(opts.device);
       const tiles = await sources(opts);
       const models: Runtime[] = [];
-      // Measured on 2 cores: one onnxruntime thread plus one finishing worker thread predicted
-      // 11.2 tiles/s where two onnxruntime threads and no worker gave 9.0 (npm run bench:infer).
+      // Measured on 2 cores (npm run bench:infer, three runs): one onnxruntime thread plus one
+      // finishing worker thread was 1.08x to 1.25x faster than two threads and no worker.
       const threads = opts.threads ?? (opts.workers > 0 ? Math.max(1, availableParallelism() - opts.workers) : 0);
       for (const w of opts.weights) models.push(await openRuntime(w, opts.runtime, { threads, provider: opts.provider }));
       const imgsz = opts.imgsz ?? models[0]!.imgsz;

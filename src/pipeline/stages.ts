@@ -32,7 +32,9 @@ export function planStages(config: PipelineConfig): Stage[] {
     const pseudo = `pseudo-${r}`, pretrain = `pretrain-pseudo-${r}`, next = `finetune-ds1-${r + 1}`;
     stages.push(
       { kind: 'pseudo', name: pseudo, deps: [finetune], title: `pseudo-label datasets ${config.pseudo.datasets.join(' and ')} with ${finetune}'s folds`, models: finetune, round: r },
-      { kind: 'train', name: pretrain, deps: [pseudo], title: `pretrain on the pseudo labels of round ${r}`, trainDatasets: config.pseudo.datasets, data: pseudo, epochs: config.pretrainPseudo.epochs, folds: 'one' },
+      config.pretrainPseudo.init === 'scratch'
+        ? { kind: 'train', name: pretrain, deps: [pseudo], title: `pretrain on the pseudo labels of round ${r}`, trainDatasets: config.pseudo.datasets, data: pseudo, epochs: config.pretrainPseudo.epochs, folds: 'one' }
+        : { kind: 'train', name: pretrain, deps: [pseudo, 'pretrain-ds2'], title: `pretrain on the pseudo labels of round ${r}, from pretrain-ds2`, trainDatasets: config.pseudo.datasets, data: pseudo, init: 'pretrain-ds2', epochs: config.pretrainPseudo.epochs, folds: 'one' },
       { kind: 'train', name: next, deps: [pretrain], title: `fine-tune on dataset 1 from ${pretrain}, k folds`, trainDatasets: [1], data: 'source', init: pretrain, epochs: config.finetune.epochs, folds: 'all' },
     );
     finetune = next;

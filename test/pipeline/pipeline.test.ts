@@ -25,6 +25,10 @@ test('config: presets, JSON and YAML files over a preset, and errors that name t
   assert.deepEqual(planStages(seed).map((s) => s.name), ['pretrain-ds2', 'finetune-ds1', 'pseudo-1', 'pretrain-pseudo-1', 'finetune-ds1-2', 'predict', 'evaluate']);
   assert.deepEqual(planStages(resolveConfig({ pseudo: { rounds: 2 } }, 'x')).map((s) => s.name).slice(2, 8), ['pseudo-1', 'pretrain-pseudo-1', 'finetune-ds1-2', 'pseudo-2', 'pretrain-pseudo-2', 'finetune-ds1-3']);
   assert.deepEqual(planStages(resolveConfig({ pseudo: { rounds: 0 } }, 'x')).map((s) => s.name), ['pretrain-ds2', 'finetune-ds1', 'predict', 'evaluate']);
+  const fromDs2 = planStages(resolveConfig({ pretrainPseudo: { epochs: 5, init: 'pretrain-ds2' } }, 'x')).find((s) => s.name === 'pretrain-pseudo-1')!;
+  assert.deepEqual([fromDs2.deps, fromDs2.kind === 'train' ? fromDs2.init : null], [['pseudo-1', 'pretrain-ds2'], 'pretrain-ds2']);
+  const fromScratch = planStages(seed).find((s) => s.name === 'pretrain-pseudo-1')!;
+  assert.equal(fromScratch.kind === 'train' ? fromScratch.init : 'x', undefined, 'the seed pretrains on pseudo labels from scratch');
   const yaml = join(root, 'c.yaml');
   await writeFile(yaml, 'imgsz: 320\nfinetune: { epochs: 7 }\n');
   const demo = await loadPipelineConfig(yaml, 'demo');

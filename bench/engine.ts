@@ -18,10 +18,11 @@ const spec = netSpec();
 
 function median(times: number[]): number { return [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!; }
 
-function time(fn: () => void, repeats: number): number {
-  fn(); fn();
+/** Median of `repeats` timed calls after two warm-up calls (sync or async). */
+async function time(fn: () => unknown, repeats: number): Promise<number> {
+  await fn(); await fn();
   const times: number[] = [];
-  for (let k = 0; k < repeats; k++) { const t = performance.now(); fn(); times.push(performance.now() - t); }
+  for (let k = 0; k < repeats; k++) { const t = performance.now(); await fn(); times.push(performance.now() - t); }
   return median(times);
 }
 
@@ -43,8 +44,8 @@ for (const backend of backends) {
   if (backend === backends[0]) console.log(`net: ${net.parameterCount.toLocaleString('en-US')} parameters (pytorch: ${torch.params?.toLocaleString('en-US') ?? 'n/a'}), batch ${batch}, pytorch ${torch.version ?? 'n/a'} with 2 threads`);
   for (const size of sizes) {
     const x = tf.randomNormal([batch, size, size, 3]) as tf.Tensor4D;
-    const fwd = time(() => tf.tidy(() => { for (const o of net.forward(x)) o.dataSync(); }), 3);
-    const train = time(() => { net.trainStep(x); }, 3);
+    const fwd = await time(() => tf.tidy(() => { for (const o of net.forward(x)) o.dataSync(); }), 3);
+    const train = await time(() => { net.trainStep(x); }, 3);
     x.dispose();
     const ref = torch[String(size)];
     const ratio = (v: number, r?: number) => (r ? ` = ${(v / r).toFixed(1)}x pytorch (${r.toFixed(1)} ms)` : '');
@@ -79,12 +80,6 @@ const sgd = new Sgd(params, 0.9, 5e-4);
 const lr = { weights: 1e-4, norm: 1e-4, bias: 1e-4 };
 const nameOfVar = new Map([...yolo.weights].map(([n, v]) => [v.name, n]));
 console.log(`\nYOLOv7-seg ${yoloSize} (${yolo.trainable.reduce((s, v) => s + v.size, 0).toLocaleString('en-US')} parameters; pytorch ${yoloTorch.params?.toLocaleString('en-US') ?? 'n/a'}), batch ${batch}, train step with a synthetic loss and SGD`);
-async function timeAsync(fn: () => Promise<void>, repeats: number): Promise<number> {
-  await fn(); await fn();
-  const times: number[] = [];
-  for (let k = 0; k < repeats; k++) { const t = performance.now(); await fn(); times.push(performance.now() - t); }
-  return median(times);
-}
 for (const size of sizes) {
   const x = tf.randomUniform([batch, size, size, 3]) as tf.Tensor4D;
   const shapes = (() => { const o = yolo.predict(x); const s = [...o.heads, o.proto].map((t) => t.shape); tf.dispose([...o.heads, o.proto]); return s; })();
@@ -94,7 +89,7 @@ for (const size of sizes) {
     return { total, box: total, obj: total, cls: total, seg: total };
   };
   const engine = new OnnxTrainEngine(yoloGraph, size);
-  const onnxMs = await timeAsync(async () => {
+  const onnxMs = await time(async () => {
     const { grads } = await engine.step(yolo, x, loss);
     sgd.step(grads, lr);
     tf.dispose([...grads.values()]);
@@ -107,7 +102,7 @@ for (const size of sizes) {
   // tfjs-wasm's heap is 4 GB: the tiny YOLOv7-seg at 640 with batch 4 aborts it (measured), so
   // the tfjs engine is timed only up to --tfjs-max (default 320).
   if (size > Number(argOf('--tfjs-max', '320'))) { tf.dispose([x, ...gs]); continue; }
-  const tfjsMs = await timeAsync(async () => {
+  const tfjsMs = await time(async () => {
     const raw = tf.tidy(() => tf.variableGrads(() => loss(yolo.forward(x, true)).total, yolo.trainable).grads);
     const grads = new Map(Object.entries(raw).map(([v, g]) => [nameOfVar.get(v)!, g]));
     sgd.step(grads, lr);

@@ -6,11 +6,12 @@ the same synthetic loss the vascseg engines are timed with. Prints JSON: ms per 
 """
 import json
 import sys
-import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from engine_torch import timed  # same directory: the script's own
 
 
 def same_pads(size, k, s):
@@ -62,14 +63,6 @@ class GraphNet(nn.Module):
             elif op == "concat":
                 vals.append(torch.cat([vals[f] for f in l["from"]], 1))
         return [vals[i] for i in self.outputs]
-
-
-def timed(fn, repeats):
-    fn(); fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter(); fn(); times.append((time.perf_counter() - t) * 1000)
-    return sorted(times)[len(times) // 2]
 
 
 def main():

@@ -21,6 +21,7 @@ import { DEFAULT_PREDICT, newTimings, predictTile } from '../src/infer/predict.t
 import { imageToInput } from '../src/infer/preprocess.ts';
 import { FinishPool } from '../src/infer/finish-pool.ts';
 import { predictSources } from '../src/infer/tiles.ts';
+import { tilePredictions } from '../src/infer/outputs.ts';
 import { formatSubmission } from '../src/eval/submission.ts';
 import { generateDataset } from '../src/synth/generate.ts';
 import { presetConfig } from '../src/synth/config.ts';
@@ -85,7 +86,7 @@ for (const name of runtimes) {
     decode += performance.now() - s;
     const preds = await predictTile([runtime], image, { ...DEFAULT_PREDICT, imgsz }, undefined, timings);
     s = performance.now();
-    formatSubmission([{ id, width: 512, height: 512, detections: preds.map((p) => ({ score: p.score, rle: p.rle })) }]);
+    formatSubmission([tilePredictions(id, preds)]);
     encode += performance.now() - s;
     vessels += preds.length;
   }
@@ -106,7 +107,7 @@ for (const name of runtimes) {
     const s = performance.now();
     let shown = 0;
     await predictSources([single], ids.map((id) => ({ id, load: () => readTileImage(ds, id) })), { ...DEFAULT_PREDICT, imgsz }, pool, (id, _img, preds) => {
-      formatSubmission([{ id, width: 512, height: 512, detections: preds.map((p) => ({ score: p.score, rle: p.rle })) }]);
+      formatSubmission([tilePredictions(id, preds)]);
       shown += preds.length;
     });
     const perTile = (performance.now() - s) / ids.length;

@@ -139,20 +139,14 @@ export function softMasks(dets: readonly RawDetection[], proto: Array4, batchInd
   });
 }
 
-/** Threshold a soft mask at 0.5 into a full binary mask of the output size. */
-export function binarize(m: SoftMask, outW: number, outH: number): Uint8Array {
-  const mask = new Uint8Array(outW * outH);
-  for (let y = 0; y < m.h; y++) for (let x = 0; x < m.w; x++) {
-    if (m.prob[y * m.w + x]! > 0.5) mask[(m.y0 + y) * outW + m.x0 + x] = 1;
-  }
-  return mask;
+/** A soft mask thresholded at 0.5, in its own window (row-major, `m.w` x `m.h`). */
+export function windowBits(m: SoftMask): Uint8Array {
+  const bits = new Uint8Array(m.w * m.h);
+  for (let k = 0; k < bits.length; k++) bits[k] = m.prob[k]! > 0.5 ? 1 : 0;
+  return bits;
 }
 
 /** Binary masks (as RLE) of one image's detections: soft masks thresholded at 0.5, encoded from their windows. */
 export function detectionMasks(dets: readonly RawDetection[], proto: Array4, batchIndex: number, inputSize: number, outH: number, outW: number): Rle[] {
-  return softMasks(dets, proto, batchIndex, inputSize, outH, outW).map((m) => {
-    const bits = new Uint8Array(m.w * m.h);
-    for (let k = 0; k < bits.length; k++) bits[k] = m.prob[k]! > 0.5 ? 1 : 0;
-    return encodeWindow(bits, m.x0, m.y0, m.w, m.h, outW, outH);
-  });
+  return softMasks(dets, proto, batchIndex, inputSize, outH, outW).map((m) => encodeWindow(windowBits(m), m.x0, m.y0, m.w, m.h, outW, outH));
 }

@@ -17,7 +17,11 @@ export interface PredictedTile {
   predictions: Prediction[];
 }
 
-const asTile = (t: PredictedTile): TilePredictions => ({ id: t.id, height: TILE_SIZE, width: TILE_SIZE, detections: t.predictions.map((p) => ({ score: p.score, rle: p.rle })) });
+/** A tile's predictions as the evaluation and export encoders take them. */
+export const tilePredictions = (id: string, predictions: readonly Prediction[]): TilePredictions =>
+  ({ id, height: TILE_SIZE, width: TILE_SIZE, detections: predictions.map((p) => ({ score: p.score, rle: p.rle })) });
+
+const asTile = (t: PredictedTile): TilePredictions => tilePredictions(t.id, t.predictions);
 
 /** A tile with each predicted mask outlined (cyan) and its score written beside it. */
 export async function overlayPng(t: PredictedTile): Promise<Buffer> {

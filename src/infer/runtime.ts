@@ -70,7 +70,7 @@ type Ort = typeof import('onnxruntime-node');
 let ortModule: Promise<Ort> | undefined;
 
 /** onnxruntime-node is loaded on first use: its native library is not needed by tfjs runs. */
-function ort(): Promise<Ort> {
+export function ort(): Promise<Ort> {
   ortModule ??= import('onnxruntime-node').catch((e: Error) => {
     throw new Error(`onnxruntime-node failed to load (${e.message}); reinstall with \`npm ci\`, or use --runtime tfjs`);
   });

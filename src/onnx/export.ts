@@ -5,6 +5,7 @@ import type { Graph } from '../model/graph.ts';
 import { BN_EPS } from '../model/tfjs.ts';
 import { outputsPerAnchor, type ModelConfig } from '../model/yolov7seg.ts';
 import { OnnxBuilder, type Dim } from './builder.ts';
+import { hwioToOihw } from './layout.ts';
 
 const { onnx } = onnxProto;
 
@@ -48,10 +49,9 @@ function foldedConv(weights: WeightMap, name: string, k: number, c1: number, c2:
   } else {
     b.set(weight(weights, `${name}.bias`));
   }
-  const w = new Float32Array(c2 * c1 * k * k);
-  for (let y = 0; y < k; y++) for (let x = 0; x < k; x++) for (let i = 0; i < c1; i++) for (let o = 0; o < c2; o++) {
-    w[((o * c1 + i) * k + y) * k + x] = hwio[((y * k + x) * c1 + i) * c2 + o]! * scale[o]!;
-  }
+  const w = hwioToOihw(hwio, [c2, c1, k, k]);
+  const perOut = c1 * k * k;
+  for (let i = 0; i < w.length; i++) w[i] = w[i]! * scale[Math.floor(i / perOut)]!;
   return { w, b };
 }
 

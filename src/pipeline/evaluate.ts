@@ -6,6 +6,7 @@ import { evaluateOid } from '../eval/metric.ts';
 import { formatSubmission, parseSubmission } from '../eval/submission.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { predictTiles } from '../infer/tiles.ts';
+import { tilePredictions } from '../infer/outputs.ts';
 import type { Prediction } from '../infer/predict.ts';
 import { groundTruthOf, loadHiddenTruth, type PseudoSummary } from '../pseudo/pseudo.ts';
 import type { PipelineConfig } from './config.ts';
@@ -47,7 +48,7 @@ interface EvaluateInput {
 }
 
 const submissionCsv = (preds: ReadonlyMap<string, Prediction[]>) =>
-  formatSubmission([...preds].sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, p]) => ({ id, width: 512, height: 512, detections: p.map((d) => ({ score: d.score, rle: d.rle })) })));
+  formatSubmission([...preds].sort(([a], [b]) => (a < b ? -1 : 1)).map(([id, p]) => tilePredictions(id, p)));
 const ap = (v: number | undefined) => (v === undefined ? 'n/a' : v.toFixed(4));
 const delta = (v: number | undefined) => (v === undefined ? '' : `${v >= 0 ? '+' : ''}${v.toFixed(4)}${Math.abs(v) < 0.005 ? ' (no change)' : v > 0 ? ' (helped)' : ' (did not help)'}`);
 

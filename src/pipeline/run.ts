@@ -7,6 +7,7 @@ import { loadDataset, type Dataset } from '../data/dataset.ts';
 import { setupBackend } from '../engine/backend.ts';
 import { formatSubmission } from '../eval/submission.ts';
 import { predictTiles } from '../infer/tiles.ts';
+import { tilePredictions } from '../infer/outputs.ts';
 import { loadHiddenTruth, pseudoQuality, selectPseudoLabels, summarize, writePseudoDataset, type PseudoSummary, type PseudoTile } from '../pseudo/pseudo.ts';
 import { DEFAULT_TRAIN, type TrainOptions } from '../train/trainer.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
@@ -188,7 +189,7 @@ class Pipeline {
       : this.source.tiles.filter((t) => t.dataset === 3 && this.source.images.train.has(t.id)).map((t) => t.id).sort();
     const preds = await predictTiles(models.map((m) => m.runtime), this.source, ids, split, predictOptions(c));
     await closeAll(models);
-    const csv = formatSubmission(ids.map((id) => ({ id, width: 512, height: 512, detections: preds.get(id)!.map((p) => ({ score: p.score, rle: p.rle })) })));
+    const csv = formatSubmission(ids.map((id) => tilePredictions(id, preds.get(id)!)));
     await writeFileAtomic(join(this.dir('predict'), 'submission.csv'), csv);
     await writeFileAtomic(join(this.dir('predict'), 'predict.json'), JSON.stringify({ split, tiles: ids.length, folds: c.ensembleFolds, models: stage.models }, null, 2));
     this.opts.log(`${tag} ${ids.length} ${split === 'test' ? 'test' : 'dataset-3'} tiles: ${join(this.dir('predict'), 'submission.csv')}`);

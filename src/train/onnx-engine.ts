@@ -2,6 +2,8 @@ import type * as Ort from 'onnxruntime-node';
 import { tf } from '../engine/backend.ts';
 import type { Graph } from '../model/graph.ts';
 import type { ModelOutputs, TfModel } from '../model/tfjs.ts';
+import { ort } from '../infer/runtime.ts';
+import { hwioToOihw, oihwToHwio } from '../onnx/layout.ts';
 import { backwardModel, forwardTrainingModel, OUTPUT_NAMES, weightSpecs, type WeightSpec } from '../onnx/train-graph.ts';
 
 export const ENGINES = ['onnx', 'tfjs'] as const;
@@ -16,25 +18,6 @@ export interface StepResult {
 
 export type LossFunction = (out: ModelOutputs) => { total: tf.Scalar; box: tf.Scalar; obj: tf.Scalar; cls: tf.Scalar; seg: tf.Scalar };
 
-let ortModule: Promise<typeof Ort> | undefined;
-const ort = () => (ortModule ??= import('onnxruntime-node'));
-
-/** OIHW <-> HWIO for conv kernels. */
-function hwioToOihw(src: Float32Array, [o, i, kh, kw]: number[]): Float32Array {
-  const out = new Float32Array(src.length);
-  for (let y = 0; y < kh!; y++) for (let x = 0; x < kw!; x++) for (let c = 0; c < i!; c++) for (let f = 0; f < o!; f++) {
-    out[((f * i! + c) * kh! + y) * kw! + x] = src[((y * kw! + x) * i! + c) * o! + f]!;
-  }
-  return out;
-}
-
-function oihwToHwio(src: Float32Array, [o, i, kh, kw]: number[]): Float32Array {
-  const out = new Float32Array(src.length);
-  for (let y = 0; y < kh!; y++) for (let x = 0; x < kw!; x++) for (let c = 0; c < i!; c++) for (let f = 0; f < o!; f++) {
-    out[((y * kw! + x) * i! + c) * o! + f] = src[((f * i! + c) * kh! + y) * kw! + x]!;
-  }
-  return out;
-}
 
 /**
  * Training steps on onnxruntime: the generated forward graph (training-mode BN) runs the

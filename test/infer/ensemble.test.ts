@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { nmsEnsemble, wsfEnsemble, type Candidate } from '../../src/infer/ensemble.ts';
-import { binarize, type SoftMask } from '../../src/infer/decode.ts';
+import { windowBits, type SoftMask } from '../../src/infer/decode.ts';
 import { boxIou as boxIouRef, nms, type Box } from '../../src/infer/nms.ts';
 
 /** A soft mask filling its window with one probability. */
@@ -37,9 +37,9 @@ test('WSF: boxes and mask probabilities averaged by score, confidence scaled by 
   assert.ok(Math.abs(at(20, 20) - 0.7) < 1e-6);
   assert.ok(Math.abs(at(11, 11) - 0.6) < 1e-6);
   assert.ok(Math.abs(at(32, 32) - 0.1) < 1e-6);
-  const bin = binarize(m, 64, 64);
-  assert.equal(bin[20 * 64 + 20], 1);
-  assert.equal(bin[32 * 64 + 32], 0, 'a weak model alone does not carry a pixel');
+  const bin = windowBits(m);
+  assert.equal(bin[(20 - m.y0) * m.w + (20 - m.x0)], 1);
+  assert.equal(bin[(32 - m.y0) * m.w + (32 - m.x0)], 0, 'a weak model alone does not carry a pixel');
   assert.ok(fused[0]!.score >= fused[1]!.score);
 });
 

@@ -1,5 +1,4 @@
 import { Command, Option } from 'commander';
-import { access } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { presetConfig } from '../synth/config.ts';
@@ -7,6 +6,7 @@ import { generateDataset } from '../synth/generate.ts';
 import { loadPipelineConfig, PIPELINE_PRESETS, type PresetName } from '../pipeline/config.ts';
 import { runPipeline } from '../pipeline/run.ts';
 import { parseInteger } from './options.ts';
+import { pathExists } from '../util/fs.ts';
 import { progress } from './progress.ts';
 
 interface PipelineCli {
@@ -22,7 +22,7 @@ export const DEMO_DATA = join('runs', 'demo', 'synth-demo');
 
 /** The synthetic demo dataset, generated once and reused (the cache is the directory itself). */
 export async function ensureDemoData(dir = DEMO_DATA): Promise<string> {
-  if (await access(join(dir, 'tile_meta.csv')).then(() => true, () => false)) return dir;
+  if (await pathExists(join(dir, 'tile_meta.csv'))) return dir;
   console.log(`generating the synthetic demo dataset in ${dir} (vascseg synth --preset demo; once)`);
   const bar = progress('rendering tiles');
   const s = await generateDataset(presetConfig('demo', 0), dir, { onProgress: (d, t) => bar.update(d, t) });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { fork } from 'node:child_process';
-import { access, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { loadDataset, type Dataset } from '../data/dataset.ts';
@@ -16,6 +16,7 @@ import type { JobMessage } from './job.ts';
 import { foldWeights, planStages, stageFolds, type Stage, type TrainStage } from './stages.ts';
 import { closeAll, openFolds, predictOptions } from './models.ts';
 import { evaluateStages, type PipelineSummary } from './evaluate.ts';
+import { pathExists } from '../util/fs.ts';
 
 export interface PipelineOptions {
   data: string;
@@ -34,7 +35,6 @@ interface DoneMarker {
   finishedAt: string;
 }
 
-const exists = (p: string) => access(p).then(() => true, () => false);
 const sha = (value: unknown) => createHash('sha256').update(typeof value === 'string' ? value : JSON.stringify(value)).digest('hex').slice(0, 16);
 const fmt = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`);
 
@@ -217,8 +217,8 @@ async function runJobs(jobs: TrainOptions[], workers: number, tag: string, log: 
   const queue: TrainOptions[] = [];
   for (const job of jobs) {
     const dir = join(job.project, job.name);
-    if (await exists(join(dir, 'job-done.json'))) { log(`${tag} ${job.name} done earlier: skipped`); continue; }
-    if (await exists(join(dir, 'weights', 'last', 'model.json'))) queue.push({ ...job, resume: true });
+    if (await pathExists(join(dir, 'job-done.json'))) { log(`${tag} ${job.name} done earlier: skipped`); continue; }
+    if (await pathExists(join(dir, 'weights', 'last', 'model.json'))) queue.push({ ...job, resume: true });
     else {
       await rm(dir, { recursive: true, force: true });
       queue.push(job);

@@ -1,4 +1,4 @@
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { loadDataset, type Dataset } from '../data/dataset.ts';
@@ -15,8 +15,8 @@ import type { TrainOptions } from '../train/trainer.ts';
 import { barChart, lineChart, prChart } from './charts.ts';
 import { galleryTile, scoreTiles } from './gallery.ts';
 import { Report } from './html.ts';
+import { pathExists } from '../util/fs.ts';
 
-const exists = (p: string) => access(p).then(() => true, () => false);
 /** Predictions drawn in the gallery: the seed predicts at 0.001, which would bury the tile. */
 const GALLERY_MIN_SCORE = 0.25;
 
@@ -69,7 +69,7 @@ async function trainReport(dir: string, log: (line: string) => void): Promise<Re
   await curves(report, results);
   report.table(['epoch', 'box', 'obj', 'cls', 'seg', 'val AP@0.6', 'val COCO mask AP'], results.map((r) => [r.epoch, r.box, r.obj, r.cls, r.seg, Number.isFinite(r.ap60) ? r.ap60 : '', Number.isFinite(r.coco) ? r.coco : '']));
   const weights = join(dir, 'weights', 'best');
-  if (!(await exists(join(weights, 'model.json')))) return report;
+  if (!(await pathExists(join(weights, 'model.json')))) return report;
   const ds = await loadDataset(args.data, { strict: true });
   let ids: string[];
   if (args.fold !== undefined) {
@@ -108,12 +108,12 @@ async function pipelineReport(dir: string): Promise<Report> {
   const seg: { epoch: number; loss: number; stage: string }[] = [];
   for (const r of train) {
     const file = join(dir, r.stage, 'fold0', 'results.csv');
-    if (await exists(file)) for (const row of await readResults(file)) seg.push({ epoch: row.epoch, loss: row.box + row.obj + row.cls + row.seg, stage: r.stage });
+    if (await pathExists(file)) for (const row of await readResults(file)) seg.push({ epoch: row.epoch, loss: row.box + row.obj + row.cls + row.seg, stage: r.stage });
   }
   if (seg.length > 0) await report.chart('stage-losses', lineChart('training loss (sum of terms), fold 0', seg, 'epoch', 'loss', 'stage'));
   const last = train.at(-1);
   const oofFile = last ? join(dir, 'evaluate', `oof-${last.stage}.csv`) : '';
-  if (last && (await exists(oofFile))) {
+  if (last && (await pathExists(oofFile))) {
     const args = JSON.parse(await readFile(join(dir, last.stage, 'fold0', 'args.json'), 'utf8')) as TrainOptions;
     // The fine-tuning folds trained on the source dataset: its labels score the predictions.
     const ds = await loadDataset(args.data, { strict: true });
@@ -126,8 +126,8 @@ async function pipelineReport(dir: string): Promise<Report> {
 /** Write `report.html` (and its PNGs) for a train or pipeline run directory. */
 export async function runReport(dir: string, log: (line: string) => void = () => {}): Promise<{ file: string; figures: string[] }> {
   let report: Report;
-  if (await exists(join(dir, 'summary.json'))) report = await pipelineReport(dir);
-  else if (await exists(join(dir, 'results.csv'))) report = await trainReport(dir, log);
+  if (await pathExists(join(dir, 'summary.json'))) report = await pipelineReport(dir);
+  else if (await pathExists(join(dir, 'results.csv'))) report = await trainReport(dir, log);
   else throw new Error(`${dir}: neither a train run (results.csv) nor a pipeline run (summary.json)`);
   return { file: await report.write(), figures: report.figures };
 }

@@ -1,4 +1,3 @@
-import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { encodeTiff } from '../data/images.ts';
 import type { Annotation, TileMeta } from '../data/types.ts';
@@ -9,6 +8,7 @@ import { Rng } from './random.ts';
 import { renderTile } from './render.ts';
 import { wsiStain } from './stain.ts';
 import { WsiWorld } from './world.ts';
+import { pathExists } from '../util/fs.ts';
 
 /** Tiles of one WSI for one worker. */
 export interface ChunkJob {
@@ -28,10 +28,6 @@ export interface TileRecord {
 export const recordPath = (workDir: string, id: string) => join(workDir, 'records', `${id}.json`);
 export const imageFile = (workDir: string, id: string) => join(workDir, 'train', `${id}.tif`);
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(() => true, () => false);
-}
-
 /** Render and write every tile of the chunk not already finished by an earlier run. */
 export async function renderChunk(job: ChunkJob, onTile: (resumed: boolean) => void): Promise<void> {
   const { config, tiles, workDir } = job;
@@ -41,7 +37,7 @@ export async function renderChunk(job: ChunkJob, onTile: (resumed: boolean) => v
   const stain = wsiStain(config.seed, wsi, config.appearance.stainShift * (tiles[0]!.dataset === 3 ? 2 : 1));
   let pending: Promise<void> = Promise.resolve();
   for (const tile of tiles) {
-    if (await exists(recordPath(workDir, tile.id))) {
+    if (await pathExists(recordPath(workDir, tile.id))) {
       onTile(true);
       continue;
     }

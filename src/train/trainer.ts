@@ -1,4 +1,4 @@
-import { mkdir, readFile, access } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { tf } from '../engine/backend.ts';
@@ -16,6 +16,7 @@ import { DEFAULT_AUGMENT, loadTrainTiles, makeBatch, NO_AUGMENT, type AugmentCon
 import { computeLoss, defaultHyp } from './loss.ts';
 import { AdamW, Ema, interp, lrFactor, Sgd, type ParamGroup } from './optim.ts';
 import { validate, type ValidationResult } from './validate.ts';
+import { pathExists } from '../util/fs.ts';
 
 export interface TrainOptions {
   data: string;
@@ -91,13 +92,12 @@ export interface TrainResult {
   history: EpochRecord[];
 }
 
-const exists = (p: string) => access(p).then(() => true, () => false);
 
 /** `runs/train/<name>`, or `<name>2`, `<name>3`... when taken (Ultralytics' convention), unless resuming. */
 async function runDirectory(project: string, name: string, resume: boolean): Promise<string> {
   const base = join(project, name);
-  if (resume || !(await exists(base))) return base;
-  for (let k = 2; ; k++) if (!(await exists(`${base}${k}`))) return `${base}${k}`;
+  if (resume || !(await pathExists(base))) return base;
+  for (let k = 2; ; k++) if (!(await pathExists(`${base}${k}`))) return `${base}${k}`;
 }
 
 /** Split the dataset into training and validation tiles; clear errors before any work starts. */
@@ -180,7 +180,7 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
   const runDir = await runDirectory(opts.project, opts.name, opts.resume);
   const last = join(runDir, 'weights', 'last');
   if (opts.resume) {
-    if (!(await exists(join(last, 'model.json')))) throw new Error(`${last}: nothing to resume (no checkpoint)`);
+    if (!(await pathExists(join(last, 'model.json')))) throw new Error(`${last}: nothing to resume (no checkpoint)`);
     const saved = JSON.parse(await readFile(join(runDir, 'args.json'), 'utf8')) as TrainOptions;
     opts = { ...saved, resume: true, epochs: options.extendTo ?? saved.epochs };
     if (options.extendTo !== undefined) await writeFileAtomic(join(runDir, 'args.json'), JSON.stringify({ ...saved, epochs: options.extendTo }, null, 2));

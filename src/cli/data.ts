@@ -7,7 +7,7 @@ import { formatFolds, makeFolds, type FoldStrategy } from '../data/folds.ts';
 import { buildReferenceDataset } from '../reference/build.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { progress } from './progress.ts';
-import { parseInteger, SKIP_BAD_HELP, warnSkipped } from './options.ts';
+import { parseInteger, SKIP_BAD_HELP, warnSkipped, integerAtLeast } from './options.ts';
 
 export function dataCommand(): Command {
   const data = new Command('data').description('inspect and prepare datasets in the Kaggle HuBMAP layout');
@@ -16,7 +16,7 @@ export function dataCommand(): Command {
     .description('validate a dataset directory and print its summary; lists every problem found (exit 1 if any)')
     .argument('<dir>', 'dataset directory (tile_meta.csv, wsi_meta.csv, polygons.jsonl, train/, test/)')
     .option('--json', 'print the summary and problems as one JSON object', false)
-    .option('--max-problems <n>', 'how many problems to print (all are counted)', parseInteger, 50)
+    .option('--max-problems <n>', 'how many problems to print (all are counted)', integerAtLeast(0), 50)
     .action(async (dir: string, opts: { json: boolean; maxProblems: number }) => {
       const { summary, issues } = await checkDataset(dir);
       if (opts.json) {
@@ -37,7 +37,7 @@ export function dataCommand(): Command {
   data.command('folds')
     .description('split the labelled tiles into k folds grouped by WSI (or by bands of grid rows) and write folds.csv')
     .argument('<dir>', 'dataset directory')
-    .option('-k, --folds <k>', 'number of folds', parseInteger, 5)
+    .option('-k, --folds <k>', 'number of folds', integerAtLeast(2), 5)
     .option('--seed <n>', 'random seed (same seed, same split)', parseInteger, 0)
     .addOption(new Option('--strategy <s>', 'group tiles by whole WSI, by contiguous bands of grid rows i, or auto (wsi when there are >= k WSIs)').choices(['auto', 'wsi', 'band']).default('auto'))
     .option('--dataset <n>', 'only tiles of this dataset number (e.g. 1 for expert labels); default all labelled tiles', parseInteger)

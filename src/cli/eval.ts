@@ -6,7 +6,7 @@ import { evaluateCoco, evaluateOid, type GroupResult, type OidResult } from '../
 import { readPredictions } from '../eval/predictions.ts';
 import type { Detection } from '../eval/submission.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
-import { parseInteger, parseNumber, SKIP_BAD_HELP, warnSkipped } from './options.ts';
+import { parseInteger, parseNumber, SKIP_BAD_HELP, warnSkipped, numberIn } from './options.ts';
 
 interface EvalOptions {
   data: string;
@@ -34,7 +34,7 @@ export function evalCommand(): Command {
     .requiredOption('--data <dir>', 'dataset directory; ground truth from polygons.jsonl (tile_meta.csv, when present, for breakdowns); no images needed')
     .requiredOption('--pred <file>', 'predictions: Kaggle submission CSV, or COCO results JSON (.json)')
     .addOption(new Option('--metric <m>', 'oid: the competition\'s (Open Images style, all-point AP); coco: pycocotools mask AP').choices(['oid', 'coco']).default('oid'))
-    .option('--iou <t>', 'IoU threshold (default 0.6 for oid; 0.50:0.05:0.95 for coco)', parseNumber)
+    .option('--iou <t>', 'IoU threshold (default 0.6 for oid; 0.50:0.05:0.95 for coco)', numberIn(0, 1, { openMin: true }))
     .option('--ids <file>', 'score only the tile ids listed in this file, one per line')
     .option('--dataset <n>', 'score only the tiles of this dataset number in tile_meta.csv (e.g. 1: the expert labels)', parseInteger)
     .option('--ignore-unsure', 'ignore detections whose best match is an unsure region instead of counting them as false positives', false)

@@ -4,7 +4,7 @@ import { loadCheckpoint } from '../model/checkpoint.ts';
 import { exportOnnx, onnxInfoFromCheckpoint } from '../onnx/export.ts';
 import { weightArrays } from '../infer/runtime.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
-import { parseInteger } from './options.ts';
+import { parseInteger, parseImgsz } from './options.ts';
 
 interface ExportCli {
   weights: string;
@@ -18,7 +18,7 @@ export function exportCommand(): Command {
     .description('export a checkpoint as an ONNX model (input images [N,3,H,W] in 0..1, any multiple of 32; outputs p3, p4, p5, proto in NHWC; batch-norm folded) for onnxruntime or other tools')
     .requiredOption('--weights <dir>', 'checkpoint directory (e.g. runs/train/exp/weights/best)')
     .addOption(new Option('--format <f>', 'export format').choices(['onnx']).default('onnx'))
-    .option('--imgsz <px>', 'default inference size recorded in the model (default: the training size); the input stays dynamic', parseInteger)
+    .option('--imgsz <px>', 'default inference size recorded in the model (default: the training size); the input stays dynamic', parseImgsz)
     .option('--out <file>', 'output file (default: <weights>.onnx beside the checkpoint directory)')
     .action(async (opts: ExportCli) => {
       await setupBackend('cpu', { quiet: true });

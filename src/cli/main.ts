@@ -20,7 +20,11 @@ const program = new Command('vascseg')
   .description('Find every microvessel in kidney histology: YOLO-style instance segmentation, the HuBMAP 2023 method')
   .version('0.1.0')
   .showHelpAfterError()
-  .configureHelp({ showGlobalOptions: true });
+  .configureHelp({ showGlobalOptions: true })
+  .option('--verbose', 'say more (the tfjs backend chosen); VASCSEG_VERBOSE=1 does the same, VASCSEG_DEBUG=1 adds stack traces to errors')
+  .hook('preAction', (cmd) => {
+    if (cmd.opts().verbose) process.env.VASCSEG_VERBOSE = '1';
+  });
 
 program.addCommand(synthCommand());
 program.addCommand(dataCommand());

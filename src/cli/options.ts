@@ -20,3 +20,31 @@ export function warnSkipped(issues: readonly DataIssue[]): void {
   if (issues.length === 0) return;
   console.error(`warning: skipped ${issues.length} bad record${issues.length > 1 ? 's' : ''}; the first: ${formatIssue(issues[0]!)}`);
 }
+
+/**
+ * Range-checked flag parsers: commander names the flag in the error ("option '--batch <n>'
+ * argument '0' is invalid. expected an integer >= 1"), before any work starts.
+ */
+export function integerAtLeast(min: number): (value: string) => number {
+  return (value) => {
+    const n = parseInteger(value);
+    if (n < min) throw new InvalidArgumentError(`expected an integer >= ${min}, got ${n}`);
+    return n;
+  };
+}
+
+export function numberIn(min: number, max: number, { openMin = false } = {}): (value: string) => number {
+  return (value) => {
+    const n = parseNumber(value);
+    if (openMin ? n <= min : n < min) throw new InvalidArgumentError(`expected a number ${openMin ? '>' : '>='} ${min}${Number.isFinite(max) ? ` and <= ${max}` : ''}, got ${n}`);
+    if (n > max) throw new InvalidArgumentError(`expected a number <= ${max}, got ${n}`);
+    return n;
+  };
+}
+
+/** An input size: a multiple of 32 from 32 up (the network's stride). */
+export function parseImgsz(value: string): number {
+  const n = parseInteger(value);
+  if (n < 32 || n % 32 !== 0) throw new InvalidArgumentError(`expected a multiple of 32 (the network's stride), at least 32, got ${n}`);
+  return n;
+}

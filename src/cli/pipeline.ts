@@ -5,7 +5,7 @@ import { presetConfig } from '../synth/config.ts';
 import { generateDataset } from '../synth/generate.ts';
 import { loadPipelineConfig, PIPELINE_PRESETS, type PresetName } from '../pipeline/config.ts';
 import { runPipeline } from '../pipeline/run.ts';
-import { parseInteger } from './options.ts';
+import { parseInteger, integerAtLeast } from './options.ts';
 import { pathExists } from '../util/fs.ts';
 import { progress } from './progress.ts';
 
@@ -39,7 +39,7 @@ export function pipelineCommand(): Command {
     .addOption(new Option('--preset <p>', 'starting settings: seed (the gold-medal numbers: 640 px, 100 epochs, 5 folds) or demo (minutes on 2 cores); default demo without --data, seed with it').choices(Object.keys(PIPELINE_PRESETS)))
     .option('--name <name>', 'run name: runs/pipeline/<name>/', 'exp')
     .option('--project <dir>', 'parent directory of runs', join('runs', 'pipeline'))
-    .option('--workers <n>', 'training jobs (folds) in parallel, one process each, sharing the cores (default: one per core, at most the folds)', parseInteger)
+    .option('--workers <n>', 'training jobs (folds) in parallel, one process each, sharing the cores (default: one per core, at most the folds)', integerAtLeast(1))
     .action(async (opts: PipelineCli) => {
       const data = opts.data ?? (await ensureDemoData());
       const preset = opts.preset ?? (opts.data ? 'seed' : 'demo');

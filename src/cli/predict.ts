@@ -13,7 +13,7 @@ import { ENSEMBLES, type EnsembleMethod } from '../infer/ensemble.ts';
 import { neighbourFinder } from '../infer/neighbours.ts';
 import { openRuntime, RUNTIMES, type Runtime, type RuntimeName } from '../infer/runtime.ts';
 import { defaultOutput, FORMATS, writePredictions, type OutputFormat, type PredictedTile } from '../infer/outputs.ts';
-import { parseInteger, parseNumber } from './options.ts';
+import { parseInteger, parseNumber, integerAtLeast, numberIn, parseImgsz } from './options.ts';
 import { progress } from './progress.ts';
 
 interface PredictCli {
@@ -75,21 +75,21 @@ export function predictCommand(): Command {
     .requiredOption('--source <path>', 'a dataset directory in the Kaggle layout, or one 512x512 image')
     .addOption(new Option('--split <s>', 'which images of a dataset directory (default: test/ when it has images, else train/)').choices(['train', 'test']))
     .option('--ids <file>', 'predict only these tile ids (one per line)')
-    .option('--imgsz <px>', 'inference size (default: the size the first model was trained at)', parseInteger)
-    .option('--conf <x>', 'minimum score (objectness x class)', parseNumber, DEFAULT_PREDICT.conf)
-    .option('--iou <x>', 'NMS IoU threshold, within a model and across the ensemble', parseNumber, DEFAULT_PREDICT.iou)
+    .option('--imgsz <px>', 'inference size (default: the size the first model was trained at)', parseImgsz)
+    .option('--conf <x>', 'minimum score (objectness x class)', numberIn(0, 1), DEFAULT_PREDICT.conf)
+    .option('--iou <x>', 'NMS IoU threshold, within a model and across the ensemble', numberIn(0, 1), DEFAULT_PREDICT.iou)
     .addOption(new Option('--tta <t>', 'test-time augmentation: flips merged before the ensemble step').choices(['none', 'flip']).default(DEFAULT_PREDICT.tta))
     .addOption(new Option('--ensemble <e>', 'how several models (and flips) combine: nms keeps the surviving model\'s mask (the seed), wsf fuses clusters (weighted segments fusion)').choices([...ENSEMBLES]).default(DEFAULT_PREDICT.ensemble))
-    .option('--context <px>', 'pad each tile with this many pixels of its neighbours (by i, j in tile_meta.csv), mirrored where there are none', parseInteger, DEFAULT_PREDICT.context)
+    .option('--context <px>', 'pad each tile with this many pixels of its neighbours (by i, j in tile_meta.csv), mirrored where there are none', integerAtLeast(0), DEFAULT_PREDICT.context)
     .addOption(new Option('--post <p>', 'keep the largest connected component of each mask, or nothing').choices(['lcc', 'none']).default(DEFAULT_PREDICT.post))
-    .option('--dilate <px>', 'dilate masks by this many pixels (the seed found it hurts)', parseInteger, DEFAULT_PREDICT.dilate)
-    .option('--max-det <n>', 'most instances per tile', parseInteger, DEFAULT_PREDICT.maxDet)
+    .option('--dilate <px>', 'dilate masks by this many pixels (the seed found it hurts)', integerAtLeast(0), DEFAULT_PREDICT.dilate)
+    .option('--max-det <n>', 'most instances per tile', integerAtLeast(1), DEFAULT_PREDICT.maxDet)
     .addOption(new Option('--format <f>', 'output format').choices([...FORMATS]).default('kaggle'))
     .option('--out <path>', 'output file (kaggle, coco) or directory (geojson, labels, overlay); default under runs/predict/<name>/')
     .option('--name <name>', 'run name under runs/predict/', 'exp')
     .addOption(new Option('--runtime <r>', 'what runs the network: onnx (onnxruntime, fastest) or tfjs').choices([...RUNTIMES]).default('onnx'))
-    .option('--threads <n>', 'onnxruntime threads (0: every core; default: the cores the --workers leave)', parseInteger)
-    .option('--workers <n>', 'worker threads that decode masks and post-process while the network runs on the next tile (0: none)', parseInteger, 1)
+    .option('--threads <n>', 'onnxruntime threads (0: every core; default: the cores the --workers leave)', integerAtLeast(0))
+    .option('--workers <n>', 'worker threads that decode masks and post-process while the network runs on the next tile (0: none)', integerAtLeast(0), 1)
     .addOption(new Option('--provider <p>', 'onnxruntime execution provider; cuda needs an onnxruntime-node installed with --onnxruntime-node-install=cuda12').choices(['cpu', 'cuda']).default('cpu'))
     .addOption(new Option('--device <d>', 'tfjs backend (with --runtime tfjs)').choices([...DEVICES]).default('auto'))
     .action(async (opts: PredictCli) => {

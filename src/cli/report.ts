@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setupBackend } from '../engine/backend.ts';
 import { dataReport } from '../report/data-report.ts';
 import { runReport } from '../report/run-report.ts';
-import { parseInteger } from './options.ts';
+import { parseInteger, integerAtLeast } from './options.ts';
 
 interface ReportCli {
   data?: string;
@@ -20,7 +20,7 @@ export function reportCommand(): Command {
     .option('--data <dir>', 'report on a dataset instead of a run')
     .option('--out <dir>', 'where a dataset report goes (default: runs/report/<dataset name>)')
     .option('--weights <checkpoint>', 'with --data: map tiles by this model\'s features instead of their colour and texture')
-    .option('--max-tiles <n>', 'tiles in the domain map (a seeded sample beyond it)', parseInteger, 2000)
+    .option('--max-tiles <n>', 'tiles in the domain map (a seeded sample beyond it)', integerAtLeast(1), 2000)
     .action(async (run: string | undefined, opts: ReportCli) => {
       if (!run && !opts.data) throw new Error('give a run directory, or --data DIR');
       await setupBackend('auto', { quiet: true });

@@ -3,7 +3,7 @@ import { checkDataset, formatSummary } from '../data/check.ts';
 import { formatIssue } from '../data/errors.ts';
 import { appearanceSchema, noiseSchema, PRESETS, synthSchema, type PresetName } from '../synth/config.ts';
 import { generateDataset } from '../synth/generate.ts';
-import { parseInteger, parseNumber } from './options.ts';
+import { parseInteger, parseNumber, integerAtLeast } from './options.ts';
 import { progress } from './progress.ts';
 
 /** `--miss-rate` style flag name for a config key. */
@@ -15,7 +15,7 @@ export function synthCommand(): Command {
     .requiredOption('--out <dir>', 'output directory (written as <dir>.partial, renamed when complete; a rerun resumes)')
     .addOption(new Option('--preset <name>', `amount of data: tiny (12 tiles), demo (174), full (the real 422 / 1,211 / 5,400 over 13 WSIs)`).choices(Object.keys(PRESETS)).default('tiny'))
     .option('--seed <n>', 'random seed: the same seed gives byte-identical output', parseInteger, 0)
-    .option('--workers <n>', 'worker threads (0: render in the main thread); default one per core', parseInteger);
+    .option('--workers <n>', 'worker threads (0: render in the main thread); default one per core', integerAtLeast(0));
   // Every knob of the noise and appearance models is a flag, documented from the schema.
   for (const [group, schema] of [['noise', noiseSchema], ['appearance', appearanceSchema]] as const) {
     for (const [key, field] of Object.entries(schema.shape)) {

@@ -5,7 +5,7 @@ import { ENGINES, type EngineName } from '../train/onnx-engine.ts';
 import { MODEL_SIZES } from '../model/yolov7seg.ts';
 import { DEFAULT_AUGMENT, NO_AUGMENT, type AugmentConfig } from '../train/data.ts';
 import { DEFAULT_TRAIN, train, type TrainProgress } from '../train/trainer.ts';
-import { parseInteger, parseNumber } from './options.ts';
+import { parseInteger, parseNumber, integerAtLeast, numberIn, parseImgsz } from './options.ts';
 
 const parseList = (v: string) => v.split(',').map((s) => parseInteger(s.trim()));
 
@@ -23,6 +23,8 @@ const AUGMENT_HELP: Record<keyof AugmentConfig, string> = {
   hsvS: 'saturation jitter (fraction)',
 };
 
+const PROBABILITIES = new Set(['stitch', 'mosaic', 'fliplr', 'flipud', 'rot90']);
+
 export function trainCommand(): Command {
   const d = DEFAULT_TRAIN;
   const cmd = new Command('train')
@@ -31,32 +33,33 @@ export function trainCommand(): Command {
     .option('--name <name>', 'run name: runs/train/<name> (name2, name3... when taken)', 'exp')
     .option('--project <dir>', 'parent of run directories', d.project)
     .option('--train-datasets <list>', 'dataset numbers whose labelled tiles train, e.g. 1 or 1,2', parseList, d.trainDatasets)
-    .option('--fold <k>', 'hold out fold k of the dataset-1 tiles for validation (without it: validate on the training tiles)', parseInteger)
-    .option('--folds <n>', 'number of folds', parseInteger, d.folds)
+    .option('--fold <k>', 'hold out fold k of the dataset-1 tiles for validation (without it: validate on the training tiles)', integerAtLeast(0))
+    .option('--folds <n>', 'number of folds', integerAtLeast(2), d.folds)
     .option('--fold-seed <n>', 'seed of the fold split', parseInteger, d.foldSeed)
     .option('--init <checkpoint>', 'start from these weights (same model size and classes)')
-    .option('--imgsz <px>', 'training and validation input size (tiles are resized; multiple of 32)', parseInteger, d.imgsz)
-    .option('--epochs <n>', 'epochs', parseInteger, d.epochs)
-    .option('--batch <n>', 'tiles per batch', parseInteger, d.batch)
+    .option('--imgsz <px>', 'training and validation input size (tiles are resized; multiple of 32)', parseImgsz, d.imgsz)
+    .option('--epochs <n>', 'epochs', integerAtLeast(1), d.epochs)
+    .option('--batch <n>', 'tiles per batch', integerAtLeast(1), d.batch)
     .addOption(new Option('--model <size>', 'model size').choices(Object.keys(MODEL_SIZES)).default(d.model))
     .addOption(new Option('--engine <e>', 'what computes gradients: onnx (generated ONNX training graphs on onnxruntime, ~5x faster) or tfjs (autograd)').choices([...ENGINES]).default(d.engine))
-    .option('--threads <n>', 'onnxruntime threads of the onnx engine (0: every core)', parseInteger, 0)
+    .option('--threads <n>', 'onnxruntime threads of the onnx engine (0: every core)', integerAtLeast(0), 0)
     .addOption(new Option('--device <d>', 'tfjs backend (the loss, validation, and the tfjs engine)').choices([...DEVICES]).default('auto'))
-    .addOption(new Option('--optimizer <o>', 'sgd (Nesterov) or adamw').choices(['sgd', 'adamw']).default(d.optimizer))
-    .option('--lr0 <x>', 'initial learning rate', parseNumber, d.lr0)
-    .option('--lrf <x>', 'final learning rate as a fraction of lr0', parseNumber, d.lrf)
-    .option('--momentum <x>', 'SGD momentum / Adam beta1', parseNumber, d.momentum)
-    .option('--weight-decay <x>', 'weight decay of conv weights', parseNumber, d.weightDecay)
-    .option('--warmup-epochs <x>', 'warm-up epochs', parseNumber, d.warmupEpochs)
+    .addOption(new Option('--optimizer <o>', 'auto (AdamW for runs of at most 10,000 updates, SGD beyond, as Ultralytics), sgd (Nesterov) or adamw').choices(['auto', 'sgd', 'adamw']).default(d.optimizer))
+    .option('--lr0 <x>', 'initial learning rate (default: 0.01 for SGD, 0.002 x 5 / (4 + classes) for AdamW)', numberIn(0, Infinity, { openMin: true }))
+    .option('--lrf <x>', 'final learning rate as a fraction of lr0', numberIn(0, 1, { openMin: true }), d.lrf)
+    .option('--momentum <x>', 'SGD momentum / Adam beta1', numberIn(0, 1), d.momentum)
+    .option('--weight-decay <x>', 'weight decay of conv weights', numberIn(0, Infinity), d.weightDecay)
+    .option('--warmup-epochs <x>', 'warm-up epochs', numberIn(0, Infinity), d.warmupEpochs)
     .option('--cos-lr', 'cosine learning-rate decay instead of linear', d.cosine)
-    .option('--nbs <n>', 'nominal batch size: gradients accumulate to it (YOLO uses 64); default: the batch, no accumulation', parseInteger)
+    .option('--nbs <n>', 'nominal batch size: gradients accumulate to it (YOLO uses 64); default: the batch, no accumulation', integerAtLeast(1))
     .option('--no-augment', 'switch every augmentation off')
-    .option('--precise-bn <n>', 'batches of training tiles that recompute BN statistics before each validation (0: YOLO\'s running averages only)', parseInteger, d.preciseBn)
-    .option('--val-interval <n>', 'validate every n epochs (and after the last)', parseInteger, d.valInterval)
+    .option('--precise-bn <n>', 'batches of training tiles that recompute BN statistics before each validation (0: YOLO\'s running averages only)', integerAtLeast(0), d.preciseBn)
+    .option('--val-interval <n>', 'validate every n epochs (and after the last)', integerAtLeast(1), d.valInterval)
     .option('--seed <n>', 'random seed (weights, batches, augmentation)', parseInteger, d.seed)
     .option('--resume', 'continue runs/train/<name> from weights/last with its saved settings (with --epochs: train on to that many)', false);
   for (const [key, help] of Object.entries(AUGMENT_HELP)) {
-    cmd.option(`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} <x>`, help, parseNumber, DEFAULT_AUGMENT[key as keyof AugmentConfig]);
+    const range = PROBABILITIES.has(key) ? numberIn(0, 1) : numberIn(0, Infinity);
+    cmd.option(`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} <x>`, help, range, DEFAULT_AUGMENT[key as keyof AugmentConfig]);
   }
   return cmd
     .action(async (o: Record<string, unknown> & { device: Device; augment: boolean; name: string }) => {
@@ -81,7 +84,7 @@ export function trainCommand(): Command {
         data: o.data as string, name: o.name, project: o.project as string, trainDatasets: o.trainDatasets as number[],
         fold: o.fold as number | undefined, folds: o.folds as number, foldSeed: o.foldSeed as number, init: o.init as string | undefined,
         imgsz: o.imgsz as number, epochs: o.epochs as number, batch: o.batch as number, model: o.model as string,
-        optimizer: o.optimizer as 'sgd' | 'adamw', lr0: o.lr0 as number, lrf: o.lrf as number, momentum: o.momentum as number,
+        optimizer: o.optimizer as 'auto' | 'sgd' | 'adamw', lr0: o.lr0 as number | undefined, lrf: o.lrf as number, momentum: o.momentum as number,
         weightDecay: o.weightDecay as number, warmupEpochs: o.warmupEpochs as number, cosine: Boolean(o.cosLr), nbs: o.nbs as number | undefined,
         augment: o.augment ? Object.fromEntries(Object.keys(AUGMENT_HELP).map((k) => [k, o[k] as number])) as unknown as AugmentConfig : NO_AUGMENT, seed: o.seed as number, resume: Boolean(o.resume), extendTo: o.resume && cmd.getOptionValueSource('epochs') === 'cli' ? (o.epochs as number) : undefined, preciseBn: o.preciseBn as number, valInterval: o.valInterval as number, engine: o.engine as EngineName, threads: o.threads as number,
       }, onProgress, (line) => console.log(line));

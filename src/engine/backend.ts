@@ -39,7 +39,9 @@ async function tryWasm(): Promise<boolean> {
 /**
  * Choose the tfjs backend once per process: `node` (tfjs-node/-gpu if installed), else `wasm`
  * (XNNPACK, one thread in Node), else `cpu` (plain JS, slow, the reference). Gradient kernels
- * wasm lacks or gets wrong are registered first. Prints the choice once unless `quiet`.
+ * wasm lacks or gets wrong are registered first. The choice is printed only when it is not
+ * the expected one (auto fell back to plain-JS cpu) or with `vascseg --verbose`
+ * (VASCSEG_VERBOSE=1); `quiet` silences even that.
  */
 export async function setupBackend(device: Device = 'auto', options: { quiet?: boolean } = {}): Promise<string> {
   registerGradientFixes();
@@ -49,7 +51,10 @@ export async function setupBackend(device: Device = 'auto', options: { quiet?: b
     if (ok) {
       await tf.ready();
       const name = tf.getBackend();
-      if (chosen !== name && !options.quiet) console.error(`tfjs backend: ${name}${device === 'auto' ? ' (auto)' : ''}`);
+      const unexpected = device === 'auto' && name === 'cpu';
+      if (chosen !== name && !options.quiet && (unexpected || process.env.VASCSEG_VERBOSE)) {
+        console.error(`tfjs backend: ${name}${device === 'auto' ? ' (auto)' : ''}${unexpected ? ': wasm failed to initialise, plain JS is several times slower' : ''}`);
+      }
       chosen = name;
       return name;
     }

@@ -61,23 +61,30 @@ export function nms(boxes: readonly Box[], scores: ArrayLike<number>, classes: A
  * Indices by descending score (ties by index), produced in chunks so that a caller that stops
  * early (NMS with 300 kept out of 20,000 candidates) sorts only the chunks it reads: a native
  * numeric sort of the scores gives each chunk's lower bound, and only the chunk gets the
- * comparator sort.
+ * comparator sort. NaN scores are never yielded (a NaN is no detection); +-Infinity rank as
+ * numbers. Every pass takes at least one index, so it ends on any input.
  */
 function* scoreOrder(scores: ArrayLike<number>, done: () => boolean, chunk = 1024): Generator<number> {
   const n = scores.length;
-  const sorted = Float64Array.from(scores).sort(); // ascending, native
+  const sorted = Float64Array.from(scores).sort(); // ascending, native; NaNs sort last
+  let end = n; // sorted[0, end) are the scores not yet yielded
+  while (end > 0 && Number.isNaN(sorted[end - 1]!)) end--;
   let upper = Infinity;
-  let end = n; // sorted[0, end) are the scores below `upper`
+  let first = true; // the first pass includes +Infinity itself
   while (end > 0) {
     const lower = sorted[Math.max(0, end - chunk)]!;
     const part: number[] = [];
-    for (let k = 0; k < n; k++) if (scores[k]! >= lower && scores[k]! < upper) part.push(k);
+    for (let k = 0; k < n; k++) {
+      const s = scores[k]!;
+      if (s >= lower && (first || s < upper)) part.push(k);
+    }
     part.sort((a, b) => scores[b]! - scores[a]! || a - b);
     for (const k of part) {
       if (done()) return;
       yield k;
     }
     upper = lower;
+    first = false;
     end -= part.length;
   }
 }

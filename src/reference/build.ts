@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { IssueCollector } from '../data/errors.ts';
 import { parsePolygons } from '../data/polygons.ts';
@@ -9,6 +10,7 @@ import { TILE_SIZE, type TileLabels } from '../data/types.ts';
 import type { RgbImage } from '../data/images.ts';
 import { mulberry32 } from '../util/stats.ts';
 import { writeDirAtomic } from '../util/atomic.ts';
+import { assertReplaceable } from '../util/fs.ts';
 
 /** The real competition material shipped in `assets/reference/` (see its README). */
 export const REFERENCE_DIR = fileURLToPath(new URL('../../assets/reference/', import.meta.url));
@@ -51,6 +53,9 @@ export function paintTile(labels: TileLabels, seed: number): RgbImage {
   return { width: TILE_SIZE, height: TILE_SIZE, data };
 }
 
+/** Marks a directory as `data reference` output, so a rerun may replace it. */
+const REFERENCE_MARKER = 'reference.json';
+
 /**
  * Write the reference dataset: the real `tile_meta.csv` (all 7,033 tiles) and `wsi_meta.csv`,
  * the 85 real expert-labelled tiles as `polygons.jsonl`, and painted images for those 85.
@@ -61,8 +66,10 @@ export async function buildReferenceDataset(out: string, onTile?: (done: number,
   const issues = new IssueCollector(true);
   const tiles = parseTileMeta(material.tileMeta, 'tile_meta.csv', issues);
   const wsis = parseWsiMeta(material.wsiMeta, 'wsi_meta.csv', issues);
+  await assertReplaceable(out, REFERENCE_MARKER, ['train', 'tile_meta.csv', 'wsi_meta.csv', 'polygons.jsonl', 'folds.csv']);
   await writeDirAtomic(out, async (dir) => {
     await writeDatasetFiles(dir, { tiles, wsis, labels: material.vessels });
+    await writeFile(join(dir, REFERENCE_MARKER), JSON.stringify({ written_by: 'vascseg data reference', source: 'assets/reference/' }, null, 2));
     let done = 0;
     for (const [k, t] of material.vessels.entries()) {
       await writeTileImage(dir, t.id, paintTile(t, k + 1));

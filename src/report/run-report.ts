@@ -63,7 +63,7 @@ async function predictionSection(report: Report, ds: Dataset, labels: ReadonlyMa
 async function trainReport(dir: string, log: (line: string) => void): Promise<Report> {
   const args = JSON.parse(await readFile(join(dir, 'args.json'), 'utf8')) as TrainOptions;
   const report = new Report(dir, `vascseg train run ${dir}`);
-  report.table(['setting', 'value'], [['data', args.data], ['model', args.model], ['imgsz', args.imgsz], ['epochs', args.epochs], ['batch', args.batch], ['optimizer', args.optimizer], ['lr0', args.lr0], ['engine', args.engine ?? 'tfjs'], ['fold', args.fold === undefined ? 'none' : `${args.fold} of ${args.folds}`]]);
+  report.table(['setting', 'value'], [['data', args.data], ['model', args.model], ['imgsz', args.imgsz], ['epochs', args.epochs], ['batch', args.batch], ['optimizer', args.optimizer], ['lr0', args.lr0 ?? 'default'], ['engine', args.engine ?? 'tfjs'], ['fold', args.fold === undefined ? 'none' : `${args.fold} of ${args.folds}`]]);
   const results = await readResults(join(dir, 'results.csv'));
   report.heading('Training');
   await curves(report, results);

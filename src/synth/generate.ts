@@ -9,6 +9,7 @@ import { IssueCollector } from '../data/errors.ts';
 import type { TileLabels, TileMeta, WsiMeta } from '../data/types.ts';
 import { REFERENCE_DIR } from '../reference/build.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
+import { assertReplaceable } from '../util/fs.ts';
 import type { SynthConfig } from './config.ts';
 import { recordPath, renderChunk, type ChunkJob, type TileRecord } from './chunk.ts';
 import type { NoiseLog } from './labels.ts';
@@ -78,6 +79,9 @@ async function donorRows(wsis: Iterable<number>): Promise<WsiMeta[]> {
   return real.filter((w) => wanted.has(w.sourceWsi));
 }
 
+/** What a synthetic dataset holds at its top level (`folds.csv` comes from `data folds`). */
+const SYNTH_OUTPUT = ['train', 'test', 'truth', 'tile_meta.csv', 'wsi_meta.csv', 'polygons.jsonl', 'folds.csv'];
+
 /**
  * Generate a dataset in the Kaggle layout into `out`. Work happens in `out.partial/`; every
  * finished tile survives an interruption and a rerun with the same config resumes. The final
@@ -87,6 +91,10 @@ export async function generateDataset(config: SynthConfig, out: string, options:
   const start = performance.now();
   const workDir = `${out}.partial`;
   const configText = JSON.stringify(config, null, 2);
+  // Both `out` (replaced at the end) and `out.partial` (restarted when its config differs)
+  // may only be deleted when they are ours.
+  await assertReplaceable(out, 'synth.json', SYNTH_OUTPUT);
+  await assertReplaceable(workDir, 'synth.json', [...SYNTH_OUTPUT, 'records'], '--out (its work directory)');
   const previous = await readFile(join(workDir, 'synth.json'), 'utf8').catch(() => null);
   if (previous !== configText) await rm(workDir, { recursive: true, force: true });
   await mkdir(join(workDir, 'records'), { recursive: true });

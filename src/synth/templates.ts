@@ -25,8 +25,13 @@ export function vesselTemplates(): { templates: VesselTemplate[]; countsPerTile:
   const templates: VesselTemplate[] = [];
   const countsPerTile: number[] = [];
   const text = readFileSync(REFERENCE_DIR + 'dataset1_vessels_85tiles.jsonl', 'utf8');
-  for (const line of text.trim().split('\n')) {
-    const tile = JSON.parse(line) as { annotations: { type: string; coordinates: Point[][] }[] };
+  // Ordered by the shapes themselves, not by tile id: correcting the ids (as on 2026-12-01)
+  // must not change the synthetic world a seed gives.
+  const tilesByShape = text.trim().split('\n')
+    .map((line) => JSON.parse(line) as { annotations: { type: string; coordinates: Point[][] }[] })
+    .map((tile) => ({ tile, key: JSON.stringify(tile.annotations) }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  for (const { tile } of tilesByShape) {
     const vessels = tile.annotations.filter((a) => a.type === 'blood_vessel');
     countsPerTile.push(vessels.length);
     for (const a of vessels) {

@@ -1,32 +1,22 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse } from 'csv-parse/sync';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { generateDataset } from '../../src/synth/generate.ts';
 import { presetConfig } from '../../src/synth/config.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { vascseg } from '../helpers/cli.ts';
-
-/** Debian's chromium (`.ci/run` installs it); CHROMIUM overrides. */
-function chromiumPath(): string {
-  if (process.env.CHROMIUM) return process.env.CHROMIUM;
-  try {
-    return execFileSync('sh', ['-c', 'command -v chromium || command -v chromium-browser'], { encoding: 'utf8' }).trim().split('\n')[0]!;
-  } catch {
-    throw new Error('chromium not found: apt-get install chromium (or set CHROMIUM to its path)');
-  }
-}
+import { launchChromium } from '../helpers/chromium.ts';
 
 const root = await tempDir();
 const data = join(root, 'tiny');
 let browser: Browser;
 before(async () => {
   await generateDataset(presetConfig('tiny', 0), data, { workers: 0 });
-  browser = await chromium.launch({ executablePath: chromiumPath(), args: ['--no-sandbox'] });
+  browser = await launchChromium();
 });
 after(() => browser?.close());
 

@@ -40,13 +40,14 @@ export function dataCommand(): Command {
     .option('-k, --folds <k>', 'number of folds', integerAtLeast(2), 5)
     .option('--seed <n>', 'random seed (same seed, same split)', parseInteger, 0)
     .addOption(new Option('--strategy <s>', 'group tiles by whole WSI, by contiguous bands of grid rows i, or auto (wsi when there are >= k WSIs)').choices(['auto', 'wsi', 'band']).default('auto'))
-    .option('--dataset <n>', 'only tiles of this dataset number (e.g. 1 for expert labels); default all labelled tiles', parseInteger)
+    .option('--dataset <n>', 'split the labelled tiles of this dataset number; 1 (the expert tiles) is what train --fold and pipeline hold out, and they read folds.csv when it exists', integerAtLeast(1), 1)
     .option('--out <file>', 'where to write (default <dir>/folds.csv)')
     .option('--skip-bad', SKIP_BAD_HELP, false)
-    .action(async (dir: string, opts: { folds: number; seed: number; strategy: FoldStrategy; dataset?: number; out?: string; skipBad: boolean }) => {
+    .action(async (dir: string, opts: { folds: number; seed: number; strategy: FoldStrategy; dataset: number; out?: string; skipBad: boolean }) => {
       const ds = await loadDataset(dir, { strict: !opts.skipBad });
       warnSkipped(ds.issues);
-      const tiles = ds.tiles.filter((t) => ds.labels.has(t.id) && (opts.dataset === undefined || t.dataset === opts.dataset));
+      const tiles = ds.tiles.filter((t) => ds.labels.has(t.id) && t.dataset === opts.dataset);
+      if (tiles.length === 0) throw new Error(`${dir}: no labelled tiles of dataset ${opts.dataset} to split`);
       const folds = makeFolds(tiles, { k: opts.folds, seed: opts.seed, strategy: opts.strategy });
       const out = opts.out ?? join(dir, 'folds.csv');
       await writeFileAtomic(out, formatFolds(folds));

@@ -6,7 +6,7 @@ import { evaluateCoco, evaluateOid, type GroupResult, type OidResult } from '../
 import { readPredictions } from '../eval/predictions.ts';
 import type { Detection } from '../eval/submission.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
-import { parseInteger, parseNumber, SKIP_BAD_HELP, warnSkipped, numberIn } from './options.ts';
+import { parseInteger, parseNumber, SKIP_BAD_HELP, warnSkipped, numberIn, readIdList } from './options.ts';
 
 interface EvalOptions {
   data: string;
@@ -45,9 +45,9 @@ export function evalCommand(): Command {
       const loaded = await loadGroundTruth(opts.data, { skipBad: opts.skipBad });
       warnSkipped(loaded.skipped ?? []);
       let gt: Map<string, GroundTruthTile> = loaded;
+      const wanted = opts.ids ? await readIdList(opts.ids) : null; // a bad list fails before the predictions are read
       let tiles = await readPredictions(opts.pred);
-      if (opts.ids) {
-        const wanted = new Set((await readFile(opts.ids, 'utf8')).split(/\r?\n/).map((s) => s.trim()).filter(Boolean));
+      if (opts.ids && wanted) {
         const missing = [...wanted].filter((id) => !gt.has(id));
         if (missing.length > 0) throw new Error(`${opts.ids}: ${missing.length} listed tile ids have no labels in ${opts.data}: ${missing.slice(0, 5).join(', ')}`);
         gt = new Map([...gt].filter(([id]) => wanted.has(id)));

@@ -1,4 +1,6 @@
+import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError } from 'commander';
+import { fsErrorMessage } from '../util/fs.ts';
 import { formatIssue, type DataIssue } from '../data/errors.ts';
 
 export function parseInteger(value: string): number {
@@ -47,4 +49,20 @@ export function parseImgsz(value: string): number {
   const n = parseInteger(value);
   if (n < 32 || n % 32 !== 0) throw new InvalidArgumentError(`expected a multiple of 32 (the network's stride), at least 32, got ${n}`);
   return n;
+}
+
+/** Read a file a flag names; system errors become one line with the flag, the path and what it should be. */
+export async function readFlagFile(path: string, flag: string, what = 'a text file'): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new Error(`${flag} ${fsErrorMessage(err, path, what)}`);
+  }
+}
+
+/** `--ids FILE`: tile ids, one per line; an empty list is an error (there would be nothing to do). */
+export async function readIdList(path: string): Promise<Set<string>> {
+  const ids = new Set((await readFlagFile(path, '--ids', 'a text file of tile ids, one per line')).split(/\r?\n/).map((s) => s.trim()).filter(Boolean));
+  if (ids.size === 0) throw new Error(`--ids ${path}: the file lists no tile ids, so there is nothing to do`);
+  return ids;
 }

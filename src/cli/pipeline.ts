@@ -41,14 +41,16 @@ export function pipelineCommand(): Command {
     .option('--project <dir>', 'parent directory of runs', join('runs', 'pipeline'))
     .option('--workers <n>', 'training jobs (folds) in parallel, one process each, sharing the cores (default: one per core, at most the folds)', integerAtLeast(1))
     .action(async (opts: PipelineCli) => {
-      const data = opts.data ?? (await ensureDemoData());
+      // The config is checked before anything is generated or trained.
       const preset = opts.preset ?? (opts.data ? 'seed' : 'demo');
       const config = await loadPipelineConfig(opts.config, preset);
+      const data = opts.data ?? (await ensureDemoData());
       // Measured on 2 cores: two fold jobs side by side with one onnxruntime thread each took
       // 23 s where the same two in turn with two threads each took 35 s (augmentation and the
       // loss are single-threaded JS). So: one job per core, at most the folds.
       const workers = opts.workers ?? Math.max(1, Math.min(availableParallelism(), config.folds));
       console.log(`pipeline ${join(opts.project, opts.name)}: data ${data}, preset ${preset}${opts.config ? ` + ${opts.config}` : ''}, ${workers} worker${workers > 1 ? 's' : ''}`);
+      console.log(`settings: ${JSON.stringify(config)}`);
       const summary = await runPipeline({ data, config, name: opts.name, project: opts.project, workers, log: (line) => console.log(line) });
       console.log(`\n${summary.markdown}`);
       console.log(`wrote ${join(opts.project, opts.name, 'summary.md')} and summary.json`);

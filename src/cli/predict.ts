@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { loadDataset, readTileImage, type Split } from '../data/dataset.ts';
 import { readRgb, type RgbImage } from '../data/images.ts';
-import { TILE_SIZE } from '../data/types.ts';
+import { TILE_SIZE, type Annotation } from '../data/types.ts';
 import { setupBackend, DEVICES, type Device } from '../engine/backend.ts';
 import { DEFAULT_PREDICT, type NeighbourLookup, type Prediction } from '../infer/predict.ts';
 import { FinishPool } from '../infer/finish-pool.ts';
@@ -12,9 +12,10 @@ import { predictSources } from '../infer/tiles.ts';
 import { ENSEMBLES, type EnsembleMethod } from '../infer/ensemble.ts';
 import { neighbourFinder } from '../infer/neighbours.ts';
 import { openRuntime, RUNTIMES, type Runtime, type RuntimeName } from '../infer/runtime.ts';
-import { defaultOutput, FORMATS, writePredictions, type OutputFormat, type PredictedTile } from '../infer/outputs.ts';
-import { parseInteger, parseNumber, integerAtLeast, numberIn, parseImgsz } from './options.ts';
+import { DEFAULT_SHOW_CONF, defaultOutput, FORMATS, writePredictions, type OutputFormat, type PredictedTile } from '../infer/outputs.ts';
+import { parseInteger, parseNumber, integerAtLeast, numberIn, parseImgsz, readIdList } from './options.ts';
 import { progress } from './progress.ts';
+import { claimRunDir, prepareOutput } from '../util/fs.ts';
 
 interface PredictCli {
   weights: string[];
@@ -35,6 +36,7 @@ interface PredictCli {
   dilate: number;
   maxDet: number;
   format: OutputFormat;
+  showConf: number;
   out?: string;
   name: string;
   device: Device;
@@ -45,6 +47,8 @@ interface Source {
   load: () => Promise<RgbImage>;
   /** The tile's neighbours in its slide (by `i, j`) that the source has images of. */
   neighbours: () => Promise<NeighbourLookup>;
+  /** The tile's labels when the source dataset has them (train/ tiles), for overlays. */
+  truth?: Annotation[];
 }
 
 /** The tiles to predict: a dataset directory's test/ (or train/) images, or one image file. */
@@ -59,13 +63,13 @@ async function sources(opts: PredictCli): Promise<Source[]> {
   const split: Split = opts.split ?? (ds.images.test.size > 0 ? 'test' : 'train');
   let ids = [...ds.images[split]].sort();
   if (opts.ids) {
-    const wanted = new Set((await readFile(opts.ids, 'utf8')).split(/\r?\n/).map((s) => s.trim()).filter(Boolean));
+    const wanted = await readIdList(opts.ids);
     const missing = [...wanted].filter((id) => !ds.images[split].has(id));
     if (missing.length > 0) throw new Error(`${opts.ids}: ${missing.length} ids have no image in ${join(opts.source, split)}: ${missing.slice(0, 5).join(', ')}`);
     ids = ids.filter((id) => wanted.has(id));
   }
   const neighbours = neighbourFinder(ds, split);
-  return ids.map((id) => ({ id, load: () => readTileImage(ds, id, split), neighbours: () => neighbours(id) }));
+  return ids.map((id) => ({ id, load: () => readTileImage(ds, id, split), neighbours: () => neighbours(id), truth: split === 'train' ? ds.labels.get(id) : undefined }));
 }
 
 export function predictCommand(): Command {
@@ -85,6 +89,7 @@ export function predictCommand(): Command {
     .option('--dilate <px>', 'dilate masks by this many pixels (the seed found it hurts)', integerAtLeast(0), DEFAULT_PREDICT.dilate)
     .option('--max-det <n>', 'most instances per tile', integerAtLeast(1), DEFAULT_PREDICT.maxDet)
     .addOption(new Option('--format <f>', 'output format').choices([...FORMATS]).default('kaggle'))
+    .option('--show-conf <x>', 'overlays: draw instances at or above this score (the --conf floor of 0.001 is for scoring, not eyes)', numberIn(0, 1), DEFAULT_SHOW_CONF)
     .option('--out <path>', 'output file (kaggle, coco) or directory (geojson, labels, overlay); default under runs/predict/<name>/')
     .option('--name <name>', 'run name under runs/predict/', 'exp')
     .addOption(new Option('--runtime <r>', 'what runs the network: onnx (onnxruntime, fastest) or tfjs').choices([...RUNTIMES]).default('onnx'))
@@ -102,6 +107,9 @@ export function predictCommand(): Command {
       const threads = opts.threads ?? (opts.workers > 0 ? Math.max(1, availableParallelism() - opts.workers) : 0);
       for (const w of opts.weights) models.push(await openRuntime(w, opts.runtime, { threads, provider: opts.provider }));
       const imgsz = opts.imgsz ?? models[0]!.imgsz;
+      // Where the results go is settled before the long work, once the inputs are known good: a claimed run folder, or a checked --out.
+      const out = opts.out ?? defaultOutput(await claimRunDir(join('runs', 'predict', opts.name)), opts.format);
+      await prepareOutput(out, opts.format === 'kaggle' || opts.format === 'coco' ? 'file' : 'dir');
       const bar = progress('predicting');
       const options = { imgsz, conf: opts.conf, iou: opts.iou, maxDet: opts.maxDet, tta: opts.tta, ensemble: opts.ensemble, post: opts.post, dilate: opts.dilate, context: opts.context };
       const images = new Map<string, RgbImage>();
@@ -118,10 +126,9 @@ export function predictCommand(): Command {
       }
       bar.stop();
       const blank: RgbImage = { width: TILE_SIZE, height: TILE_SIZE, data: new Uint8Array(0) };
-      const results: PredictedTile[] = tiles.map((t) => ({ id: t.id, image: images.get(t.id) ?? blank, predictions: predictions.get(t.id)! }));
+      const results: PredictedTile[] = tiles.map((t) => ({ id: t.id, image: images.get(t.id) ?? blank, predictions: predictions.get(t.id)!, truth: t.truth }));
       for (const m of models) await m.dispose();
-      const out = opts.out ?? defaultOutput(join('runs', 'predict', opts.name), opts.format);
-      await writePredictions(opts.format, out, results);
+      await writePredictions(opts.format, out, results, opts.showConf);
       const n = results.reduce((s, r) => s + r.predictions.length, 0);
       console.log(`${tiles.length} tiles, ${n} vessels (${models.length} model${models.length > 1 ? 's' : ''}${models.length > 1 ? ` ${opts.ensemble}` : ''}, imgsz ${imgsz}, ${opts.runtime}, tta ${opts.tta}, context ${opts.context}, post ${opts.post}): wrote ${out}`);
     });

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { readFile } from 'node:fs/promises';
+import { readTextFile } from '../util/fs.ts';
 import { loadDataset } from '../data/dataset.ts';
 import { formatIssue, type DataIssue } from '../data/errors.ts';
 import { TILE_SIZE } from '../data/types.ts';
@@ -14,7 +14,7 @@ export function submissionCommand(): Command {
     .option('--data <dir>', 'dataset directory whose tiles the submission must describe')
     .option('--skip-bad', SKIP_BAD_HELP, false)
     .action(async (file: string, opts: { data?: string; skipBad: boolean }) => {
-      const text = await readFile(file, 'utf8');
+      const text = await readTextFile(file, 'a submission CSV (id,height,width,prediction_string)');
       let expected: Map<string, { height: number; width: number }> | undefined;
       let testIds: string[] = [];
       if (opts.data) {

@@ -1,4 +1,6 @@
 import { Command, Option } from 'commander';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { setupBackend, DEVICES, type Device } from '../engine/backend.ts';
 import { ENGINES, type EngineName } from '../train/onnx-engine.ts';
@@ -22,6 +24,26 @@ const AUGMENT_HELP: Record<keyof AugmentConfig, string> = {
   hsvV: 'brightness jitter (fraction)',
   hsvS: 'saturation jitter (fraction)',
 };
+
+/**
+ * A resumed run keeps its saved settings (that is what makes it exact). Repeating the original
+ * command with --resume is fine; a flag that asks for something else is an error, never
+ * silently ignored.
+ */
+async function checkResumeFlags(cmd: Command, o: Record<string, unknown>): Promise<void> {
+  const saved = JSON.parse(await readFile(join(o.project as string, o.name as string, 'args.json'), 'utf8').catch(() => 'null')) as (Record<string, unknown> & { augment: Record<string, number> }) | null;
+  if (!saved) return; // the trainer says there is nothing to resume
+  const free = new Set(['data', 'name', 'project', 'resume', 'epochs', 'threads', 'device']);
+  const differing: string[] = [];
+  for (const opt of cmd.options) {
+    const key = opt.attributeName();
+    if (free.has(key) || cmd.getOptionValueSource(key) !== 'cli') continue;
+    const was = key === 'augment' ? JSON.stringify(saved.augment) === JSON.stringify(NO_AUGMENT) ? false : true
+      : key in DEFAULT_AUGMENT ? saved.augment[key] : key === 'cosLr' ? saved.cosine : saved[key];
+    if (JSON.stringify(was) !== JSON.stringify(o[key])) differing.push(`${opt.long} (saved: ${JSON.stringify(was)})`);
+  }
+  if (differing.length > 0) throw new Error(`--resume continues with the run's saved settings (args.json), and these flags ask for others: ${differing.join(', ')}; drop them (only --epochs, --threads and --device may change), or start a new run`);
+}
 
 const PROBABILITIES = new Set(['stitch', 'mosaic', 'fliplr', 'flipud', 'rot90']);
 
@@ -63,6 +85,7 @@ export function trainCommand(): Command {
   }
   return cmd
     .action(async (o: Record<string, unknown> & { device: Device; augment: boolean; name: string }) => {
+      if (o.resume) await checkResumeFlags(cmd, o);
       await setupBackend(o.device);
       let bar: SingleBar | null = null;
       const onProgress = (p: TrainProgress) => {

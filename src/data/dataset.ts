@@ -1,6 +1,8 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parseFolds } from './folds.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
+import { assertDirectory, fsErrorMessage } from '../util/fs.ts';
 import { formatTileMeta, formatWsiMeta, parseTileMeta, parseWsiMeta } from './csv.ts';
 import { DatasetError, IssueCollector, type DataIssue } from './errors.ts';
 import { encodeTiff, readRgb, type RgbImage } from './images.ts';
@@ -28,6 +30,8 @@ export interface Dataset {
   duplicatesDropped: number;
   /** Ids that have `train/<id>.tif` (or `test/<id>.tif`). */
   images: Record<Split, Set<string>>;
+  /** `folds.csv` (`id,fold`, as `data folds` writes) when the directory has one. */
+  folds?: Map<string, number>;
   /** Every problem found (only filled when loaded with `strict: false`). */
   issues: DataIssue[];
 }
@@ -47,7 +51,7 @@ async function readOptional(path: string): Promise<string | null> {
     return await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
+    throw new Error(fsErrorMessage(err, path, 'a file of the Kaggle layout'));
   }
 }
 
@@ -78,6 +82,7 @@ const imageNames = new WeakMap<Dataset, Record<Split, Map<string, string>>>();
 
 /** Read and cross-check a dataset directory. Throws `DatasetError` on the first problem unless `strict: false`. */
 export async function loadDataset(dir: string, options: LoadOptions = {}): Promise<Dataset> {
+  await assertDirectory(dir, 'a dataset directory in the Kaggle layout (tile_meta.csv, polygons.jsonl, train/)');
   const issues = new IssueCollector(options.strict ?? true);
   const metaPath = join(dir, FILES.tileMeta);
   const labelsOnly = options.labelsOnly ?? false;
@@ -111,8 +116,13 @@ export async function loadDataset(dir: string, options: LoadOptions = {}): Promi
     labels.set(t.id, t.annotations);
   }
 
+  const foldsPath = join(dir, 'folds.csv');
+  const foldsText = labelsOnly ? null : await readOptional(foldsPath);
+  const folds = foldsText === null ? undefined : parseFolds(foldsText, foldsPath, new Set(tileById.keys()), issues);
+
   const dataset: Dataset = {
     dir,
+    folds,
     tiles,
     tileById,
     wsis,

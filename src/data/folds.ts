@@ -94,3 +94,22 @@ export function parseFolds(text: string, file: string, knownIds: ReadonlySet<str
   });
   return folds;
 }
+
+/**
+ * The expert (dataset-1) folds that training holds out, the pipeline scores out of fold and
+ * `data folds` writes: the dataset's `folds.csv` when it has one (checked against k), else
+ * `makeFolds` of its labelled dataset-1 tiles. One split function, one file.
+ */
+export function expertFolds(ds: { dir: string; tiles: readonly TileMeta[]; labels: ReadonlyMap<string, unknown>; folds?: ReadonlyMap<string, number> }, k: number, seed: number): Map<string, number> {
+  const expert = ds.tiles.filter((t) => t.dataset === 1 && ds.labels.has(t.id));
+  if (!ds.folds) return makeFolds(expert, { k, seed });
+  const file = `${ds.dir}/folds.csv`;
+  const out = new Map<string, number>();
+  for (const t of expert) {
+    const f = ds.folds.get(t.id);
+    if (f === undefined) throw new Error(`${file}: labelled dataset-1 tile ${t.id} has no fold; rewrite it with vascseg data folds ${ds.dir} -k ${k}`);
+    if (f >= k) throw new Error(`${file}: tile ${t.id} is in fold ${f}, but ${k} folds (0..${k - 1}) were asked for; use --folds ${Math.max(...ds.folds.values()) + 1} or rewrite folds.csv with -k ${k}`);
+    out.set(t.id, f);
+  }
+  return out;
+}

@@ -36,6 +36,7 @@ export function fromCocoResults(entries: unknown, file: string): TilePredictions
     if (typeof entry.score !== 'number' || !(entry.score >= 0 && entry.score <= 1)) throw new Error(`${where}: score must be a number in [0, 1]`);
     const seg = entry.segmentation;
     if (!seg || !Array.isArray(seg.size) || typeof seg.counts !== 'string') throw new Error(`${where}: segmentation must be compressed RLE {size, counts}`);
+    if (typeof entry.category_id !== 'number') throw new Error(`${where}: category_id must be a number (COCO results use integer ids; ${CATEGORY_IDS.blood_vessel} is blood_vessel), got ${JSON.stringify(entry.category_id)}`);
     if (entry.category_id !== CATEGORY_IDS.blood_vessel) return;
     const [height, width] = seg.size;
     const id = String(entry.image_id);

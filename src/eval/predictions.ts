@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { fsErrorMessage } from '../util/fs.ts';
 import { DatasetError } from '../data/errors.ts';
 import { fromCocoResults } from './export.ts';
 import { parseSubmission, type TilePredictions } from './submission.ts';
@@ -9,7 +10,7 @@ import { parseSubmission, type TilePredictions } from './submission.ts';
  */
 export async function readPredictions(file: string): Promise<TilePredictions[]> {
   const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new DatasetError([{ file, message: err.code === 'ENOENT' ? 'predictions file does not exist' : err.message }]);
+    throw new Error(fsErrorMessage(err, file, 'a predictions file (Kaggle submission CSV or COCO results JSON)'));
   });
   if (/\.json$/i.test(file)) {
     let json: unknown;

@@ -28,10 +28,15 @@ export function encodeMaskString(rle: Rle): string {
 
 export function decodeMaskString(encoded: string, height: number, width: number): Rle {
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(encoded)) throw new Error('mask is not base64');
+  // A height x width mask has at most h*w + 1 runs of at most 7 characters each: inflating
+  // beyond that is a corrupt or hostile row (a 260 KB row that inflates to 200 MB killed the
+  // process before this cap), and V8 strings stop at 2^29 characters anyway.
+  const limit = Math.min(7 * (height * width + 1), 2 ** 28);
   let text: string;
   try {
-    text = inflateSync(Buffer.from(encoded, 'base64')).toString('latin1');
+    text = inflateSync(Buffer.from(encoded, 'base64'), { maxOutputLength: limit }).toString('latin1');
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw new Error(`mask inflates past ${limit} bytes, more than a ${height}x${width} mask can need (corrupt or hostile data)`);
     throw new Error(`mask is not zlib data: ${(err as Error).message}`);
   }
   return rleFromString(text, height, width);

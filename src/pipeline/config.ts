@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { fsErrorMessage } from '../util/fs.ts';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -105,8 +106,8 @@ export async function loadPipelineConfig(file: string | undefined, preset: Prese
   let text: string;
   try {
     text = await readFile(file, 'utf8');
-  } catch {
-    throw new Error(`${file}: config file not found`);
+  } catch (err) {
+    throw new Error(fsErrorMessage(err, file, 'a pipeline config file (JSON or YAML)'));
   }
   let parsed: unknown;
   try {
@@ -115,5 +116,19 @@ export async function loadPipelineConfig(file: string | undefined, preset: Prese
     throw new Error(`${file}: not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message}`);
   }
   if (parsed !== null && (typeof parsed !== 'object' || Array.isArray(parsed))) throw new Error(`${file}: expected a mapping of settings at the top level`);
-  return resolveConfig({ ...base, ...(parsed as object | null) }, file);
+  return resolveConfig(mergeSettings(base, parsed), file);
+}
+
+const isMapping = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The file's settings over the preset's, nested mappings merged key by key: a file that sets
+ * `pretrainPseudo: { epochs: 5 }` keeps the preset's `pretrainPseudo.init`. Lists and values
+ * replace.
+ */
+export function mergeSettings(base: unknown, over: unknown): unknown {
+  if (!isMapping(base) || !isMapping(over)) return over === undefined || over === null ? base : over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = mergeSettings(base[k], v);
+  return out;
 }

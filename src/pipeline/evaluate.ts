@@ -10,7 +10,7 @@ import { tilePredictions } from '../infer/outputs.ts';
 import type { Prediction } from '../infer/predict.ts';
 import { groundTruthOf, loadHiddenTruth, type PseudoSummary } from '../pseudo/pseudo.ts';
 import type { PipelineConfig } from './config.ts';
-import { closeAll, expertFolds, openFolds, predictOptions } from './models.ts';
+import { closeAll, pipelineFolds, openFolds, predictOptions } from './models.ts';
 import type { Stage, TrainStage } from './stages.ts';
 
 /** One row of the ending table. */
@@ -67,7 +67,7 @@ function score(gtLabels: ReadonlyMap<string, import('../data/types.ts').Annotati
 export async function evaluateStages(input: EvaluateInput): Promise<PipelineSummary> {
   const { source: ds, config: c, root } = input;
   const opts = predictOptions(c);
-  const folds = expertFolds(ds, c);
+  const folds = pipelineFolds(ds, c);
   const expertIds = [...folds.keys()].sort();
   const truth = await loadHiddenTruth(input.data);
   const hiddenIds = truth ? ds.tiles.filter((t) => t.dataset === 3 && ds.images.train.has(t.id) && truth.has(t.id)).map((t) => t.id).sort() : [];

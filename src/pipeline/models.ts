@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Dataset } from '../data/dataset.ts';
-import { makeFolds } from '../data/folds.ts';
+import { expertFolds } from '../data/folds.ts';
 import type { PredictOptions } from '../infer/predict.ts';
 import { openRuntime, type Runtime } from '../infer/runtime.ts';
 import type { PipelineConfig } from './config.ts';
@@ -26,7 +26,6 @@ export async function closeAll(models: readonly { runtime: Runtime }[]): Promise
 }
 
 /** The dataset-1 folds the trainer uses (same tiles, k and seed give the same split). */
-export function expertFolds(ds: Dataset, c: PipelineConfig): Map<string, number> {
-  const expert = ds.tiles.filter((t) => t.dataset === 1 && ds.labels.has(t.id));
-  return makeFolds(expert, { k: c.folds, seed: c.foldSeed });
+export function pipelineFolds(ds: Dataset, c: PipelineConfig): Map<string, number> {
+  return expertFolds(ds, c.folds, c.foldSeed);
 }

@@ -5,6 +5,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { loadDataset, type Dataset } from '../data/dataset.ts';
 import { setupBackend } from '../engine/backend.ts';
+import { lockDirectory } from '../util/fs.ts';
 import { formatSubmission } from '../eval/submission.ts';
 import { predictTiles } from '../infer/tiles.ts';
 import { tilePredictions } from '../infer/outputs.ts';
@@ -45,6 +46,9 @@ async function dataHash(dir: string): Promise<string> {
     h.update(f);
     h.update(await readFile(join(dir, f)).catch(() => Buffer.from('-')));
   }
+  // The folds split the stages train on; hashed only when present, so runs without one keep their hashes.
+  const folds = await readFile(join(dir, 'folds.csv')).catch(() => null);
+  if (folds) h.update(folds);
   for (const split of ['train', 'test']) {
     const names = (await readdir(join(dir, split)).catch(() => [] as string[])).sort();
     for (const n of names) h.update(`${split}/${n}:${(await stat(join(dir, split, n))).size}`);
@@ -80,7 +84,15 @@ class Pipeline {
 
   async run(): Promise<PipelineSummary> {
     const { log, config } = this.opts;
-    await mkdir(this.root, { recursive: true });
+    const release = await lockDirectory(this.root, 'vascseg pipeline');
+    try {
+      return await this.runLocked(log, config);
+    } finally {
+      await release();
+    }
+  }
+
+  private async runLocked(log: (line: string) => void, config: PipelineConfig): Promise<PipelineSummary> {
     // Checkpoints load through tfjs before they are exported to onnxruntime.
     await setupBackend('auto', { quiet: true });
     await writeFileAtomic(join(this.root, 'config.json'), JSON.stringify(config, null, 2));

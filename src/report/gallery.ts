@@ -1,23 +1,12 @@
 import sharp from 'sharp';
 import { readTileImage, type Dataset } from '../data/dataset.ts';
 import { rasterize } from '../data/rasterize.ts';
+import { paintInstance, PREDICTED_COLOUR, TRUTH_COLOUR } from '../data/overlay.ts';
 import type { Annotation } from '../data/types.ts';
 import { decodeRle } from '../eval/rle.ts';
 import { averagePrecision, matchTileOid } from '../eval/metric.ts';
 import { groundTruthTile } from '../eval/groundtruth.ts';
 import type { Detection } from '../eval/submission.ts';
-
-const TRUTH: [number, number, number] = [40, 220, 60];
-const PREDICTED: [number, number, number] = [255, 0, 200];
-
-/** Paint a mask's 1-px inner boundary into an RGB buffer. */
-function outline(data: Uint8Array, mask: Uint8Array, w: number, h: number, colour: [number, number, number]): void {
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
-    const p = y * w + x;
-    if (!mask[p]) continue;
-    if (x === 0 || y === 0 || x === w - 1 || y === h - 1 || !mask[p - 1] || !mask[p + 1] || !mask[p - w] || !mask[p + w]) data.set(colour, p * 3);
-  }
-}
 
 export interface TileScore {
   id: string;
@@ -51,7 +40,8 @@ export function scoreTiles(labels: ReadonlyMap<string, Annotation[]>, preds: Rea
 export async function galleryTile(ds: Dataset, id: string, labels: readonly Annotation[], dets: readonly Detection[], minScore: number, size = 256): Promise<Buffer> {
   const img = await readTileImage(ds, id);
   const data = new Uint8Array(img.data);
-  for (const a of labels) if (a.type === 'blood_vessel') outline(data, rasterize(a.coordinates, img.width, img.height), img.width, img.height, TRUTH);
-  for (const d of dets) if (d.score >= minScore) outline(data, decodeRle(d.rle), img.width, img.height, PREDICTED);
+  // The overlay's rules (data/overlay.ts): truth as outlines, predictions filled semi-transparent.
+  for (const a of labels) if (a.type === 'blood_vessel') paintInstance(data, rasterize(a.coordinates, img.width, img.height), img.width, img.height, TRUTH_COLOUR, 0);
+  for (const d of dets) if (d.score >= minScore) paintInstance(data, decodeRle(d.rle), img.width, img.height, PREDICTED_COLOUR);
   return sharp(Buffer.from(data), { raw: { width: img.width, height: img.height, channels: 3 } }).resize(size, size).png().toBuffer();
 }

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import { loadDataset, type Dataset } from '../data/dataset.ts';
-import { makeFolds } from '../data/folds.ts';
+import { expertFolds } from '../data/folds.ts';
 import type { Annotation } from '../data/types.ts';
 import { groundTruthTile } from '../eval/groundtruth.ts';
 import { evaluateOid } from '../eval/metric.ts';
@@ -73,9 +73,8 @@ async function trainReport(dir: string, log: (line: string) => void): Promise<Re
   const ds = await loadDataset(args.data, { strict: true });
   let ids: string[];
   if (args.fold !== undefined) {
-    const expert = ds.tiles.filter((t) => t.dataset === 1 && ds.labels.has(t.id));
-    const folds = makeFolds(expert, { k: args.folds, seed: args.foldSeed });
-    ids = expert.filter((t) => folds.get(t.id) === args.fold).map((t) => t.id);
+    const folds = expertFolds(ds, args.folds, args.foldSeed);
+    ids = [...folds].filter(([, f]) => f === args.fold).map(([id]) => id);
   } else {
     ids = ds.tiles.filter((t) => args.trainDatasets.includes(t.dataset) && ds.labels.has(t.id)).map((t) => t.id);
   }

@@ -4,14 +4,15 @@ import { stringify } from 'csv-stringify/sync';
 import { tf } from '../engine/backend.ts';
 import { loadDataset, readTileImage, type Dataset } from '../data/dataset.ts';
 import type { Neighbour } from './augment.ts';
-import { makeFolds } from '../data/folds.ts';
+import { expertFolds } from '../data/folds.ts';
 import { TILE_SIZE } from '../data/types.ts';
 import { buildYolov7Seg, modelConfig, CLASSES } from '../model/yolov7seg.ts';
 import { modelInput, TfModel } from '../model/tfjs.ts';
 import { OnnxTrainEngine, type EngineName } from './onnx-engine.ts';
 import { loadCheckpoint, saveCheckpoint } from '../model/checkpoint.ts';
 import { Rng } from '../synth/random.ts';
-import { writeFileAtomic } from '../util/atomic.ts';
+import { recoverDir, writeFileAtomic } from '../util/atomic.ts';
+import { faultPoint } from '../util/fault.ts';
 import { DEFAULT_AUGMENT, loadTrainTiles, makeBatch, NO_AUGMENT, type AugmentConfig, type TrainTile } from './data.ts';
 import { computeLoss, defaultHyp } from './loss.ts';
 import { AdamW, Ema, interp, lrFactor, Sgd, type ParamGroup } from './optim.ts';
@@ -105,7 +106,7 @@ async function selectTiles(opts: TrainOptions): Promise<{ train: TrainTile[]; va
   if (opts.fold !== undefined) {
     if (opts.fold < 0 || opts.fold >= opts.folds) throw new Error(`--fold ${opts.fold} is outside 0..${opts.folds - 1}`);
     const expert = labelled.filter((t) => t.dataset === 1);
-    const folds = makeFolds(expert, { k: opts.folds, seed: opts.foldSeed });
+    const folds = expertFolds(ds, opts.folds, opts.foldSeed);
     valIds = expert.filter((t) => folds.get(t.id) === opts.fold).map((t) => t.id);
     if (valIds.length === 0) throw new Error(`fold ${opts.fold} of ${opts.folds} holds no dataset-1 tiles`);
     const held = new Set(valIds);
@@ -154,6 +155,11 @@ function csvOf(history: EpochRecord[]): string {
   });
 }
 
+async function writeRunTables(runDir: string, history: EpochRecord[]): Promise<void> {
+  await writeFileAtomic(join(runDir, 'results.csv'), csvOf(history));
+  await writeFileAtomic(join(runDir, 'history.json'), JSON.stringify(history));
+}
+
 /** Updates at or below which `optimizer: auto` takes AdamW (Ultralytics' rule and threshold). */
 export const AUTO_SGD_MIN_UPDATES = 10_000;
 const SGD_LR0 = 0.01;
@@ -191,10 +197,14 @@ function recalibrateBn(model: TfModel, tiles: readonly TrainTile[], batchSize: n
  */
 export async function train(options: TrainOptions, onProgress?: (p: TrainProgress) => void, log: (line: string) => void = () => {}): Promise<TrainResult> {
   let opts = options;
+  if (!Number.isInteger(opts.epochs) || opts.epochs < 1) throw new Error(`epochs must be a whole number >= 1, got ${opts.epochs}`);
+  if (!Number.isInteger(opts.batch) || opts.batch < 1) throw new Error(`batch must be a whole number >= 1, got ${opts.batch}`);
   // A new run claims its directory only once its input has been checked (below).
   let runDir = join(opts.project, opts.name);
   let last = join(runDir, 'weights', 'last');
   if (opts.resume) {
+    await recoverDir(last);
+    await recoverDir(join(runDir, 'weights', 'best'));
     if (!(await pathExists(join(last, 'model.json')))) throw new Error(`${last}: nothing to resume (no checkpoint)`);
     const saved = JSON.parse(await readFile(join(runDir, 'args.json'), 'utf8')) as TrainOptions;
     opts = { ...saved, resume: true, epochs: options.extendTo ?? saved.epochs };
@@ -242,13 +252,16 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
       if (name.startsWith('adam-v/')) adam?.v.get(name.slice(7))!.assign(t);
     }
     ck.model.dispose();
-    const state = ck.meta.state as { updates: number; bnUpdates: number; adamSteps: number; best: { epoch: number; ap60: number } };
+    const state = ck.meta.state as { updates: number; bnUpdates: number; adamSteps: number; best: { epoch: number; ap60: number }; history?: EpochRecord[] };
     updates = state.updates;
     if (adam) adam.t = state.adamSteps;
     model.bnUpdates = state.bnUpdates;
     best = state.best;
     startEpoch = ck.meta.epoch + 1;
-    history = JSON.parse(await readFile(join(runDir, 'history.json'), 'utf8')) as EpochRecord[];
+    if (options.extendTo !== undefined && options.extendTo <= startEpoch) throw new Error(`--epochs ${options.extendTo}: ${runDir} has already trained ${startEpoch} epochs; give more to train on`);
+    // Checkpoints written before the history rode in them: history.json, cut to the checkpoint.
+    history = state.history ?? (JSON.parse(await readFile(join(runDir, 'history.json'), 'utf8')) as EpochRecord[]).slice(0, ck.meta.epoch + 1);
+    await writeRunTables(runDir, history);
     log(`resuming ${runDir} at epoch ${startEpoch}`);
   } else {
     for (const [name, v] of model.weights) ema.weights.get(name)!.assign(v);
@@ -356,11 +369,14 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
       for (const [name, v] of adam.m) extra.set(`adam-m/${name}`, v);
       for (const [name, v] of adam.v) extra.set(`adam-v/${name}`, v);
     }
-    const meta = { imgsz: opts.imgsz, epoch, metrics: { ap60: metrics.ap60, coco_mask_ap: metrics.cocoAp }, state: { updates: emaTracker.updates, bnUpdates: model.bnUpdates, adamSteps: adam?.t ?? 0, best } };
-    await saveCheckpoint(last, ema, meta, extra);
+    // weights/last is the commit point of an epoch: it carries the whole history, so a kill
+    // before results.csv and history.json are rewritten loses nothing (resume rewrites them);
+    // best is written first, so a kill between the two only repeats this epoch.
+    const meta = { imgsz: opts.imgsz, epoch, metrics: { ap60: metrics.ap60, coco_mask_ap: metrics.cocoAp }, state: { updates: emaTracker.updates, bnUpdates: model.bnUpdates, adamSteps: adam?.t ?? 0, best, history } };
     if (isBest) await saveCheckpoint(join(runDir, 'weights', 'best'), ema, meta);
-    await writeFileAtomic(join(runDir, 'results.csv'), csvOf(history));
-    await writeFileAtomic(join(runDir, 'history.json'), JSON.stringify(history));
+    await saveCheckpoint(last, ema, meta, extra);
+    faultPoint('train:saved');
+    await writeRunTables(runDir, history);
     const valText = validating ? ` | val AP@0.6 ${metrics.ap60.toFixed(4)} COCO ${metrics.cocoAp.toFixed(4)} (${metrics.detections} vessels detected)` : '';
     log(`epoch ${epoch + 1}/${opts.epochs}: box ${record.box.toFixed(4)} obj ${record.obj.toFixed(4)} cls ${record.cls.toFixed(4)} seg ${record.seg.toFixed(4)}${valText} | ${record.seconds.toFixed(1)} s${isBest ? ' | best' : ''}`);
   }

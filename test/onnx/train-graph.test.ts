@@ -114,7 +114,7 @@ test('three SGD steps: the onnx and tfjs engines train the same weights', async 
   await generateDataset(presetConfig('tiny', 0), data, { workers: 0 });
   const run = (engine: 'onnx' | 'tfjs') => train({
     ...DEFAULT_TRAIN, data, name: engine, project: join(root, 'runs'), imgsz: 64, epochs: 1, batch: 2,
-    augment: NO_AUGMENT, warmupEpochs: 0, lr0: 0.01, preciseBn: 0, engine,
+    augment: NO_AUGMENT, warmupEpochs: 0, optimizer: 'sgd', lr0: 0.01, preciseBn: 0, engine,
   });
   const a = await run('onnx'), b = await run('tfjs');
   assert.ok(Math.abs(a.history[0]!.box - b.history[0]!.box) < 1e-4 * b.history[0]!.box + 1e-6, 'same mean box loss over the 3 steps');

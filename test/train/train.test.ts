@@ -21,7 +21,7 @@ before(async () => {
 });
 
 const options = (name: string, epochs: number): TrainOptions => ({
-  ...DEFAULT_TRAIN, data, name, project: join(root, 'runs'), imgsz: 128, epochs, batch: 3, augment: NO_AUGMENT, warmupEpochs: 1,
+  ...DEFAULT_TRAIN, data, name, project: join(root, 'runs'), imgsz: 128, epochs, batch: 3, augment: NO_AUGMENT, warmupEpochs: 1, optimizer: 'sgd',
 });
 
 test('train writes the Ultralytics run layout, and --resume continues exactly where it stopped', async () => {

@@ -1,0 +1,50 @@
+/**
+ * A kill at any write loses no finished work: `VASCSEG_FAULT=point:n` SIGKILLs a real
+ * `vascseg train` at the n-th pass of each write step (inside the directory swap of
+ * weights/last, between the checkpoint and results.csv, before an atomic file's rename),
+ * then `--resume` must finish with what an uninterrupted run has, byte for byte.
+ */
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { generateDataset } from '../../src/synth/generate.ts';
+import { presetConfig } from '../../src/synth/config.ts';
+import { tempDir } from '../helpers/tmp.ts';
+import { vascseg, vascsegWith } from '../helpers/cli.ts';
+
+const root = await tempDir();
+const data = join(root, 'tiny');
+before(() => generateDataset(presetConfig('tiny', 0), data, { workers: 0 }).then(() => undefined));
+
+const trainArgs = (name: string) => ['train', '--data', data, '--project', join(root, 'runs'), '--name', name,
+  '--imgsz', '64', '--epochs', '3', '--batch', '4', '--no-augment', '--precise-bn', '0', '--threads', '1'];
+
+/** results.csv without its timing column, which no two runs share. */
+async function results(run: string): Promise<string> {
+  const text = await readFile(join(run, 'results.csv'), 'utf8');
+  return text.trim().split('\n').map((l) => l.split(',').slice(0, -1).join(',')).join('\n');
+}
+
+test('a SIGKILL at every write step, then --resume: the same results, weights and best as an uninterrupted run', async () => {
+  const straight = await vascseg(...trainArgs('straight'));
+  assert.equal(straight.code, 0, straight.stderr);
+  const reference = join(root, 'runs', 'straight');
+  // Hit counts chosen to land in the second or third epoch (each epoch writes best at most
+  // once, last once, and two tables).
+  const points = ['dir:filled:3', 'dir:next:3', 'dir:prev:3', 'dir:swapped:3', 'train:saved:2', 'file:written:4'];
+  for (const point of points) {
+    const name = `killed-${point.replace(/:/g, '-')}`;
+    const [where, n] = [point.slice(0, point.lastIndexOf(':')), point.slice(point.lastIndexOf(':') + 1)];
+    const killed = await vascsegWith({ VASCSEG_FAULT: `${where}:${n}` }, ...trainArgs(name));
+    assert.equal(killed.signal, 'SIGKILL', `${point}: the fault point was not reached (${killed.stderr})`);
+    const resumed = await vascseg(...trainArgs(name), '--resume');
+    assert.equal(resumed.code, 0, `${point}: ${resumed.stderr}`);
+    const run = join(root, 'runs', name);
+    assert.equal(await results(run), await results(reference), `${point}: results.csv`);
+    for (const w of ['last', 'best']) {
+      assert.deepEqual(await readFile(join(run, 'weights', w, 'weights.bin')), await readFile(join(reference, 'weights', w, 'weights.bin')), `${point}: weights/${w}`);
+    }
+    assert.deepEqual((await readdir(join(run, 'weights'))).sort(), ['best', 'last'], `${point}: no temporary siblings left`);
+  }
+});

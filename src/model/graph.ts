@@ -22,8 +22,18 @@ export type Layer = LayerOp & {
   stride: number;
 };
 
+/**
+ * How a convolution pads: `symmetric` is PyTorch's `autopad` (k // 2 on every side), what the
+ * official YOLOv7-seg computes and every new model uses; `same` is TensorFlow's SAME (the odd
+ * pixel of a stride-2 window goes bottom/right), what checkpoints before the field trained
+ * with. They differ only for stride-2 convolutions, where `same` samples a window shifted by
+ * one pixel; output sizes are equal.
+ */
+export type Padding = 'same' | 'symmetric';
+
 export interface Graph {
   layers: Layer[];
+  padding: Padding;
   /** Raw head outputs of P3, P4, P5: [N, H, W, anchors * (5 + classes + masks)]. */
   heads: number[];
   /** Prototype masks at stride 4: [N, H/4, W/4, masks]. */
@@ -67,6 +77,23 @@ export class GraphBuilder {
     if (strides.size !== 1) throw new Error(`concat ${name}: inputs at different strides ${[...strides].join(', ')}`);
     return this.add({ op: 'concat', from }, name, from.reduce((s, f) => s + this.layers[f]!.channels, 0), [...strides][0]!);
   }
+}
+
+/** TensorFlow SAME padding of one axis: [begin, end]. */
+export function samePads(size: number, k: number, s: number): [number, number] {
+  const out = Math.ceil(size / s);
+  const total = Math.max((out - 1) * s + k - size, 0);
+  return [Math.floor(total / 2), total - Math.floor(total / 2)];
+}
+
+/** A convolution's pads [top, left, bottom, right] on an h x w input. */
+export function convPads(padding: Padding, k: number, s: number, h: number, w: number): [number, number, number, number] {
+  if (padding === 'symmetric') {
+    const p = Math.floor(k / 2);
+    return [p, p, p, p];
+  }
+  const [t, b] = samePads(h, k, s), [l, r] = samePads(w, k, s);
+  return [t, l, b, r];
 }
 
 /** Number of weights of a graph (conv kernels, BN scale and shift, biases). */

@@ -1,7 +1,7 @@
 import { tf } from '../engine/backend.ts';
 import { bnSilu } from '../engine/ops.ts';
 import { mulberry32 } from '../util/stats.ts';
-import type { Graph, Layer } from './graph.ts';
+import { convPads, type Graph, type Layer } from './graph.ts';
 import { outputsPerAnchor, type ModelConfig } from './yolov7seg.ts';
 
 /** BatchNorm as in YOLO: eps 1e-3, running averages with momentum 0.03. */
@@ -108,7 +108,9 @@ export class TfModel {
       switch (l.op) {
         case 'input': out.push(images); break;
         case 'conv': {
-          const x = tf.conv2d(out[l.from]!, this.w<tf.Rank.R4>(`${l.name}.w`), l.s, 'same');
+          const src = out[l.from]!;
+          const [pt, pl, pb, pr] = convPads(this.graph.padding, l.k, l.s, src.shape[1], src.shape[2]);
+          const x = tf.conv2d(src, this.w<tf.Rank.R4>(`${l.name}.w`), l.s, [[0, 0], [pt, pb], [pl, pr], [0, 0]]);
           if (!l.bn) {
             const z = tf.add(x, this.w(`${l.name}.bias`));
             out.push((l.act === 'silu' ? tf.mul(z, tf.sigmoid(z)) : z) as tf.Tensor4D);

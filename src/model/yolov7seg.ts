@@ -1,10 +1,10 @@
-import { GraphBuilder, type Graph } from './graph.ts';
+import { GraphBuilder, type Graph, type Padding } from './graph.ts';
 
 /**
- * YOLOv7-seg as a graph: the YOLOv7 backbone (ELAN blocks with MP downsampling), SPPCSPC,
- * the PAN neck with ELAN-H blocks, a 3x3 conv per level (YOLOv7's RepConv, trained here as
- * one conv-BN-SiLU, which is what RepConv fuses into), the ISegment head on P3/P4/P5 and
- * the Proto branch on P3.
+ * YOLOv7-seg as a graph, layer for layer the official `models/segment/yolov7-seg.yaml`: the
+ * YOLOv7 backbone (ELAN blocks with MP downsampling), SPPCSPC, the PAN neck with ELAN-H
+ * blocks, a plain 3x3 conv-BN-SiLU per level (the yaml's `Conv`, not a RepConv), the
+ * ISegment head on P3/P4/P5 and the Proto branch on P3.
  */
 export interface ModelConfig {
   /** Named size: tiny trains on 2 CPU cores; full is YOLOv7-seg's width and depth. */
@@ -19,6 +19,8 @@ export interface ModelConfig {
   protoChannels: number;
   /** Anchors (w, h in input pixels) per level, 3 per level. */
   anchors: [number, number][][];
+  /** Convolution padding (graph.ts); absent in checkpoints that predate it, which are `same`. */
+  padding?: Padding;
 }
 
 export const CLASSES = ['blood_vessel', 'glomerulus', 'unsure'];
@@ -36,10 +38,24 @@ export const MODEL_SIZES: Record<string, Omit<ModelConfig, 'classes' | 'anchors'
   full: { width: 1, depth: 2, masks: 32, protoChannels: 256 },
 };
 
+/** PyTorch YOLO's `make_divisible(c * width, 8)`: channels rounded up to a multiple of 8. */
+export const scaledChannels = (c: number, width: number): number => Math.max(8, Math.ceil((c * width) / 8) * 8);
+
+/**
+ * A new model's config: a named size, or `w<multiple>` (e.g. `w0.125`) for the official
+ * architecture at that `width_multiple` (full ELAN depth, proto channels 256 x width, as the
+ * official parser scales them). New models pad as PyTorch does.
+ */
 export function modelConfig(size: string, classes = CLASSES): ModelConfig {
+  const width = /^w(\d*\.?\d+)$/.exec(size);
+  if (width) {
+    const w = Number(width[1]);
+    if (!(w > 0 && w <= 4)) throw new Error(`width multiple ${width[1]} must be in (0, 4]`);
+    return { size, width: w, depth: 2, masks: 32, protoChannels: scaledChannels(256, w), classes, anchors: DEFAULT_ANCHORS, padding: 'symmetric' };
+  }
   const base = MODEL_SIZES[size];
-  if (!base) throw new Error(`unknown model size "${size}" (known: ${Object.keys(MODEL_SIZES).join(', ')})`);
-  return { size, ...base, classes, anchors: DEFAULT_ANCHORS };
+  if (!base) throw new Error(`unknown model size "${size}" (known: ${Object.keys(MODEL_SIZES).join(', ')}, or w<width multiple> such as w0.125)`);
+  return { size, ...base, classes, anchors: DEFAULT_ANCHORS, padding: 'symmetric' };
 }
 
 /** Outputs per anchor: box (4), objectness (1), class scores, mask coefficients. */
@@ -49,7 +65,7 @@ export function outputsPerAnchor(config: ModelConfig): number {
 
 export function buildYolov7Seg(config: ModelConfig): Graph {
   const g = new GraphBuilder(3);
-  const c = (v: number) => Math.max(8, Math.round((v * config.width) / 8) * 8);
+  const c = (v: number) => scaledChannels(v, config.width);
   const d = config.depth;
 
   /** ELAN: two 1x1 branches, 2d chained 3x3 convs, concat of every second one, 1x1 out. */
@@ -105,7 +121,7 @@ export function buildYolov7Seg(config: ModelConfig): Graph {
   const o4 = elan(mp(o3, 128, 'neck.mp1', n4), 256, 256, 'neck.elan3', true);
   const o5 = elan(mp(o4, 256, 'neck.mp2', spp), 512, 512, 'neck.elan4', true);
 
-  // Head: a 3x3 conv per level (RepConv), then the ISegment output convs and the prototypes.
+  // Head: a plain 3x3 conv per level, then the ISegment output convs and the prototypes.
   const r3 = g.conv(o3, c(256), 3, 1, 'head.rep3');
   const r4 = g.conv(o4, c(512), 3, 1, 'head.rep4');
   const r5 = g.conv(o5, c(1024), 3, 1, 'head.rep5');
@@ -115,5 +131,5 @@ export function buildYolov7Seg(config: ModelConfig): Graph {
   pr = g.upsample(pr, 'head.proto.up');
   pr = g.conv(pr, config.protoChannels, 3, 1, 'head.proto.cv2');
   const proto = g.conv(pr, config.masks, 1, 1, 'head.proto.cv3');
-  return { layers: g.layers, heads, proto };
+  return { layers: g.layers, heads, proto, padding: config.padding ?? 'same' };
 }

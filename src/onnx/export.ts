@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import onnxProto from 'onnx-proto';
 import type { CheckpointMeta } from '../model/checkpoint.ts';
-import type { Graph } from '../model/graph.ts';
+import type { Graph, Padding } from '../model/graph.ts';
 import { BN_EPS } from '../model/tfjs.ts';
 import { outputsPerAnchor, type ModelConfig } from '../model/yolov7seg.ts';
 import { OnnxBuilder, type Dim } from './builder.ts';
@@ -60,9 +60,19 @@ function foldedConv(weights: WeightMap, name: string, k: number, c1: number, c2:
  * to 0..1, H and W any multiples of 32), outputs the raw heads `p3`, `p4`, `p5`
  * [N, H/s, W/s, anchors * (5 + classes + masks)] and `proto` [N, H/4, W/4, masks], in the
  * same NHWC layout as the tfjs model so one decoder serves both. Batch-norm is folded into
- * the convolutions; padding is TensorFlow's SAME (`SAME_UPPER`: the odd pixel goes
- * bottom/right), exactly what the model was trained with.
+ * the convolutions; convolutions pad as the model was trained (`symmetric`: explicit k // 2
+ * pads, as PyTorch; `same`: TensorFlow's SAME, `SAME_UPPER`, for older checkpoints), which
+ * keeps the input size dynamic either way. Max-pools are SAME, equal to PyTorch's for the
+ * k2/s2 and odd-k/s1 pools of this architecture.
  */
+function onnxConvPadding(padding: Padding, k: number): { pads: number[] } | { auto_pad: string } {
+  if (padding === 'symmetric') {
+    const p = Math.floor(k / 2);
+    return { pads: [p, p, p, p] };
+  }
+  return { auto_pad: 'SAME_UPPER' };
+}
+
 export function exportOnnx(graph: Graph, weights: WeightMap, info: OnnxModelInfo): Uint8Array {
   const b = new OnnxBuilder();
   const dims: Dim[] = ['batch', 3, 'height', 'width'];
@@ -74,7 +84,7 @@ export function exportOnnx(graph: Graph, weights: WeightMap, info: OnnxModelInfo
         const c1 = graph.layers[l.from]!.channels;
         const { w, b: bias } = foldedConv(weights, l.name, l.k, c1, l.channels, l.bn);
         const conv = b.op('Conv', [values[l.from]!, b.float(`${l.name}.weight`, w, [l.channels, c1, l.k, l.k]), b.float(`${l.name}.bias`, bias, [l.channels])], {
-          kernel_shape: [l.k, l.k], strides: [l.s, l.s], auto_pad: 'SAME_UPPER',
+          kernel_shape: [l.k, l.k], strides: [l.s, l.s], ...onnxConvPadding(graph.padding, l.k),
         }, l.name);
         values.push(l.act === 'silu' ? b.op('Mul', [conv, b.op('Sigmoid', [conv])], {}, `${l.name}.silu`) : conv);
         break;

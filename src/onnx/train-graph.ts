@@ -1,4 +1,4 @@
-import type { Graph, Layer } from '../model/graph.ts';
+import { samePads, convPads, type Graph, type Layer } from '../model/graph.ts';
 import { BN_EPS } from '../model/tfjs.ts';
 import { OnnxBuilder } from './builder.ts';
 
@@ -14,7 +14,7 @@ import { OnnxBuilder } from './builder.ts';
  *   NHWC). Outputs: the gradient of every weight (`grad.<weight>`).
  *
  * Weights are graph inputs in ONNX layout (conv kernels [out, in, kh, kw]); the optimiser
- * stays in JS. Padding is TensorFlow's SAME, as the tfjs model trains with. The rules (found by
+ * stays in JS. Convolutions pad as the graph says (`symmetric` or `same`, model/graph.ts); max-pools are SAME. The rules (found by
  * measuring on onnxruntime, see issue 8): conv input gradient as a Conv with the flipped,
  * transposed kernel (stride 1) or a ConvTranspose (stride 2); conv weight gradient as im2col
  * (a grouped one-hot Conv) + batched MatMul + ReduceSum; BN+SiLU backward per channel;
@@ -45,13 +45,6 @@ export function weightSpecs(graph: Graph): WeightSpec[] {
     else out.push({ name: `${l.name}.bias`, dims: [l.channels] });
   }
   return out;
-}
-
-/** TensorFlow SAME padding of one axis: [begin, end]. */
-function samePads(size: number, k: number, s: number): [number, number] {
-  const out = Math.ceil(size / s);
-  const total = Math.max((out - 1) * s + k - size, 0);
-  return [Math.floor(total / 2), total - Math.floor(total / 2)];
 }
 
 interface Saved {
@@ -100,7 +93,7 @@ class TrainGraphBuilder {
           const src = this.sizes[l.from]!;
           const c1 = graph.layers[l.from]!.channels;
           const weight = b.input(`${l.name}.w`, [l.channels, c1, l.k, l.k]);
-          const [pt, pb] = samePads(src.h, l.k, l.s), [pl, pr] = samePads(src.w, l.k, l.s);
+          const [pt, pl, pb, pr] = convPads(graph.padding, l.k, l.s, src.h, src.w);
           const inputs = [this.values[l.from]!, weight];
           if (!l.bn) inputs.push(b.input(`${l.name}.bias`, [l.channels]));
           const conv = b.op('Conv', inputs, { kernel_shape: [l.k, l.k], strides: [l.s, l.s], pads: [pt, pl, pb, pr] }, `${l.name}.conv`);
@@ -224,7 +217,7 @@ class TrainGraphBuilder {
     } else {
       weightGrads.set(`${l.name}.bias`, b.op('ReduceSum', [dz, this.int64([0, 2, 3])], { keepdims: 0 }, `${l.name}.dbias`));
     }
-    const [pt, pb] = samePads(src.h, l.k, l.s), [pl, pr] = samePads(src.w, l.k, l.s);
+    const [pt, pl, pb, pr] = convPads(this.graph.padding, l.k, l.s, src.h, src.w);
     // Weight gradient: patches of the input (im2col as a grouped one-hot conv), then per-image
     // GEMMs summed over the batch.
     const n = this.shape.batch, hw = dst.h * dst.w, kk = l.k * l.k;

@@ -292,7 +292,7 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
     let pending: Map<string, tf.Tensor> | null = null;
     for (let b = 0; b < nb; b++) {
       const ni = b + nb * epoch;
-      if (ni <= nw) {
+      if (nw > 0 && ni <= nw) { // no warm-up at all with --warmup-epochs 0 (not a first step at warm-up's start values)
         // Warm-up: biases from 0.1 down, the rest up from 0; momentum from 0.8 up.
         lr = { weights: interp(ni, 0, nw, 0, lr0 * lf), norm: interp(ni, 0, nw, 0, lr0 * lf), bias: interp(ni, 0, nw, 0.1, lr0 * lf) };
         sgd.momentum = interp(ni, 0, nw, 0.8, opts.momentum);

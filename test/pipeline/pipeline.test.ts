@@ -42,7 +42,7 @@ test('config: presets, JSON and YAML files over a preset, and errors that name t
   await assert.rejects(loadPipelineConfig(json, 'seed'), /c\.json: \(root\): Unrecognized key\(s\) in object: 'epochs'/);
   await writeFile(yaml, 'imgsz: [1\n');
   await assert.rejects(loadPipelineConfig(yaml, 'seed'), /c\.yaml: not valid YAML/);
-  await assert.rejects(loadPipelineConfig(join(root, 'none.yaml'), 'seed'), /none\.yaml: config file not found/);
+  await assert.rejects(loadPipelineConfig(join(root, 'none.yaml'), 'seed'), /none\.yaml: not found; expected a pipeline config file/);
 });
 
 test('pseudo labels: instances above 0.5 on tiles whose mean kept score is above 0.6, as polygons of their masks', () => {

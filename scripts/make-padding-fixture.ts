@@ -12,7 +12,8 @@ import { buildYolov7Seg, modelConfig } from '../src/model/yolov7seg.ts';
 import { TfModel } from '../src/model/tfjs.ts';
 import { mulberry32 } from '../src/util/stats.ts';
 import { exportOnnx } from '../src/onnx/export.ts';
-import { OnnxRuntime, outputArrays, weightArrays, type RawOutputs } from '../src/infer/runtime.ts';
+import { OnnxRuntime, outputArrays, type RawOutputs } from '../src/infer/runtime.ts';
+import { weightArrays } from '../src/model/tfjs.ts';
 
 export const PADDING_FIXTURE_SIZE = 64;
 

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { setupBackend } from '../engine/backend.ts';
 import { loadCheckpoint } from '../model/checkpoint.ts';
 import { exportOnnx, onnxInfoFromCheckpoint } from '../onnx/export.ts';
-import { weightArrays } from '../infer/runtime.ts';
+import { weightArrays } from '../model/tfjs.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { parseInteger, parseImgsz } from './options.ts';
 

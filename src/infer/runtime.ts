@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { tf } from '../engine/backend.ts';
 import { loadCheckpoint } from '../model/checkpoint.ts';
-import type { ModelOutputs, TfModel } from '../model/tfjs.ts';
+import { weightArrays, type ModelOutputs, type TfModel } from '../model/tfjs.ts';
 import type { ModelConfig } from '../model/yolov7seg.ts';
 import { exportOnnx, onnxInfoFromCheckpoint, readOnnxInfo, ONNX_INPUT, ONNX_OUTPUTS } from '../onnx/export.ts';
 
@@ -59,11 +59,6 @@ export class TfjsRuntime implements Runtime {
   async dispose(): Promise<void> {
     this.model.dispose();
   }
-}
-
-/** Plain weights of a tfjs model (for exporting). */
-export function weightArrays(model: TfModel): Map<string, Float32Array> {
-  return new Map([...model.weights].map(([name, v]) => [name, v.dataSync() as Float32Array]));
 }
 
 type Ort = typeof import('onnxruntime-node');

@@ -54,11 +54,10 @@ export interface LoadedCheckpoint {
   extra: Map<string, tf.Tensor>;
 }
 
-/** Load a checkpoint directory; every problem is an error naming the file. */
-export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
+/** Only a checkpoint's metadata (config, epoch, metrics), without its weights. */
+export async function readCheckpointMeta(dir: string): Promise<CheckpointMeta> {
   const jsonPath = join(dir, 'model.json');
-  const binPath = join(dir, 'weights.bin');
-  let manifest: { vascseg?: CheckpointMeta; weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
+  let manifest: { vascseg?: CheckpointMeta };
   try {
     manifest = JSON.parse(await readFile(jsonPath, 'utf8'));
   } catch (err) {
@@ -67,6 +66,15 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   }
   const meta = manifest.vascseg;
   if (!meta || meta.format !== CHECKPOINT_FORMAT) throw new CheckpointError(jsonPath, `not a vascseg checkpoint (format ${JSON.stringify(meta?.format)}, expected ${CHECKPOINT_FORMAT})`);
+  return meta;
+}
+
+/** Load a checkpoint directory; every problem is an error naming the file. */
+export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
+  const jsonPath = join(dir, 'model.json');
+  const binPath = join(dir, 'weights.bin');
+  const meta = await readCheckpointMeta(dir);
+  const manifest = JSON.parse(await readFile(jsonPath, 'utf8')) as { weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[] };
   const specs = manifest.weightsManifest?.[0]?.weights;
   if (!specs) throw new CheckpointError(jsonPath, 'has no weightsManifest');
   let bin: Buffer;

@@ -184,3 +184,18 @@ export class TfModel {
     this.weights.clear();
   }
 }
+
+/** Plain weights of a tfjs model (for exporting). */
+export function weightArrays(model: TfModel): Map<string, Float32Array> {
+  return new Map([...model.weights].map(([name, v]) => [name, v.dataSync() as Float32Array]));
+}
+
+/** Set weights from plain arrays (imports); every name must be one of the model's, with its size. */
+export function assignWeights(model: TfModel, weights: ReadonlyMap<string, Float32Array>): void {
+  for (const [name, data] of weights) {
+    const v = model.weights.get(name);
+    if (!v) throw new Error(`weight ${name} is not in this model`);
+    if (v.size !== data.length) throw new Error(`weight ${name} has ${data.length} values, the model needs ${v.shape.join('x')}`);
+    v.assign(tf.tensor(data, v.shape));
+  }
+}

@@ -5,7 +5,7 @@ import type { Graph, Padding } from '../model/graph.ts';
 import { BN_EPS } from '../model/tfjs.ts';
 import { outputsPerAnchor, type ModelConfig } from '../model/yolov7seg.ts';
 import { OnnxBuilder, type Dim } from './builder.ts';
-import { hwioToOihw } from './layout.ts';
+import { hwioToOihw } from '../model/layout.ts';
 
 const { onnx } = onnxProto;
 

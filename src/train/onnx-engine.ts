@@ -3,7 +3,7 @@ import { tf } from '../engine/backend.ts';
 import type { Graph } from '../model/graph.ts';
 import type { ModelOutputs, TfModel } from '../model/tfjs.ts';
 import { ort } from '../infer/runtime.ts';
-import { hwioToOihw, oihwToHwio } from '../onnx/layout.ts';
+import { hwioToOihw, oihwToHwio } from '../model/layout.ts';
 import { backwardModel, forwardTrainingModel, OUTPUT_NAMES, weightSpecs, type WeightSpec } from '../onnx/train-graph.ts';
 
 export const ENGINES = ['onnx', 'tfjs'] as const;

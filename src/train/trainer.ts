@@ -6,10 +6,11 @@ import { loadDataset, readTileImage, type Dataset } from '../data/dataset.ts';
 import type { Neighbour } from './augment.ts';
 import { expertFolds } from '../data/folds.ts';
 import { TILE_SIZE } from '../data/types.ts';
-import { buildYolov7Seg, modelConfig, CLASSES } from '../model/yolov7seg.ts';
+import { buildYolov7Seg, modelConfig, CLASSES, type ModelConfig } from '../model/yolov7seg.ts';
 import { modelInput, TfModel } from '../model/tfjs.ts';
 import { OnnxTrainEngine, type EngineName } from './onnx-engine.ts';
-import { loadCheckpoint, saveCheckpoint } from '../model/checkpoint.ts';
+import { loadCheckpoint, readCheckpointMeta, saveCheckpoint } from '../model/checkpoint.ts';
+import { initFromOfficial, isOfficialWeights } from '../model/import.ts';
 import { Rng } from '../synth/random.ts';
 import { recoverDir, writeFileAtomic } from '../util/atomic.ts';
 import { faultPoint } from '../util/fault.ts';
@@ -160,6 +161,22 @@ async function writeRunTables(runDir: string, history: EpochRecord[]): Promise<v
   await writeFileAtomic(join(runDir, 'history.json'), JSON.stringify(history));
 }
 
+/**
+ * The run's model config: a resumed run keeps its checkpoint's (padding included), a run
+ * initialised from one of our checkpoints takes that checkpoint's padding (a `same`-padded
+ * model fine-tuned goes on padding `same`), a new model gets `modelConfig`'s.
+ */
+async function runConfig(opts: TrainOptions, last: string): Promise<ModelConfig> {
+  const fresh = modelConfig(opts.model, CLASSES);
+  const from = opts.resume ? last : opts.init && !isOfficialWeights(opts.init) ? opts.init : null;
+  if (!from) {
+    if (opts.init && !(await pathExists(opts.init))) throw new Error(`--init ${opts.init}: not found; expected a checkpoint directory, or official weights (.pt, .safetensors)`);
+    return fresh;
+  }
+  const meta = await readCheckpointMeta(from);
+  return { ...fresh, padding: meta.config.padding };
+}
+
 /** Updates at or below which `optimizer: auto` takes AdamW (Ultralytics' rule and threshold). */
 export const AUTO_SGD_MIN_UPDATES = 10_000;
 const SGD_LR0 = 0.01;
@@ -212,7 +229,7 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
   }
   const { train: tiles, val, valIsTrain } = await selectTiles(opts);
   if (valIsTrain) log('no --fold given: validating on the training tiles');
-  const config = modelConfig(opts.model, CLASSES);
+  const config = await runConfig(opts, last);
   if (opts.optimizer === 'auto' || opts.lr0 === undefined) {
     const updatesPerEpoch = Math.ceil(Math.ceil(tiles.length / opts.batch) / Math.max(1, Math.round((opts.nbs ?? opts.batch) / opts.batch)));
     const chosen = chooseOptimizer(opts.optimizer, opts.lr0, updatesPerEpoch * opts.epochs, config.classes.length);
@@ -234,7 +251,9 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
   const sgd = new Sgd(params, opts.momentum, opts.weightDecay);
   const adam = opts.optimizer === 'adamw' ? new AdamW(params, opts.momentum, 0.999, opts.weightDecay) : null;
 
-  if (opts.init && !opts.resume) {
+  if (opts.init && !opts.resume && isOfficialWeights(opts.init)) {
+    for (const line of await initFromOfficial(model, opts.init)) log(line);
+  } else if (opts.init && !opts.resume) {
     const init = await loadCheckpoint(opts.init);
     if (init.meta.config.size !== config.size || init.meta.config.classes.join() !== config.classes.join()) {
       throw new Error(`--init ${opts.init}: a ${init.meta.config.size} model of classes ${init.meta.config.classes.join(', ')}, this run trains a ${config.size} model of ${config.classes.join(', ')}`);

@@ -53,7 +53,10 @@ async function bundledChromium(): Promise<{ path: string; args: string[]; source
     const bundled = (await import('@sparticuz/chromium')).default;
     const path = await bundled.executablePath();
     writeFileSync(complete, '');
-    return { path, args: [...bundled.args, ...QUIET_FLAGS], source: '@sparticuz/chromium' };
+    // Its args are for AWS Lambda; --single-process there makes the browser exit when its
+    // last page closes (seen: the second report test found the browser gone).
+    const args = bundled.args.filter((a: string) => a !== '--single-process');
+    return { path, args: [...args, ...QUIET_FLAGS], source: '@sparticuz/chromium' };
   } finally {
     if (savedTmp === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = savedTmp;

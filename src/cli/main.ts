@@ -7,6 +7,7 @@ import { synthCommand } from './synth.ts';
 import { trainCommand } from './train.ts';
 import { predictCommand } from './predict.ts';
 import { exportCommand } from './export.ts';
+import { importCommand } from './import.ts';
 import { pipelineCommand } from './pipeline.ts';
 import { reportCommand } from './report.ts';
 
@@ -31,6 +32,7 @@ program.addCommand(dataCommand());
 program.addCommand(trainCommand());
 program.addCommand(predictCommand());
 program.addCommand(exportCommand());
+program.addCommand(importCommand());
 program.addCommand(pipelineCommand());
 program.addCommand(reportCommand());
 program.addCommand(evalCommand());

@@ -1,10 +1,10 @@
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { setupBackend, DEVICES, type Device } from '../engine/backend.ts';
 import { ENGINES, type EngineName } from '../train/onnx-engine.ts';
-import { MODEL_SIZES } from '../model/yolov7seg.ts';
+import { MODEL_SIZES, modelConfig } from '../model/yolov7seg.ts';
 import { DEFAULT_AUGMENT, NO_AUGMENT, type AugmentConfig } from '../train/data.ts';
 import { DEFAULT_TRAIN, train, type TrainProgress } from '../train/trainer.ts';
 import { parseInteger, parseNumber, integerAtLeast, numberIn, parseImgsz } from './options.ts';
@@ -45,6 +45,15 @@ async function checkResumeFlags(cmd: Command, o: Record<string, unknown>): Promi
   if (differing.length > 0) throw new Error(`--resume continues with the run's saved settings (args.json), and these flags ask for others: ${differing.join(', ')}; drop them (only --epochs, --threads and --device may change), or start a new run`);
 }
 
+function parseModelSize(value: string): string {
+  try {
+    modelConfig(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  return value;
+}
+
 const PROBABILITIES = new Set(['stitch', 'mosaic', 'fliplr', 'flipud', 'rot90']);
 
 export function trainCommand(): Command {
@@ -62,7 +71,7 @@ export function trainCommand(): Command {
     .option('--imgsz <px>', 'training and validation input size (tiles are resized; multiple of 32)', parseImgsz, d.imgsz)
     .option('--epochs <n>', 'epochs', integerAtLeast(1), d.epochs)
     .option('--batch <n>', 'tiles per batch', integerAtLeast(1), d.batch)
-    .addOption(new Option('--model <size>', 'model size').choices(Object.keys(MODEL_SIZES)).default(d.model))
+    .option('--model <size>', `model size: ${Object.keys(MODEL_SIZES).join(', ')} (full is YOLOv7-seg), or w<width multiple> (e.g. w0.125) for the official architecture at that width_multiple`, parseModelSize, d.model)
     .addOption(new Option('--engine <e>', 'what computes gradients: onnx (generated ONNX training graphs on onnxruntime, ~5x faster) or tfjs (autograd)').choices([...ENGINES]).default(d.engine))
     .option('--threads <n>', 'onnxruntime threads of the onnx engine (0: every core)', integerAtLeast(0), 0)
     .addOption(new Option('--device <d>', 'tfjs backend (the loss, validation, and the tfjs engine)').choices([...DEVICES]).default('auto'))

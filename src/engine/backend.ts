@@ -51,6 +51,9 @@ export async function setupBackend(device: Device = 'auto', options: { quiet?: b
     if (ok) {
       await tf.ready();
       const name = tf.getBackend();
+      // The cpu backend greets its first tensor in Node with a banner urging tfjs-node, which
+      // cannot be installed here; the choice is ours and said once below when it matters.
+      if (name === 'cpu') (tf.backend() as unknown as { firstUse: boolean }).firstUse = false;
       const unexpected = device === 'auto' && name === 'cpu';
       if (chosen !== name && !options.quiet && (unexpected || process.env.VASCSEG_VERBOSE)) {
         console.error(`tfjs backend: ${name}${device === 'auto' ? ' (auto)' : ''}${unexpected ? ': wasm failed to initialise, plain JS is several times slower' : ''}`);

@@ -159,7 +159,9 @@ export function exportOfficial(weights: ReadonlyMap<string, Float32Array>, graph
       head = prefix.replace(/\.m\.\d$/, '');
       const level = prefix.split('.').pop()!;
       out.set(`${head}.ia.${level}.implicit`, { shape: [1, c1, 1, 1], data: new Float32Array(c1) });
-      out.set(`${head}.im.${level}.implicit`, { shape: [1, l.channels, 1, 1], data: new Float32Array(l.channels).fill(1) });
+      // The official ImplicitM spans the detection rows only (anchors x (5 + classes)), not the mask coefficients.
+      const imRows = config.anchors[0]!.length * (5 + config.classes.length);
+      out.set(`${head}.im.${level}.implicit`, { shape: [1, imRows, 1, 1], data: new Float32Array(imRows).fill(1) });
     }
   }
   const strides = [8, 16, 32];

@@ -89,7 +89,11 @@ export function maskLoss(coefs: tf.Tensor2D, proto: tf.Tensor3D, gt: Float32Arra
     let total = 0;
     boxes.forEach(([cx, cy, w, h], k) => {
       // Pixel (col, row) counts when x1 <= col < x2 and y1 <= row < y2 (box in prototype pixels).
-      const x1 = (cx - w / 2) * mw, x2 = (cx + w / 2) * mw, y1 = (cy - h / 2) * mh, y2 = (cy + h / 2) * mh;
+      // The bounds in float32 in the official order (xywh x mask size, then xyxy): an edge that
+      // lands on a pixel boundary (1 in 16 at 640 px) falls on the same side as there.
+      const f = Math.fround;
+      const sx = f(f(cx) * mw), sy = f(f(cy) * mh), hw = f(f(f(w) * mw) / 2), hh = f(f(f(h) * mh) / 2);
+      const x1 = f(sx - hw), x2 = f(sx + hw), y1 = f(sy - hh), y2 = f(sy + hh);
       const c0 = Math.max(0, Math.ceil(x1)), c1 = Math.min(mw, Math.ceil(x2)), r0 = Math.max(0, Math.ceil(y1)), r1 = Math.min(mh, Math.ceil(y2));
       // Mean over all prototype pixels, then / normalised box area; then the mean over targets.
       const scale = 1 / (mh * mw * w * h) / n;
@@ -137,6 +141,15 @@ function objectnessWeights(ignore: LossBatch['ignore'], n: number, gh: number, g
   return { tensor: tf.tensor4d(w, [n, gh, gw, na]), count };
 }
 
+/**
+ * A normalised box as the official code has it after `build_targets`: float32, scaled to the
+ * level's grid and back (not exact when the grid is not a power of two, e.g. 80 at 640 px).
+ */
+function gridRounded([cx, cy, w, h]: [number, number, number, number], gw: number, gh: number): [number, number, number, number] {
+  const f = Math.fround;
+  return [f(f(f(cx) * gw) / gw), f(f(f(cy) * gh) / gh), f(f(f(w) * gw) / gw), f(f(f(h) * gh) / gh)];
+}
+
 /** The total loss of a batch (YOLOv5-seg's, times the batch size) and its parts. */
 export function computeLoss(out: ModelOutputs, batch: LossBatch, config: ModelConfig, hyp: LossHyp): LossParts {
   const bs = out.proto.shape[0];
@@ -171,7 +184,7 @@ export function computeLoss(out: ModelOutputs, batch: LossBatch, config: ModelCo
         if (rows.length === 0) continue;
         const mine = tf.gather(coefs, rows) as tf.Tensor2D;
         const proto = tf.squeeze(tf.slice(out.proto, [b, 0, 0, 0], [1, -1, -1, -1]), [0]) as tf.Tensor3D;
-        lseg = tf.add(lseg, maskLoss(mine, proto, rows.map((r) => batch.masks[as.target[r]!]!), rows.map((r) => batch.targets[as.target[r]!]!.box)));
+        lseg = tf.add(lseg, maskLoss(mine, proto, rows.map((r) => batch.masks[as.target[r]!]!), rows.map((r) => gridRounded(batch.targets[as.target[r]!]!.box, gw, gh))));
       }
     }
     const objLogits = tf.reshape(tf.slice(p, [0, 0, 0, 0, 4], [-1, -1, -1, -1, 1]), [n, gh, gw, na]);

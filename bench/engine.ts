@@ -2,6 +2,10 @@
  * npm run bench:engine [-- --sizes 256,640 --batch 4] — forward and training-step time of the
  * benchmark net on every tfjs backend we have, and of the same net in PyTorch when
  * `/usr/bin/python3 -c "import torch"` works (Debian's python3-torch), printing ratios.
+ * With `--yolov7 PATH` (a clone of the official YOLOv7-seg, branch u7) it also times the
+ * official training step (official model, official ComputeLoss, backward, SGD) beside ours
+ * (our model of the same architecture, our loss, the onnx engine, SGD) at `--yolov7-widths`
+ * (default 0.125, tiny-like, and 1, full), interleaved, median of the repeats.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -111,4 +115,55 @@ for (const size of sizes) {
   }, 3);
   console.log(`train ${size}: tfjs engine (wasm) ${tfjsMs.toFixed(1)} ms${vs(tfjsMs)}; the onnx engine is ${(tfjsMs / onnxMs).toFixed(1)}x faster`);
   tf.dispose([x, ...gs]);
+}
+
+// ---- The official YOLOv7-seg step (issue 14) --------------------------------------------------
+const official = argOf('--yolov7', '');
+if (official) {
+  const { computeLoss, defaultHyp } = await import('../src/train/loss.ts');
+  const threads = Number(argOf('--threads', '2'));
+  const widths = argOf('--yolov7-widths', '0.125,1').split(',').map(Number);
+  console.log(`\nofficial YOLOv7-seg step vs ours, batch ${batch}, ${threads} threads each; ours = onnx engine forward + backward, our loss, SGD (no batch preparation: both sides get fixed tensors)`);
+  for (const width of widths) {
+    const size = width === 1 ? 'full' : `w${width}`;
+    const config = modelConfig(size);
+    const graph = buildYolov7Seg(config);
+    const model = new TfModel(graph, config, 0);
+    const params = new Map([...model.weights].filter(([, v]) => v.trainable));
+    const opt = new Sgd(params, 0.937, 5e-4);
+    for (const px of sizes) {
+      // Eight targets per image with elliptical masks at prototype resolution, as the Python side.
+      const targets: { image: number; cls: number; box: [number, number, number, number] }[] = [], masks: Float32Array[] = [];
+      const m = px / 4;
+      for (let b = 0; b < batch; b++) for (let k = 0; k < 8; k++) {
+        const box: [number, number, number, number] = [0.1 + 0.1 * k, 0.15 + 0.09 * k, 0.05 + 0.02 * k, 0.06 + 0.015 * k];
+        targets.push({ image: b, cls: k % 3, box });
+        masks.push(Float32Array.from({ length: m * m }, (_, q) => (((q % m + 0.5) / m - box[0]) / (box[2] / 2)) ** 2 + ((Math.floor(q / m) + 0.5) / m - box[1]) ** 2 / (box[3] / 2) ** 2 <= 1 ? 1 : 0));
+      }
+      const hyp = defaultHyp(3, px);
+      const x = tf.randomUniform([batch, px, px, 3]) as tf.Tensor4D;
+      const engine = new OnnxTrainEngine(graph, px, threads);
+      const ours: number[] = [], theirs: number[] = [];
+      let peak = 0;
+      for (let round = 0; round < 3; round++) {
+        // Interleaved: one official run (warm-up + repeats, its own process), then ours.
+        const r = spawnSync(python, [new URL('./official_torch.py', import.meta.url).pathname, official, String(width), String(batch), String(threads), String(px)], { encoding: 'utf8' });
+        if (r.status !== 0) { console.error(`official run failed: ${r.stderr.slice(-2000)}`); break; }
+        theirs.push((JSON.parse(r.stdout) as Record<string, { train: number }>)[String(px)]!.train);
+        ours.push(await time(async () => {
+          const { grads } = await engine.step(model, x, (out) => computeLoss(out, { targets, masks }, config, hyp));
+          opt.step(grads, lr);
+          tf.dispose([...grads.values()]);
+          model.updateRunningStats();
+        }, 2));
+        peak = Math.max(peak, process.memoryUsage().rss);
+      }
+      await engine.dispose();
+      x.dispose();
+      if (theirs.length === 0) continue;
+      const spread = (v: number[]) => `${median(v).toFixed(0)} ms (${Math.min(...v).toFixed(0)}-${Math.max(...v).toFixed(0)})`;
+      console.log(`${size} at ${px}: official ${spread(theirs)} | ours ${spread(ours)} = ${(median(ours) / median(theirs)).toFixed(2)}x official; our peak RSS ${(peak / 2 ** 30).toFixed(1)} GiB`);
+    }
+    model.dispose();
+  }
 }

@@ -1,6 +1,7 @@
 """PyTorch interpreter of a vascseg layer graph (JSON from bench/train.ts), for train-step timing.
 
-Convolutions pad as TensorFlow's SAME (the odd pixel bottom/right), BN uses batch statistics
+Convolutions pad as the graph says: symmetric (k // 2, PyTorch's own, as every new model) or
+TensorFlow's SAME (the odd pixel bottom/right, older checkpoints' graphs); BN uses batch statistics
 (training mode), SiLU after BN; the loss is sum(output * G) with fixed random G per output,
 the same synthetic loss the vascseg engines are timed with. Prints JSON: ms per size.
 """
@@ -24,6 +25,7 @@ class GraphNet(nn.Module):
     def __init__(self, graph):
         super().__init__()
         self.layers = graph["layers"]
+        self.symmetric = graph.get("padding", "same") == "symmetric"
         self.outputs = graph["heads"] + [graph["proto"]]
         self.convs = nn.ModuleDict()
         self.bns = nn.ModuleDict()
@@ -32,7 +34,7 @@ class GraphNet(nn.Module):
                 continue
             c1 = self.layers[l["from"]]["channels"]
             key = str(l["id"])
-            self.convs[key] = nn.Conv2d(c1, l["channels"], l["k"], l["s"], 0, bias=not l["bn"])
+            self.convs[key] = nn.Conv2d(c1, l["channels"], l["k"], l["s"], l["k"] // 2 if self.symmetric else 0, bias=not l["bn"])
             if l["bn"]:
                 self.bns[key] = nn.BatchNorm2d(l["channels"], eps=1e-3, momentum=0.03)
 
@@ -44,9 +46,13 @@ class GraphNet(nn.Module):
                 vals.append(x)
             elif op == "conv":
                 src = vals[l["from"]]
-                pt, pb = same_pads(src.shape[2], l["k"], l["s"])
-                pl, pr = same_pads(src.shape[3], l["k"], l["s"])
-                y = self.convs[str(l["id"])](F.pad(src, (pl, pr, pt, pb)) if pt or pb or pl or pr else src)
+                conv = self.convs[str(l["id"])]
+                if self.symmetric:
+                    y = conv(src)
+                else:
+                    pt, pb = same_pads(src.shape[2], l["k"], l["s"])
+                    pl, pr = same_pads(src.shape[3], l["k"], l["s"])
+                    y = conv(F.pad(src, (pl, pr, pt, pb)) if pt or pb or pl or pr else src)
                 if l["bn"]:
                     y = self.bns[str(l["id"])](y)
                 if l["act"] == "silu":

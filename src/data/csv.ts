@@ -5,27 +5,35 @@ import { tileIdProblem, type TileMeta, type WsiMeta } from './types.ts';
 
 type Row = Record<string, string>;
 
-/** Parse CSV text with a header; reports missing columns once, for the whole file. */
+/**
+ * Parse CSV text with a header; reports missing columns once, for the whole file. Accepts the
+ * dialects other tools write: a BOM, CRLF, quoted header names (pandas, R), and `;` or tab
+ * separators (spreadsheets in many locales) when the header has no comma.
+ */
 export function parseCsv(text: string, file: string, required: readonly string[], issues: IssueCollector): Row[] | null {
-  let rows: Row[];
+  const body = text.replace(/^\uFEFF/, '');
+  const firstLine = body.split(/\r?\n/, 1)[0]!;
+  const delimiter = firstLine.includes(',') ? ',' : firstLine.includes(';') ? ';' : firstLine.includes('\t') ? '\t' : ',';
+  let records: string[][];
   try {
-    rows = parse(text, { columns: true, skip_empty_lines: true, trim: true, bom: true }) as Row[];
+    records = parse(body, { skip_empty_lines: true, trim: true, delimiter, relax_column_count: true }) as string[][];
   } catch (err) {
     issues.add({ file, message: `not valid CSV: ${(err as Error).message}` });
     return null;
   }
-  const header = text.replace(/^\uFEFF/, '').split(/\r?\n/, 1)[0]!.split(',').map((c) => c.trim());
+  const header = records[0] ?? [];
   const missing = required.filter((c) => !header.includes(c));
   if (missing.length > 0) {
-    issues.add({ file, line: 1, message: `missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (header is "${header.join(',')}")` });
+    issues.add({ file, line: 1, message: `missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (header is "${header.join(delimiter)}")` });
     return null;
   }
-  return rows;
+  return records.slice(1).map((r) => Object.fromEntries(header.map((h, k) => [h, r[k] ?? ''])));
 }
 
-/** An integer field; zero-padded numbers ("0042") are accepted, as some exports write them. */
+/** An integer field; zero-padded numbers ("0042") and integral floats ("512.0") are accepted, as some exports write them. */
 function integerField(row: Row, column: string, file: string, line: number, issues: IssueCollector, tileId?: string): number | null {
-  const raw = row[column] ?? '';
+  // pandas writes integer columns that held a missing value as floats ("512.0").
+  const raw = (row[column] ?? '').replace(/\.0+$/, '');
   if (!/^-?\d+$/.test(raw)) {
     issues.add({ file, line, tileId, message: `column ${column} must be an integer, got ${JSON.stringify(raw)}` });
     return null;

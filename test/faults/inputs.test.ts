@@ -22,6 +22,7 @@ import { presetConfig } from '../../src/synth/config.ts';
 import { chooseOptimizer } from '../../src/train/trainer.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { vascseg } from '../helpers/cli.ts';
+import { writeSmallDataset } from '../helpers/dataset.ts';
 
 const root = await tempDir();
 const data = join(root, 'tiny');
@@ -178,4 +179,20 @@ test('every bad flag and path is one line naming it, before any work', async () 
     assert.match(r.stderr, expected, args.join(' '));
     assert.doesNotMatch(r.stderr, /\n\s+at |\x1b\[/, `${args.join(' ')}: a stack trace or terminal colours`);
   });
+});
+
+test('tile_meta.csv as other tools write it: BOM, CRLF, quoted header, pandas floats, semicolons', async () => {
+  const dir = join(root, 'dialects');
+  const { tiles } = await writeSmallDataset(dir);
+  const rows = tiles.map((t) => [t.id, t.sourceWsi, t.dataset, `${t.i}.0`, t.j]);
+  const expected = (await loadDataset(dir)).tiles;
+  for (const [name, text] of [
+    ['pandas', `\uFEFF"id","source_wsi","dataset","i","j"\r\n${rows.map((r) => r.join(',')).join('\r\n')}\r\n`],
+    ['semicolons', `id;source_wsi;dataset;i;j\n${rows.map((r) => r.join(';')).join('\n')}\n`],
+  ] as const) {
+    await writeFile(join(dir, 'tile_meta.csv'), text);
+    assert.deepEqual((await loadDataset(dir)).tiles, expected, name);
+  }
+  await writeFile(join(dir, 'tile_meta.csv'), `id,source_wsi,dataset,i\n${rows.map((r) => r.slice(0, 4).join(',')).join('\n')}\n`);
+  await assert.rejects(loadDataset(dir), /tile_meta\.csv: line 1: missing column j \(header is "id,source_wsi,dataset,i"\)/);
 });

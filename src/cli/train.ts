@@ -6,6 +6,7 @@ import { setupBackend, DEVICES, type Device } from '../engine/backend.ts';
 import { ENGINES, type EngineName } from '../train/onnx-engine.ts';
 import { MODEL_SIZES, modelConfig } from '../model/yolov7seg.ts';
 import { DEFAULT_AUGMENT, NO_AUGMENT, type AugmentConfig } from '../train/data.ts';
+import { MASK_TARGETS, type MaskTarget } from '../train/augment.ts';
 import { DEFAULT_TRAIN, train, type TrainProgress } from '../train/trainer.ts';
 import { parseInteger, parseNumber, integerAtLeast, numberIn, parseImgsz } from './options.ts';
 
@@ -87,6 +88,7 @@ export function trainCommand(): Command {
     .option('--precise-bn <n>', 'batches of training tiles that recompute BN statistics before each validation (0: YOLO\'s running averages only)', integerAtLeast(0), d.preciseBn)
     .option('--val-interval <n>', 'validate every n epochs (and after the last)', integerAtLeast(1), d.valInterval)
     .option('--seed <n>', 'random seed (weights, batches, augmentation)', parseInteger, d.seed)
+    .addOption(new Option('--mask-target <t>', 'mask targets at prototype resolution: coverage (each cell\'s covered fraction, our default) or official (YOLOv7-seg\'s 0/1 masks: filled at full size, resized bilinearly, rounded)').choices([...MASK_TARGETS]).default('coverage'))
     .option('--resume', 'continue runs/train/<name> from weights/last with its saved settings (with --epochs: train on to that many)', false);
   for (const [key, help] of Object.entries(AUGMENT_HELP)) {
     const range = PROBABILITIES.has(key) ? numberIn(0, 1) : numberIn(0, Infinity);
@@ -118,7 +120,7 @@ export function trainCommand(): Command {
         imgsz: o.imgsz as number, epochs: o.epochs as number, batch: o.batch as number, model: o.model as string,
         optimizer: o.optimizer as 'auto' | 'sgd' | 'adamw', lr0: o.lr0 as number | undefined, lrf: o.lrf as number, momentum: o.momentum as number,
         weightDecay: o.weightDecay as number, warmupEpochs: o.warmupEpochs as number, cosine: Boolean(o.cosLr), nbs: o.nbs as number | undefined,
-        augment: o.augment ? Object.fromEntries(Object.keys(AUGMENT_HELP).map((k) => [k, o[k] as number])) as unknown as AugmentConfig : NO_AUGMENT, seed: o.seed as number, resume: Boolean(o.resume), extendTo: o.resume && cmd.getOptionValueSource('epochs') === 'cli' ? (o.epochs as number) : undefined, preciseBn: o.preciseBn as number, valInterval: o.valInterval as number, engine: o.engine as EngineName, threads: o.threads as number,
+        augment: o.augment ? Object.fromEntries(Object.keys(AUGMENT_HELP).map((k) => [k, o[k] as number])) as unknown as AugmentConfig : NO_AUGMENT, seed: o.seed as number, resume: Boolean(o.resume), extendTo: o.resume && cmd.getOptionValueSource('epochs') === 'cli' ? (o.epochs as number) : undefined, preciseBn: o.preciseBn as number, valInterval: o.valInterval as number, engine: o.engine as EngineName, threads: o.threads as number, maskTarget: o.maskTarget as MaskTarget,
       }, onProgress, (line) => console.log(line));
       console.log(`done: ${result.runDir} (best epoch ${result.best.epoch + 1}, val AP@0.6 ${result.best.ap60.toFixed(4)})`);
     });

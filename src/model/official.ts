@@ -12,6 +12,9 @@ import type { NamedArrays } from './formats/tensors.ts';
 
 type ConvLayer = Extract<Layer, { op: 'conv' }>;
 
+/** Our BN weights and the official `bn.*` names. */
+const BN_FIELDS = [['gamma', 'weight'], ['beta', 'bias'], ['mean', 'running_mean'], ['var', 'running_var']] as const;
+
 /** The official module path of each of our conv layers (without `.conv.weight` etc.). */
 export function officialConvNames(graph: Graph): Map<string, string> {
   const names = new Map<string, string>();
@@ -81,7 +84,7 @@ export function importOfficial(tensors: NamedArrays, graph: Graph, config: Model
       const w = take(`${prefix}.conv.weight`);
       checkShape(`${prefix}.conv.weight`, w.shape, [l.channels, c1, conv.k, conv.k], file);
       weights.set(`${l.name}.w`, oihwToHwio(w.data, w.shape));
-      for (const [ours, theirs] of [['gamma', 'weight'], ['beta', 'bias'], ['mean', 'running_mean'], ['var', 'running_var']] as const) {
+      for (const [ours, theirs] of BN_FIELDS) {
         const t = take(`${prefix}.bn.${theirs}`);
         checkShape(`${prefix}.bn.${theirs}`, t.shape, [l.channels], file);
         weights.set(`${l.name}.${ours}`, Float32Array.from(t.data));
@@ -149,7 +152,7 @@ export function exportOfficial(weights: ReadonlyMap<string, Float32Array>, graph
     const oihw = hwioToOihw(weights.get(`${l.name}.w`)!, [l.channels, c1, conv.k, conv.k]);
     if (conv.bn) {
       out.set(`${prefix}.conv.weight`, { shape: [l.channels, c1, conv.k, conv.k], data: oihw });
-      for (const [ours, theirs] of [['gamma', 'weight'], ['beta', 'bias'], ['mean', 'running_mean'], ['var', 'running_var']] as const) {
+      for (const [ours, theirs] of BN_FIELDS) {
         out.set(`${prefix}.bn.${theirs}`, { shape: [l.channels], data: Float32Array.from(weights.get(`${l.name}.${ours}`)!) });
       }
       out.set(`${prefix}.bn.num_batches_tracked`, { shape: [], data: new Float32Array(1) });

@@ -261,7 +261,8 @@ export function visibleBox(a: Annotation, minArea = 10): [number, number, number
  * YOLOv5 does, includes every boundary cell and doubles a small vessel's mask at 1/8 scale;
  * soft coverage is what the upsample-then-threshold-at-0.5 decoding reproduces.
  */
-export function protoMask(a: Annotation, protoSize: number): Float32Array {
+export function protoMask(a: Annotation, protoSize: number, target: MaskTarget = 'coverage'): Float32Array {
+  if (target === 'official') return officialProtoMask(a, protoSize);
   const full = rasterize(a.coordinates, S, S);
   const f = S / protoSize;
   const k = 4;
@@ -276,6 +277,33 @@ export function protoMask(a: Annotation, protoSize: number): Float32Array {
         for (let i = 0; i < k; i++) hit += full[y * S + Math.min(S - 1, Math.floor((u + (i + 0.5) / k) * f))]!;
       }
       out[v * protoSize + u] = hit / (k * k);
+    }
+  }
+  return out;
+}
+
+/** How instance masks become prototype-resolution targets: our cell coverage, or the official 0/1 masks. */
+export type MaskTarget = 'coverage' | 'official';
+export const MASK_TARGETS: readonly MaskTarget[] = ['coverage', 'official'];
+
+/**
+ * The official YOLOv7-seg mask target (utils/segment/dataloaders.py `polygon2mask`): the
+ * polygon filled at full resolution, then resized to prototype resolution as cv2.resize does
+ * by default (bilinear at half-pixel centres, no area averaging) into a uint8 image, so a cell
+ * is 1 when the interpolated value rounds to 1 (>= 0.5), else 0.
+ */
+export function officialProtoMask(a: Annotation, protoSize: number): Float32Array {
+  const full = rasterize(a.coordinates, S, S);
+  const f = S / protoSize;
+  const out = new Float32Array(protoSize * protoSize);
+  const at = (x: number, y: number) => full[Math.min(S - 1, Math.max(0, y)) * S + Math.min(S - 1, Math.max(0, x))]!;
+  const [x0, y0, x1, y1] = polygonWindow(a);
+  for (let v = Math.max(0, Math.floor(y0 / f) - 1); v < Math.min(protoSize, Math.ceil(y1 / f) + 1); v++) {
+    const sy = Math.max(0, (v + 0.5) * f - 0.5), ry = Math.floor(sy), fy = sy - ry;
+    for (let u = Math.max(0, Math.floor(x0 / f) - 1); u < Math.min(protoSize, Math.ceil(x1 / f) + 1); u++) {
+      const sx = Math.max(0, (u + 0.5) * f - 0.5), rx = Math.floor(sx), fx = sx - rx;
+      const value = (at(rx, ry) * (1 - fx) + at(rx + 1, ry) * fx) * (1 - fy) + (at(rx, ry + 1) * (1 - fx) + at(rx + 1, ry + 1) * fx) * fy;
+      out[v * protoSize + u] = value >= 0.5 ? 1 : 0;
     }
   }
   return out;

@@ -1,7 +1,7 @@
 import { readTileImage, type Dataset } from '../data/dataset.ts';
 import type { RgbImage } from '../data/images.ts';
 import type { Point, Ring } from '../data/rasterize.ts';
-import { mosaic, protoMask, scaleTranslate, stainJitter, stitchCrop, visibleBox, type Neighbour, type Sample } from './augment.ts';
+import { mosaic, protoMask, scaleTranslate, stainJitter, stitchCrop, visibleBox, type MaskTarget, type Neighbour, type Sample } from './augment.ts';
 import { TILE_SIZE, type Annotation, type AnnotationType } from '../data/types.ts';
 import { Rng } from '../synth/random.ts';
 import type { LossBatch } from './loss.ts';
@@ -113,9 +113,9 @@ export interface TrainBatch extends LossBatch {
  * 2x2 canvas cropped at random, else the tile alone; flipped/turned at random; then random
  * scale/translate, stain jitter and brightness/saturation jitter. Boxes come from the visible
  * part of each polygon (fillPoly's pixels, pieces under 10 px dropped); masks are each
- * prototype cell's coverage (`protoSize` = model input / 4).
+ * prototype cell's coverage (`protoSize` = model input / 4), or the official 0/1 masks.
  */
-export function makeBatch(tiles: readonly TrainTile[], protoSize: number, augment: AugmentConfig, rng: Rng, pool: readonly TrainTile[] = tiles): TrainBatch {
+export function makeBatch(tiles: readonly TrainTile[], protoSize: number, augment: AugmentConfig, rng: Rng, pool: readonly TrainTile[] = tiles, maskTarget: MaskTarget = 'coverage'): TrainBatch {
   const S = TILE_SIZE;
   const images = new Float32Array(tiles.length * S * S * 3);
   const targets: Target[] = [];
@@ -140,7 +140,7 @@ export function makeBatch(tiles: readonly TrainTile[], protoSize: number, augmen
       if (!box) continue;
       const [x1, y1, x2, y2] = box;
       targets.push({ image: b, cls: CLASS_INDEX[a.type], box: [(x1 + x2) / 2 / S, (y1 + y2) / 2 / S, (x2 - x1) / S, (y2 - y1) / S] });
-      masks.push(protoMask(a, protoSize));
+      masks.push(protoMask(a, protoSize, maskTarget));
     }
   });
   return { images, targets, masks, ignore, count: tiles.length };

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { stringify } from 'csv-stringify/sync';
 import { tf } from '../engine/backend.ts';
 import { loadDataset, readTileImage, type Dataset } from '../data/dataset.ts';
-import type { Neighbour } from './augment.ts';
+import type { MaskTarget, Neighbour } from './augment.ts';
 import { expertFolds } from '../data/folds.ts';
 import { TILE_SIZE } from '../data/types.ts';
 import { buildYolov7Seg, modelConfig, CLASSES, type ModelConfig } from '../model/yolov7seg.ts';
@@ -63,6 +63,8 @@ export interface TrainOptions {
   engine: EngineName;
   /** onnxruntime threads of the onnx engine (0: every core). */
   threads?: number;
+  /** Mask targets: each prototype cell's coverage (default) or the official 0/1 masks. */
+  maskTarget?: MaskTarget;
 }
 
 export const DEFAULT_TRAIN: Omit<TrainOptions, 'data' | 'name'> = {
@@ -319,7 +321,7 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
         sgd.momentum = opts.momentum;
       }
       const batchTiles = order.slice(b * opts.batch, (b + 1) * opts.batch).map((k) => tiles[k]!);
-      const batch = makeBatch(batchTiles, protoSize, opts.augment, rng, tiles);
+      const batch = makeBatch(batchTiles, protoSize, opts.augment, rng, tiles, opts.maskTarget ?? 'coverage');
       let parts: number[];
       let grads: Map<string, tf.Tensor>;
       if (engine) {

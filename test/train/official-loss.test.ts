@@ -57,3 +57,20 @@ test('our four loss terms, the total and its gradients equal the official Comput
     assert.ok(worst <= 1e-4 * scale, `gradient of ${k < 3 ? `head ${k}` : 'proto'}: worst ${worst} of ${scale}`);
   });
 });
+
+test('the official mask target: filled at full size, resized as cv2.resize (bilinear), rounded to 0/1', async () => {
+  const { officialProtoMask, protoMask } = await import('../../src/train/augment.ts');
+  // fillPoly covers pixels 8..21 of this square; at 512 -> 128 a cell reads the centre pixels
+  // 4u+1 and 4u+2 with weights 1/2 each, then rounds: >= 2 of its 4 centre pixels inside.
+  const square = { type: 'blood_vessel' as const, coordinates: [[[8, 8], [21, 8], [21, 21], [8, 21]]] as [number, number][][] };
+  const m = officialProtoMask(square, 128);
+  const at = (u: number, v: number) => m[v * 128 + u];
+  assert.equal(at(1, 2), 0, 'pixels 5, 6: outside');
+  assert.equal(at(2, 2), 1, 'pixels 9, 10: inside');
+  assert.equal(at(5, 2), 1, 'pixels 21, 22: half inside rounds up');
+  assert.equal(at(5, 5), 0, 'a quarter rounds down');
+  assert.equal(m.reduce((s, v) => s + v, 0), 15, 'cells 2..5 in both axes but the far corner');
+  // Our default: the covered fraction of each cell (pixels 20..23: 20 and 21 inside).
+  const c = protoMask(square, 128);
+  assert.deepEqual([c[2 * 128 + 2], c[2 * 128 + 5], c[5 * 128 + 5], c[2 * 128 + 1]], [1, 0.5, 0.25, 0]);
+});

@@ -44,6 +44,7 @@ export function pipelineCommand(): Command {
       // The config is checked before anything is generated or trained.
       const preset = opts.preset ?? (opts.data ? 'seed' : 'demo');
       const config = await loadPipelineConfig(opts.config, preset);
+      if (config.init && !(await pathExists(config.init))) throw new Error(`${opts.config ?? 'config'}: init: ${config.init} not found; expected official weights (.pt, .safetensors) or a checkpoint directory`);
       const data = opts.data ?? (await ensureDemoData());
       // Measured on 2 cores: two fold jobs side by side with one onnxruntime thread each took
       // 23 s where the same two in turn with two threads each took 35 s (augmentation and the

@@ -23,8 +23,14 @@ const predictSettings = z.object({
 }).strict();
 
 export const pipelineSchema = z.object({
-  /** Model size (`tiny`, `small`, `full`) and training image size. */
+  /** Model size (`tiny`, `small`, `full`, or `w<width multiple>`) and training image size. */
   model: z.string().default('tiny'),
+  /**
+   * Weights the stages that would start from scratch start from instead (pretrain-ds2, and
+   * the pseudo pretraining when its init is scratch): official YOLOv7-seg weights (`.pt`,
+   * `.safetensors`, e.g. the released COCO `yolov7-seg.pt` with model `full`) or a checkpoint.
+   */
+  init: z.string().optional(),
   imgsz: z.number().int().min(32).multipleOf(32).default(640),
   batch: z.number().int().min(1).default(4),
   optimizer: z.enum(['sgd', 'adamw']).default('sgd'),

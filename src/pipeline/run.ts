@@ -58,7 +58,8 @@ async function dataHash(dir: string): Promise<string> {
 
 /** The settings a stage's result depends on (so changing, say, predict.conf does not retrain). */
 function stageSettings(stage: Stage, c: PipelineConfig): unknown {
-  const training = { model: c.model, imgsz: c.imgsz, batch: c.batch, optimizer: c.optimizer, lr0: c.lr0, folds: c.folds, foldSeed: c.foldSeed, seed: c.seed, preciseBn: c.preciseBn };
+  // `init` joins the hash only when set, so runs without it keep their hashes.
+  const training = { model: c.model, imgsz: c.imgsz, batch: c.batch, optimizer: c.optimizer, lr0: c.lr0, folds: c.folds, foldSeed: c.foldSeed, seed: c.seed, preciseBn: c.preciseBn, ...(c.init ? { init: c.init } : {}) };
   switch (stage.kind) {
     case 'train': return { stage, training };
     case 'pseudo': return { stage, pseudo: c.pseudo, predict: c.predict, imgsz: c.imgsz, folds: c.folds };
@@ -147,7 +148,8 @@ class Pipeline {
       folds: c.folds,
       foldSeed: c.foldSeed,
       // Pretraining runs are single jobs saved as fold0.
-      init: stage.init ? foldWeights(this.dir(stage.init), 0) : undefined,
+      // Stages that start from scratch start from the config's `init` when it names weights.
+      init: stage.init ? foldWeights(this.dir(stage.init), 0) : c.init,
       imgsz: c.imgsz,
       epochs: stage.epochs,
       batch: c.batch,

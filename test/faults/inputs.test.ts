@@ -149,7 +149,10 @@ test('every bad flag and path is one line naming it, before any work', async () 
   await writeFile(empty, '');
   const dir = join(root, 'a-dir');
   await mkdir(dir, { recursive: true });
+  const badInit = join(root, 'bad-init.json');
+  await writeFile(badInit, JSON.stringify({ model: 'full', init: join(root, 'no-such.pt') }));
   const cases: [string[], RegExp][] = [
+    [['pipeline', '--config', badInit], /bad-init\.json: init: .*no-such\.pt not found; expected official weights/],
     [['train', '--data', data, '--batch', '0'], /option '--batch <n>' argument '0' is invalid\. expected an integer >= 1/],
     [['train', '--data', data, '--epochs', '0'], /option '--epochs <n>' argument '0' is invalid/],
     [['train', '--data', data, '--imgsz', '100'], /option '--imgsz <px>' argument '100' is invalid\. expected a multiple of 32/],

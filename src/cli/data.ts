@@ -50,9 +50,11 @@ export function dataCommand(): Command {
       if (tiles.length === 0) throw new Error(`${dir}: no labelled tiles of dataset ${opts.dataset} to split`);
       const folds = makeFolds(tiles, { k: opts.folds, seed: opts.seed, strategy: opts.strategy });
       const out = opts.out ?? join(dir, 'folds.csv');
-      await writeFileAtomic(out, formatFolds(folds));
       const counts = new Array<number>(opts.folds).fill(0);
       for (const f of folds.values()) counts[f]!++;
+      const empty = counts.filter((c) => c === 0).length;
+      if (empty > 0) throw new Error(`${dir}: ${opts.folds} folds of ${folds.size} tiles leave ${empty} fold${empty > 1 ? 's' : ''} empty (per fold ${counts.join(' / ')}); use fewer folds (-k); nothing was written`);
+      await writeFileAtomic(out, formatFolds(folds));
       console.log(`wrote ${out}: ${folds.size} tiles, per fold ${counts.join(' / ')}`);
     });
 

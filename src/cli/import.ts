@@ -1,9 +1,8 @@
 import { Command } from 'commander';
 import { setupBackend } from '../engine/backend.ts';
 import { saveCheckpoint } from '../model/checkpoint.ts';
-import { initFromOfficial, officialModelSize, readOfficialWeights } from '../model/import.ts';
-import { TfModel } from '../model/tfjs.ts';
-import { buildYolov7Seg, CLASSES, modelConfig } from '../model/yolov7seg.ts';
+import { officialModel } from '../model/import.ts';
+import { CLASSES } from '../model/yolov7seg.ts';
 import { assertReplaceable } from '../util/fs.ts';
 import { parseImgsz } from './options.ts';
 
@@ -17,12 +16,10 @@ export function importCommand(): Command {
     .action(async (file: string, opts: { out: string; model?: string; imgsz: number }) => {
       await setupBackend('cpu', { quiet: true });
       await assertReplaceable(opts.out, 'model.json', ['weights.bin']);
-      const size = opts.model ?? officialModelSize((await readOfficialWeights(file)).tensors, file);
-      const config = modelConfig(size, CLASSES);
-      const model = new TfModel(buildYolov7Seg(config), config, 0);
-      for (const line of await initFromOfficial(model, file)) console.log(line);
+      const { model, log } = await officialModel(file, CLASSES, opts.model);
+      for (const line of log) console.log(line);
       await saveCheckpoint(opts.out, model, { imgsz: opts.imgsz, epoch: 0, metrics: {}, state: { importedFrom: file } });
       model.dispose();
-      console.log(`wrote ${opts.out} (--model ${size}, classes ${config.classes.join(', ')}, imgsz ${opts.imgsz})`);
+      console.log(`wrote ${opts.out} (--model ${model.config.size}, classes ${model.config.classes.join(', ')}, imgsz ${opts.imgsz})`);
     });
 }

@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { loadDataset, readTileImage, type Split } from '../data/dataset.ts';
 import { readRgb, type RgbImage } from '../data/images.ts';
-import { TILE_SIZE, type Annotation } from '../data/types.ts';
+import { TILE_SIZE, tileIdProblem, type Annotation } from '../data/types.ts';
 import { setupBackend, DEVICES, type Device } from '../engine/backend.ts';
 import { DEFAULT_PREDICT, type NeighbourLookup, type Prediction } from '../infer/predict.ts';
 import { FinishPool } from '../infer/finish-pool.ts';
@@ -57,6 +57,9 @@ async function sources(opts: PredictCli): Promise<Source[]> {
   if (!st) throw new Error(`${opts.source}: no such file or directory`);
   if (st.isFile()) {
     const id = basename(opts.source).replace(/\.[^.]+$/, '');
+    // The id goes into the submission and every output's file names: it must be a plain one.
+    const problem = tileIdProblem(id);
+    if (problem) throw new Error(`${opts.source}: the tile id is taken from the file name, and "${id}" ${problem.replace(/^tile id /, '')}; rename the file`);
     return [{ id, load: () => readRgb(opts.source, { width: TILE_SIZE, height: TILE_SIZE }, id), neighbours: async () => () => null }];
   }
   const ds = await loadDataset(opts.source, { strict: true });

@@ -62,6 +62,7 @@ export async function readCheckpointMeta(dir: string): Promise<CheckpointMeta> {
     manifest = JSON.parse(await readFile(jsonPath, 'utf8'));
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
+    if (e.code === 'ENOTDIR') throw new CheckpointError(dir, 'is a file, not a checkpoint directory (model.json + weights.bin); official weights (.pt, .safetensors) are read by name, an exported model must end in .onnx');
     throw new CheckpointError(jsonPath, e.code === 'ENOENT' ? 'checkpoint not found (expected a directory with model.json and weights.bin)' : `not valid JSON: ${e.message}`);
   }
   const meta = manifest.vascseg;

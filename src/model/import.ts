@@ -6,8 +6,8 @@ import { readSafetensors } from './formats/safetensors.ts';
 import { readTorchCheckpoint } from './formats/torch.ts';
 import type { NamedArrays } from './formats/tensors.ts';
 import { importOfficial } from './official.ts';
-import { assignWeights, weightArrays, type TfModel } from './tfjs.ts';
-import { modelConfig } from './yolov7seg.ts';
+import { assignWeights, TfModel, weightArrays } from './tfjs.ts';
+import { buildYolov7Seg, modelConfig } from './yolov7seg.ts';
 
 /** Whether a path names an official weight file rather than one of our checkpoint directories. */
 export const isOfficialWeights = (path: string): boolean => /\.(pt|pth|safetensors)$/i.test(path);
@@ -32,6 +32,23 @@ export function officialModelSize(tensors: NamedArrays, file: string): string {
 /** Load official weights into `model` (built for the same width); returns the log lines. */
 export async function initFromOfficial(model: TfModel, file: string): Promise<string[]> {
   const { tensors, source } = await readOfficialWeights(file);
+  return applyOfficial(model, tensors, source, file);
+}
+
+/** A new model of the file's size (or `size`), holding the file's weights; read once. */
+export async function officialModel(file: string, classes: string[], size?: string): Promise<{ model: TfModel; log: string[] }> {
+  const { tensors, source } = await readOfficialWeights(file);
+  const config = modelConfig(size ?? officialModelSize(tensors, file), classes);
+  const model = new TfModel(buildYolov7Seg(config), config, 0);
+  try {
+    return { model, log: applyOfficial(model, tensors, source, file) };
+  } catch (err) {
+    model.dispose();
+    throw err;
+  }
+}
+
+function applyOfficial(model: TfModel, tensors: NamedArrays, source: string, file: string): string[] {
   const size = officialModelSize(tensors, file);
   const theirs = modelConfig(size, model.config.classes);
   if (theirs.width !== model.config.width || theirs.depth !== model.config.depth) {

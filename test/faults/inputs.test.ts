@@ -151,7 +151,12 @@ test('every bad flag and path is one line naming it, before any work', async () 
   await mkdir(dir, { recursive: true });
   const badInit = join(root, 'bad-init.json');
   await writeFile(badInit, JSON.stringify({ model: 'full', init: join(root, 'no-such.pt') }));
+  const oddName = join(root, 'my tile.tif');
+  await writeFile(oddName, await readFile(join(data, 'train', (await readdir(join(data, 'train')))[0]!)));
   const cases: [string[], RegExp][] = [
+    [['predict', '--weights', dir, '--source', oddName], /my tile\.tif: the tile id is taken from the file name, and "my tile" .*rename the file/],
+    [['data', 'folds', data, '-k', '50'], /50 folds of \d+ tiles leave \d+ folds empty .*use fewer folds \(-k\); nothing was written/],
+    [['predict', '--weights', empty, '--source', data], /empty\.txt: is a file, not a checkpoint directory/],
     [['pipeline', '--config', badInit], /bad-init\.json: init: .*no-such\.pt not found; expected official weights/],
     [['train', '--data', data, '--batch', '0'], /option '--batch <n>' argument '0' is invalid\. expected an integer >= 1/],
     [['train', '--data', data, '--epochs', '0'], /option '--epochs <n>' argument '0' is invalid/],

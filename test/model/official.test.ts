@@ -154,4 +154,8 @@ test('vascseg import, then train --init from official weights', async () => {
   assert.match(t.stdout, /init: .*model\.safetensors \(safetensors\): 469 tensors/);
   const p = await vascseg('predict', '--weights', out, '--source', data, '--imgsz', '64', '--out', join(root, 'sub.csv'));
   assert.equal(p.code, 0, p.stderr);
+  // Official weights predict directly too, imported in memory: the same submission.
+  const direct = await vascseg('predict', '--weights', join(FIXTURES, 'model-fp16.pt'), '--source', data, '--imgsz', '64', '--out', join(root, 'direct.csv'));
+  assert.equal(direct.code, 0, direct.stderr);
+  assert.equal(readFileSync(join(root, 'direct.csv'), 'utf8'), readFileSync(join(root, 'sub.csv'), 'utf8'));
 });

@@ -2,6 +2,7 @@
  * Official YOLOv7-seg weights into our model: `.pt` / `.pth` (torch.save: a train.py checkpoint
  * or a state dict) and `.safetensors`, read in TypeScript without Python.
  */
+import { statSync } from 'node:fs';
 import { readSafetensors } from './formats/safetensors.ts';
 import { readTorchCheckpoint } from './formats/torch.ts';
 import type { NamedArrays } from './formats/tensors.ts';
@@ -9,8 +10,11 @@ import { importOfficial } from './official.ts';
 import { assignWeights, TfModel, weightArrays } from './tfjs.ts';
 import { buildYolov7Seg, modelConfig } from './yolov7seg.ts';
 
-/** Whether a path names an official weight file rather than one of our checkpoint directories. */
-export const isOfficialWeights = (path: string): boolean => /\.(pt|pth|safetensors)$/i.test(path);
+/** Whether a path names an official weight file (by its ending) rather than one of our checkpoint directories. */
+export function isOfficialWeights(path: string): boolean {
+  if (!/\.(pt|pth|safetensors)$/i.test(path)) return false;
+  return !statSync(path, { throwIfNoEntry: false })?.isDirectory();
+}
 
 export async function readOfficialWeights(file: string): Promise<{ tensors: NamedArrays; source: string }> {
   if (/\.safetensors$/i.test(file)) return { tensors: await readSafetensors(file), source: 'safetensors' };

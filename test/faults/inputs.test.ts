@@ -118,20 +118,21 @@ test('a pipeline config merges nested settings over the preset, key by key', asy
 test('data folds writes the split train and pipeline hold out, and they read folds.csv when it exists', async () => {
   const ds = await loadDataset(data);
   assert.equal(ds.folds, undefined);
-  const computed = expertFolds(ds, 3, 0);
+  const computed = expertFolds(ds, 2, 0);
   const expert = ds.tiles.filter((t) => t.dataset === 1 && ds.labels.has(t.id));
-  assert.deepEqual(computed, makeFolds(expert, { k: 3, seed: 0 }));
-  const r = await vascseg('data', 'folds', data, '-k', '3');
+  assert.deepEqual(computed, makeFolds(expert, { k: 2, seed: 0 }));
+  const r = await vascseg('data', 'folds', data, '-k', '2');
   assert.equal(r.code, 0, r.stderr);
   const written = parseFolds(await readFile(join(data, 'folds.csv'), 'utf8'), 'folds.csv', new Set(ds.tiles.map((t) => t.id)), new IssueCollector(true));
   assert.deepEqual(written, computed);
   // An edited folds.csv is what training uses now.
-  const swapped = new Map([...written].map(([id, f]) => [id, (f + 1) % 3]));
+  const swapped = new Map([...written].map(([id, f]) => [id, (f + 1) % 2]));
   await writeFile(join(data, 'folds.csv'), `id,fold\n${[...swapped].map(([id, f]) => `${id},${f}`).join('\n')}\n`);
-  assert.deepEqual(expertFolds(await loadDataset(data), 3, 0), swapped);
-  assert.throws(() => expertFolds({ ...ds, folds: swapped }, 2, 0), /folds\.csv: tile \w+ is in fold 2, but 2 folds \(0\.\.1\) were asked for/);
+  assert.deepEqual(expertFolds(await loadDataset(data), 2, 0), swapped);
+  const tooHigh = new Map([...swapped].map(([id, f], i) => [id, i === 0 ? 2 : f]));
+  assert.throws(() => expertFolds({ ...ds, folds: tooHigh }, 2, 0), /folds\.csv: tile \w+ is in fold 2, but 2 folds \(0\.\.1\) were asked for/);
   await writeFile(join(data, 'folds.csv'), 'id,fold\n');
-  assert.throws(() => expertFolds({ ...ds, folds: new Map() }, 3, 0), /has no fold; rewrite it with vascseg data folds/);
+  assert.throws(() => expertFolds({ ...ds, folds: new Map() }, 2, 0), /has no fold; rewrite it with vascseg data folds/);
   const { rm } = await import('node:fs/promises');
   await rm(join(data, 'folds.csv'));
 });

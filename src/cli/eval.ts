@@ -1,12 +1,11 @@
 import { Command, Option } from 'commander';
-import { readFile } from 'node:fs/promises';
 import { stringify } from 'csv-stringify/sync';
 import { loadGroundTruth, type GroundTruthTile } from '../eval/groundtruth.ts';
 import { evaluateCoco, evaluateOid, type GroupResult, type OidResult } from '../eval/metric.ts';
 import { readPredictions } from '../eval/predictions.ts';
 import type { Detection } from '../eval/submission.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
-import { parseInteger, parseNumber, SKIP_BAD_HELP, warnSkipped, numberIn, readIdList } from './options.ts';
+import { parseInteger, SKIP_BAD_HELP, warnSkipped, numberIn, readIdList } from './options.ts';
 
 interface EvalOptions {
   data: string;
@@ -47,7 +46,7 @@ export function evalCommand(): Command {
       let gt: Map<string, GroundTruthTile> = loaded;
       const wanted = opts.ids ? await readIdList(opts.ids) : null; // a bad list fails before the predictions are read
       let tiles = await readPredictions(opts.pred);
-      if (opts.ids && wanted) {
+      if (wanted) {
         const missing = [...wanted].filter((id) => !gt.has(id));
         if (missing.length > 0) throw new Error(`${opts.ids}: ${missing.length} listed tile ids have no labels in ${opts.data}: ${missing.slice(0, 5).join(', ')}`);
         gt = new Map([...gt].filter(([id]) => wanted.has(id)));

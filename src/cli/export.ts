@@ -6,7 +6,7 @@ import { weightArrays } from '../model/tfjs.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { exportOfficial } from '../model/official.ts';
 import { writeSafetensors } from '../model/formats/safetensors.ts';
-import { parseInteger, parseImgsz } from './options.ts';
+import { parseImgsz } from './options.ts';
 
 interface ExportCli {
   weights: string;

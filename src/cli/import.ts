@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { setupBackend } from '../engine/backend.ts';
 import { saveCheckpoint } from '../model/checkpoint.ts';
-import { officialModel } from '../model/import.ts';
+import { officialModel, OFFICIAL_IMGSZ } from '../model/import.ts';
 import { CLASSES } from '../model/yolov7seg.ts';
 import { assertReplaceable } from '../util/fs.ts';
 import { parseImgsz } from './options.ts';
@@ -12,7 +12,7 @@ export function importCommand(): Command {
     .argument('<file>', 'official weights: .pt / .pth (torch.save) or .safetensors')
     .requiredOption('--out <dir>', 'checkpoint directory to write')
     .option('--model <size>', 'model size (default: read from the file: full at width 1, else w<width>)')
-    .option('--imgsz <px>', 'the image size recorded as the training size (predict\'s default)', parseImgsz, 640)
+    .option('--imgsz <px>', 'the image size recorded as the training size (predict\'s default)', parseImgsz, OFFICIAL_IMGSZ)
     .action(async (file: string, opts: { out: string; model?: string; imgsz: number }) => {
       await setupBackend('cpu', { quiet: true });
       await assertReplaceable(opts.out, 'model.json', ['weights.bin']);

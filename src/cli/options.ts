@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { InvalidArgumentError } from 'commander';
-import { fsErrorMessage } from '../util/fs.ts';
+import { readTextFile } from '../util/fs.ts';
 import { formatIssue, type DataIssue } from '../data/errors.ts';
 
 export function parseInteger(value: string): number {
@@ -51,18 +50,10 @@ export function parseImgsz(value: string): number {
   return n;
 }
 
-/** Read a file a flag names; system errors become one line with the flag, the path and what it should be. */
-export async function readFlagFile(path: string, flag: string, what = 'a text file'): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    throw new Error(`${flag} ${fsErrorMessage(err, path, what)}`);
-  }
-}
-
 /** `--ids FILE`: tile ids, one per line; an empty list is an error (there would be nothing to do). */
 export async function readIdList(path: string): Promise<Set<string>> {
-  const ids = new Set((await readFlagFile(path, '--ids', 'a text file of tile ids, one per line')).split(/\r?\n/).map((s) => s.trim()).filter(Boolean));
+  const text = await readTextFile(path, 'a text file of tile ids, one per line').catch((err: Error) => { throw new Error(`--ids ${err.message}`); });
+  const ids = new Set(text.split(/\r?\n/).map((s) => s.trim()).filter(Boolean));
   if (ids.size === 0) throw new Error(`--ids ${path}: the file lists no tile ids, so there is nothing to do`);
   return ids;
 }

@@ -5,7 +5,7 @@ import { presetConfig } from '../synth/config.ts';
 import { generateDataset } from '../synth/generate.ts';
 import { loadPipelineConfig, PIPELINE_PRESETS, type PresetName } from '../pipeline/config.ts';
 import { runPipeline } from '../pipeline/run.ts';
-import { parseInteger, integerAtLeast } from './options.ts';
+import { integerAtLeast } from './options.ts';
 import { pathExists } from '../util/fs.ts';
 import { progress } from './progress.ts';
 

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, join } from 'node:path';
 import { loadDataset, readTileImage, type Split } from '../data/dataset.ts';
@@ -13,7 +13,7 @@ import { ENSEMBLES, type EnsembleMethod } from '../infer/ensemble.ts';
 import { neighbourFinder } from '../infer/neighbours.ts';
 import { openRuntime, RUNTIMES, type Runtime, type RuntimeName } from '../infer/runtime.ts';
 import { DEFAULT_SHOW_CONF, defaultOutput, FORMATS, writePredictions, type OutputFormat, type PredictedTile } from '../infer/outputs.ts';
-import { parseInteger, parseNumber, integerAtLeast, numberIn, parseImgsz, readIdList } from './options.ts';
+import { integerAtLeast, numberIn, parseImgsz, readIdList } from './options.ts';
 import { progress } from './progress.ts';
 import { claimRunDir, prepareOutput } from '../util/fs.ts';
 

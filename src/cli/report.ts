@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { setupBackend } from '../engine/backend.ts';
 import { dataReport } from '../report/data-report.ts';
 import { runReport } from '../report/run-report.ts';
-import { parseInteger, integerAtLeast } from './options.ts';
+import { integerAtLeast } from './options.ts';
 
 interface ReportCli {
   data?: string;

@@ -8,7 +8,7 @@ import { MODEL_SIZES, modelConfig } from '../model/yolov7seg.ts';
 import { DEFAULT_AUGMENT, NO_AUGMENT, type AugmentConfig } from '../train/data.ts';
 import { MASK_TARGETS, type MaskTarget } from '../train/augment.ts';
 import { DEFAULT_TRAIN, train, type TrainProgress } from '../train/trainer.ts';
-import { parseInteger, parseNumber, integerAtLeast, numberIn, parseImgsz } from './options.ts';
+import { parseInteger, integerAtLeast, numberIn, parseImgsz } from './options.ts';
 
 const parseList = (v: string) => v.split(',').map((s) => parseInteger(s.trim()));
 

@@ -15,6 +15,8 @@ export const FILES = {
   polygons: 'polygons.jsonl',
   train: 'train',
   test: 'test',
+  /** Written by `data folds`; read by train, pipeline and report when present. */
+  folds: 'folds.csv',
 } as const;
 
 export type Split = 'train' | 'test';
@@ -116,7 +118,7 @@ export async function loadDataset(dir: string, options: LoadOptions = {}): Promi
     labels.set(t.id, t.annotations);
   }
 
-  const foldsPath = join(dir, 'folds.csv');
+  const foldsPath = join(dir, FILES.folds);
   const foldsText = labelsOnly ? null : await readOptional(foldsPath);
   const folds = foldsText === null ? undefined : parseFolds(foldsText, foldsPath, new Set(tileById.keys()), issues);
 

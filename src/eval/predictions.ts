@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { fsErrorMessage } from '../util/fs.ts';
+import { readTextFile } from '../util/fs.ts';
 import { DatasetError } from '../data/errors.ts';
 import { fromCocoResults } from './export.ts';
 import { parseSubmission, type TilePredictions } from './submission.ts';
@@ -9,9 +8,7 @@ import { parseSubmission, type TilePredictions } from './submission.ts';
  * The first problem stops the read with an error naming the row.
  */
 export async function readPredictions(file: string): Promise<TilePredictions[]> {
-  const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-    throw new Error(fsErrorMessage(err, file, 'a predictions file (Kaggle submission CSV or COCO results JSON)'));
-  });
+  const text = await readTextFile(file, 'a predictions file (Kaggle submission CSV or COCO results JSON)');
   if (/\.json$/i.test(file)) {
     let json: unknown;
     try {

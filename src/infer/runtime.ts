@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { tf } from '../engine/backend.ts';
 import { loadCheckpoint } from '../model/checkpoint.ts';
 import { weightArrays, type ModelOutputs, type TfModel } from '../model/tfjs.ts';
-import { isOfficialWeights, officialModel } from '../model/import.ts';
+import { isOfficialWeights, officialModel, OFFICIAL_IMGSZ } from '../model/import.ts';
 import { CLASSES } from '../model/yolov7seg.ts';
 import type { ModelConfig } from '../model/yolov7seg.ts';
 import { exportOnnx, onnxInfoFromCheckpoint, readOnnxInfo, ONNX_INPUT, ONNX_OUTPUTS } from '../onnx/export.ts';
@@ -142,10 +142,10 @@ export async function openRuntime(weights: string, runtime: RuntimeName, options
   if (isOfficialWeights(weights)) {
     // Official YOLOv7-seg weights predict directly (imported in memory, as `vascseg import` would).
     const { model } = await officialModel(weights, CLASSES);
-    if (runtime === 'tfjs') return new TfjsRuntime(model, 640);
-    const bytes = exportOnnx(model.graph, weightArrays(model), { format: 'vascseg-yolov7-seg-onnx/1', config: model.config, imgsz: 640, epoch: 0, metrics: {} });
+    if (runtime === 'tfjs') return new TfjsRuntime(model, OFFICIAL_IMGSZ);
+    const bytes = exportOnnx(model.graph, weightArrays(model), { format: 'vascseg-yolov7-seg-onnx/1', config: model.config, imgsz: OFFICIAL_IMGSZ, epoch: 0, metrics: {} });
     model.dispose();
-    return OnnxRuntime.create(bytes, model.config, 640, options);
+    return OnnxRuntime.create(bytes, model.config, OFFICIAL_IMGSZ, options);
   }
   const { model, meta, extra } = await loadCheckpoint(weights);
   tf.dispose([...extra.values()]);

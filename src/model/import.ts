@@ -10,6 +10,9 @@ import { importOfficial } from './official.ts';
 import { assignWeights, TfModel, weightArrays } from './tfjs.ts';
 import { buildYolov7Seg, modelConfig } from './yolov7seg.ts';
 
+/** The image size official weights were trained at (yolov7-seg.pt: COCO at 640), their default for predict. */
+export const OFFICIAL_IMGSZ = 640;
+
 /** Whether a path names an official weight file (by its ending) rather than one of our checkpoint directories. */
 export function isOfficialWeights(path: string): boolean {
   if (!/\.(pt|pth|safetensors)$/i.test(path)) return false;

@@ -93,15 +93,15 @@ export function importOfficial(tensors: NamedArrays, graph: Graph, config: Model
     }
     // A detection conv: rows are anchor-major, (box 4, objectness 1, classes, masks) per anchor.
     const w = take(`${prefix}.weight`), b = take(`${prefix}.bias`);
-    const level = prefix.split('.').pop()!;
-    const ia = tensors.get(`${prefix.replace(/\.m\.\d$/, '')}.ia.${level}.implicit`);
+    const iaName = `${prefix.replace(/\.m\.\d$/, '')}.ia.${prefix.split('.').pop()!}.implicit`;
+    const ia = tensors.get(iaName);
     if (w.shape[1] !== c1 || w.shape[2] !== 1) throw new Error(`${file}: tensor ${prefix}.weight has shape ${w.shape.join('x')}, our model needs Nx${c1}x1x1`);
     const theirNo = w.shape[0]! / anchors;
     const theirClasses = theirNo - 5 - config.masks;
     if (!Number.isInteger(theirNo) || theirClasses < 1) throw new Error(`${file}: tensor ${prefix}.weight has ${w.shape[0]} rows, not ${anchors} anchors x (5 + classes + ${config.masks} masks)`);
     const bias = Float32Array.from(b.data);
     if (ia) {
-      used.add(`${prefix.replace(/\.m\.\d$/, '')}.ia.${level}.implicit`);
+      used.add(iaName);
       for (let r = 0; r < w.shape[0]!; r++) {
         let s = 0;
         for (let c = 0; c < c1; c++) s += w.data[r * c1 + c]! * ia.data[c]!;
@@ -110,12 +110,18 @@ export function importOfficial(tensors: NamedArrays, graph: Graph, config: Model
     }
     const ourRows = anchors * no;
     const kernel = new Float32Array(ourRows * c1), ourBias = new Float32Array(ourRows);
-    const freshW = oihwToHwioRows(fresh.get(`${l.name}.w`)!, c1, ourRows), freshB = fresh.get(`${l.name}.bias`)!;
+    const freshW = hwioToOihw(fresh.get(`${l.name}.w`)!, [ourRows, c1, 1, 1]), freshB = fresh.get(`${l.name}.bias`)!;
+    const nc = config.classes.length;
+    /** The file's row for our row j of anchor a; -1 for a class row the file's classes do not give. */
+    const theirRow = (a: number, j: number): number => {
+      if (j < 5) return a * theirNo + j;
+      if (j < 5 + nc) return theirClasses === nc ? a * theirNo + j : -1;
+      return a * theirNo + 5 + theirClasses + (j - 5 - nc);
+    };
     for (let a = 0; a < anchors; a++) {
       for (let j = 0; j < no; j++) {
         const ours = a * no + j;
-        const cls = j >= 5 && j < 5 + config.classes.length;
-        const theirs = j < 5 ? a * theirNo + j : cls ? (theirClasses === config.classes.length ? a * theirNo + j : -1) : a * theirNo + 5 + theirClasses + (j - 5 - config.classes.length);
+        const theirs = theirRow(a, j);
         for (let c = 0; c < c1; c++) kernel[ours * c1 + c] = theirs < 0 ? freshW[ours * c1 + c]! : w.data[theirs * c1 + c]!;
         ourBias[ours] = theirs < 0 ? freshB[ours]! : bias[theirs]!;
       }
@@ -128,11 +134,6 @@ export function importOfficial(tensors: NamedArrays, graph: Graph, config: Model
   const unexpected = ignored.filter((k) => !/(\.anchors|num_batches_tracked|\.im\.\d\.implicit)$/.test(k));
   if (unexpected.length > 0) throw new Error(`${file}: ${unexpected.length} tensors fit nowhere in this architecture (${unexpected.slice(0, 3).join(', ')}${unexpected.length > 3 ? ', ...' : ''}): another model or width?`);
   return { weights, report: { used: used.size, ignored, classRows } };
-}
-
-/** Our HWIO 1x1 kernel as OIHW rows (out-major), for row-wise copying. */
-function oihwToHwioRows(hwio: Float32Array, c1: number, rows: number): Float32Array {
-  return hwioToOihw(hwio, [rows, c1, 1, 1]);
 }
 
 /**

@@ -1,5 +1,4 @@
-import { readFile } from 'node:fs/promises';
-import { fsErrorMessage } from '../util/fs.ts';
+import { readTextFile } from '../util/fs.ts';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -109,12 +108,7 @@ export function resolveConfig(input: unknown, source: string): PipelineConfig {
 export async function loadPipelineConfig(file: string | undefined, preset: PresetName): Promise<PipelineConfig> {
   const base = PIPELINE_PRESETS[preset];
   if (!file) return resolveConfig(base, `preset ${preset}`);
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    throw new Error(fsErrorMessage(err, file, 'a pipeline config file (JSON or YAML)'));
-  }
+  const text = await readTextFile(file, 'a pipeline config file (JSON or YAML)');
   let parsed: unknown;
   try {
     parsed = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);

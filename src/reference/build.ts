@@ -5,7 +5,7 @@ import { IssueCollector } from '../data/errors.ts';
 import { parsePolygons } from '../data/polygons.ts';
 import { parseTileMeta, parseWsiMeta } from '../data/csv.ts';
 import { rasterize } from '../data/rasterize.ts';
-import { writeDatasetFiles, writeTileImage } from '../data/dataset.ts';
+import { FILES, writeDatasetFiles, writeTileImage } from '../data/dataset.ts';
 import { TILE_SIZE, type TileLabels } from '../data/types.ts';
 import type { RgbImage } from '../data/images.ts';
 import { mulberry32 } from '../util/stats.ts';
@@ -66,7 +66,7 @@ export async function buildReferenceDataset(out: string, onTile?: (done: number,
   const issues = new IssueCollector(true);
   const tiles = parseTileMeta(material.tileMeta, 'tile_meta.csv', issues);
   const wsis = parseWsiMeta(material.wsiMeta, 'wsi_meta.csv', issues);
-  await assertReplaceable(out, REFERENCE_MARKER, ['train', 'tile_meta.csv', 'wsi_meta.csv', 'polygons.jsonl', 'folds.csv']);
+  await assertReplaceable(out, REFERENCE_MARKER, [FILES.train, FILES.tileMeta, FILES.wsiMeta, FILES.polygons, FILES.folds]);
   await writeDirAtomic(out, async (dir) => {
     await writeDatasetFiles(dir, { tiles, wsis, labels: material.vessels });
     await writeFile(join(dir, REFERENCE_MARKER), JSON.stringify({ written_by: 'vascseg data reference', source: 'assets/reference/' }, null, 2));

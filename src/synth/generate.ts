@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { formatPolygons } from '../data/polygons.ts';
-import { writeDatasetFiles } from '../data/dataset.ts';
+import { FILES, writeDatasetFiles } from '../data/dataset.ts';
 import { parseWsiMeta } from '../data/csv.ts';
 import { IssueCollector } from '../data/errors.ts';
 import type { TileLabels, TileMeta, WsiMeta } from '../data/types.ts';
@@ -79,8 +79,8 @@ async function donorRows(wsis: Iterable<number>): Promise<WsiMeta[]> {
   return real.filter((w) => wanted.has(w.sourceWsi));
 }
 
-/** What a synthetic dataset holds at its top level (`folds.csv` comes from `data folds`). */
-const SYNTH_OUTPUT = ['train', 'test', 'truth', 'tile_meta.csv', 'wsi_meta.csv', 'polygons.jsonl', 'folds.csv'];
+/** What a synthetic dataset holds at its top level: the Kaggle layout (`folds.csv` from `data folds`) and the hidden truth. */
+const SYNTH_OUTPUT: string[] = [...Object.values(FILES), 'truth'];
 
 /**
  * Generate a dataset in the Kaggle layout into `out`. Work happens in `out.partial/`; every

@@ -1,7 +1,8 @@
-import { access, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { faultPoint } from './fault.ts';
+import { pathExists } from './fs.ts';
 
 /** Path of a temporary sibling: same directory so rename() stays on one filesystem. */
 function tempSibling(path: string): string {
@@ -68,14 +69,13 @@ export async function writeDirAtomic(path: string, fill: (dir: string) => Promis
  */
 export async function recoverDir(path: string): Promise<void> {
   const { next, prev } = swapSiblings(path);
-  const exists = (p: string) => access(p).then(() => true, () => false);
-  if (await exists(next)) {
-    if (await exists(path)) {
+  if (await pathExists(next)) {
+    if (await pathExists(path)) {
       await rm(prev, { recursive: true, force: true });
       await rename(path, prev);
     }
     await rename(next, path);
-  } else if (!(await exists(path)) && (await exists(prev))) {
+  } else if (!(await pathExists(path)) && (await pathExists(prev))) {
     await rename(prev, path);
   }
   await rm(prev, { recursive: true, force: true });

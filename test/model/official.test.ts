@@ -22,11 +22,10 @@ import { generateDataset } from '../../src/synth/generate.ts';
 import { presetConfig } from '../../src/synth/config.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { vascseg } from '../helpers/cli.ts';
+import { floats, type F32 } from '../helpers/official.ts';
 
 const FIXTURES = new URL('../fixtures/official/', import.meta.url).pathname;
-interface F32 { shape: number[]; f32: string }
 const io = JSON.parse(readFileSync(join(FIXTURES, 'io.json'), 'utf8')) as { input: F32; fp32: Record<string, F32>; fp16: Record<string, F32> };
-const floats = (o: F32) => new Float32Array(Uint8Array.from(Buffer.from(o.f32, 'base64')).buffer);
 const root = await tempDir();
 before(() => setupBackend('cpu', { quiet: true }).then(() => undefined));
 

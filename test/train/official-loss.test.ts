@@ -11,13 +11,12 @@ import { readFileSync } from 'node:fs';
 import { setupBackend, tf } from '../../src/engine/backend.ts';
 import { modelConfig } from '../../src/model/yolov7seg.ts';
 import { computeLoss, defaultHyp } from '../../src/train/loss.ts';
+import { floats, type F32 } from '../helpers/official.ts';
 
-interface F32 { shape: number[]; f32: string }
 const fx = JSON.parse(readFileSync(new URL('../fixtures/official/loss.json', import.meta.url), 'utf8')) as {
   hyp: Record<string, number>; imgsz: number; targets: [number, number, number, number, number, number][];
   heads: F32[]; proto: F32; masks: F32; loss: Record<'box' | 'seg' | 'obj' | 'cls' | 'total', number>; grads: { heads: F32[]; proto: F32 };
 };
-const floats = (o: F32) => new Float32Array(Uint8Array.from(Buffer.from(o.f32, 'base64')).buffer);
 before(() => setupBackend('cpu', { quiet: true }).then(() => undefined));
 
 /** Official [bs, na, ny, nx, no] as our NHWC [bs, ny, nx, na * no] (channel a * no + j). */

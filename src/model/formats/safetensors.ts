@@ -5,7 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../../util/atomic.ts';
-import { halfToFloat, type NamedArrays } from './tensors.ts';
+import { fsErrorMessage } from '../../util/fs.ts';
+import { bfloat16ToFloat, halfToFloat, type NamedArrays } from './tensors.ts';
 
 const BYTES: Record<string, number> = { F32: 4, F16: 2, BF16: 2, F64: 8 };
 
@@ -34,7 +35,7 @@ export function parseSafetensors(bytes: Uint8Array, file: string): NamedArrays {
     for (let k = 0; k < count; k++) {
       data[k] = t.dtype === 'F32' ? view.getFloat32(at + 4 * k, true)
         : t.dtype === 'F16' ? halfToFloat(view.getUint16(at + 2 * k, true))
-        : t.dtype === 'BF16' ? new Float32Array(new Uint32Array([view.getUint16(at + 2 * k, true) << 16]).buffer)[0]!
+        : t.dtype === 'BF16' ? bfloat16ToFloat(view.getUint16(at + 2 * k, true))
         : view.getFloat64(at + 8 * k, true);
     }
     out.set(name, { shape: t.shape, data });
@@ -43,7 +44,8 @@ export function parseSafetensors(bytes: Uint8Array, file: string): NamedArrays {
 }
 
 export async function readSafetensors(file: string): Promise<NamedArrays> {
-  return parseSafetensors(await readFile(file), file);
+  const bytes = await readFile(file).catch((err: unknown) => { throw new Error(fsErrorMessage(err, file, 'a .safetensors file')); });
+  return parseSafetensors(bytes, file);
 }
 
 /** Serialise float32 tensors; `metadata` goes under `__metadata__` (string values). */

@@ -6,7 +6,8 @@
  * state dicts (also under `state_dict` or `model`). Tensors come out as float32, by name.
  */
 import { readFile } from 'node:fs/promises';
-import { halfToFloat, type NamedArrays } from './tensors.ts';
+import { bfloat16ToFloat, halfToFloat, type NamedArrays } from './tensors.ts';
+import { fsErrorMessage } from '../../util/fs.ts';
 import { PyGlobal, PyObject, readPickle } from './pickle.ts';
 import { isZip, zipEntries, zipRead } from './zip.ts';
 
@@ -28,12 +29,7 @@ const isDict = (v: unknown): v is Map<unknown, unknown> => v instanceof Map;
 const itemsOf = (v: unknown): Map<unknown, unknown> | null => (v instanceof Map ? v : v instanceof PyObject && v.cls.qualified === 'collections.OrderedDict' ? v.items : null);
 
 export async function readTorchCheckpoint(file: string): Promise<TorchWeights> {
-  let bytes: Uint8Array;
-  try {
-    bytes = await readFile(file);
-  } catch (err) {
-    throw new Error(`${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'not found' : (err as Error).message}; expected a PyTorch checkpoint (.pt)`);
-  }
+  const bytes = await readFile(file).catch((err: unknown) => { throw new Error(fsErrorMessage(err, file, 'a PyTorch checkpoint (.pt)')); });
   return parseTorchCheckpoint(bytes, file);
 }
 
@@ -80,7 +76,7 @@ function gather(raw: Uint8Array, type: string, ref: TensorRef): Float32Array {
     switch (type) {
       case 'FloatStorage': return view.getFloat32(4 * i, true);
       case 'HalfStorage': return halfToFloat(view.getUint16(2 * i, true));
-      case 'BFloat16Storage': return new Float32Array(new Uint32Array([view.getUint16(2 * i, true) << 16]).buffer)[0]!;
+      case 'BFloat16Storage': return bfloat16ToFloat(view.getUint16(2 * i, true));
       case 'DoubleStorage': return view.getFloat64(8 * i, true);
       case 'LongStorage': return Number(view.getBigInt64(8 * i, true));
       case 'IntStorage': return view.getInt32(4 * i, true);

@@ -4,7 +4,7 @@ import type { Annotation, TileMeta } from '../data/types.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import type { SynthConfig } from './config.ts';
 import { expertLabels, noisyLabels, type NoiseLog } from './labels.ts';
-import { Rng } from './random.ts';
+import { Rng } from '../util/random.ts';
 import { renderTile } from './render.ts';
 import { wsiStain } from './stain.ts';
 import { WsiWorld } from './world.ts';

@@ -2,7 +2,7 @@ import { maskComponents } from '../data/contour.ts';
 import type { Point } from '../data/rasterize.ts';
 import type { Annotation } from '../data/types.ts';
 import type { NoiseConfig } from './config.ts';
-import { Rng } from './random.ts';
+import { Rng } from '../util/random.ts';
 import type { LocalMask, TruthInstance } from './render.ts';
 
 const S = 512;

@@ -1,6 +1,6 @@
 import type { TileMeta } from '../data/types.ts';
 import type { SynthConfig } from './config.ts';
-import { Rng } from './random.ts';
+import { Rng } from '../util/random.ts';
 import { CELL } from './world.ts';
 
 /**

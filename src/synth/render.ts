@@ -1,7 +1,7 @@
 import { fillPolygon, type Point } from '../data/rasterize.ts';
 import type { RgbImage } from '../data/images.ts';
 import type { AppearanceConfig } from './config.ts';
-import { hashSeed, Rng } from './random.ts';
+import { hashSeed, Rng } from '../util/random.ts';
 import type { Palette, Rgb, WsiStain } from './stain.ts';
 import type { Glomerulus, Tubule, Vessel, WsiWorld } from './world.ts';
 

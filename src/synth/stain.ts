@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { PNG } from 'pngjs';
 import { REFERENCE_DIR } from '../reference/build.ts';
-import { Rng } from './random.ts';
+import { Rng } from '../util/random.ts';
 
 export type Rgb = [number, number, number];
 

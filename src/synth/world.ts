@@ -1,6 +1,6 @@
 import type { Point } from '../data/rasterize.ts';
 import type { AppearanceConfig } from './config.ts';
-import { Rng } from './random.ts';
+import { Rng } from '../util/random.ts';
 import { vesselTemplates } from './templates.ts';
 
 /**

@@ -1,7 +1,7 @@
 import { maskComponents } from '../data/contour.ts';
 import { rasterize, type Point } from '../data/rasterize.ts';
 import { TILE_SIZE, type Annotation } from '../data/types.ts';
-import type { Rng } from '../synth/random.ts';
+import type { Rng } from '../util/random.ts';
 
 /**
  * Augmentations that move pixels and polygons together. A sample is a 512x512 float RGB
@@ -83,6 +83,60 @@ export function mosaic(samples: readonly Sample[], rng: Rng): Sample {
     }
     for (const a of smp.annotations) annotations.push(...clipToFrame({ type: a.type, coordinates: a.coordinates.map((r) => r.map(([x, y]) => [x + qx, y + qy] as Point)) }));
   });
+  return { pixels: out, annotations, ignore };
+}
+
+/**
+ * The official YOLOv5/7 mosaic: the four samples meet at a random centre (each coordinate
+ * uniform in [S/2, 3S/2]) on a 2S x 2S canvas (grey 114 where no sample reaches), and the
+ * random scale and translation act on the whole canvas: the output shows the canvas around
+ * its centre, zoomed by 1 +- `scaleGain` and shifted by up to `translate` x S. Zoomed out,
+ * the output holds more tissue (and more, smaller objects) instead of grey borders.
+ * Polygons are clipped to the canvas, moved, and clipped to the frame.
+ */
+export function canvasMosaic(samples: readonly Sample[], rng: Rng, scaleGain: number, translate: number): Sample {
+  const xc = Math.floor(rng.uniform(S / 2, (3 * S) / 2)), yc = Math.floor(rng.uniform(S / 2, (3 * S) / 2));
+  const C = 2 * S;
+  const canvas = new Float32Array(C * C * 3).fill(114);
+  const ignoreCanvas = samples.some((m) => m.ignore) ? new Uint8Array(C * C) : undefined;
+  const origins = [[xc - S, yc - S], [xc, yc - S], [xc - S, yc], [xc, yc]] as const;
+  const k = rng.uniform(1 - scaleGain, 1 + scaleGain);
+  const tx = rng.uniform(0.5 - translate, 0.5 + translate) * S, ty = rng.uniform(0.5 - translate, 0.5 + translate) * S;
+  const annotations: Annotation[] = [];
+  const move = (ox: number, oy: number) => ([x, y]: Point): Point => [Math.round(k * (x + ox - S) + tx), Math.round(k * (y + oy - S) + ty)];
+  samples.slice(0, 4).forEach((smp, q) => {
+    const [ox, oy] = origins[q]!;
+    // The part of the sample that lands on the canvas, in the sample's own pixels.
+    const lx0 = Math.max(0, -ox), ly0 = Math.max(0, -oy), lx1 = Math.min(S, C - ox), ly1 = Math.min(S, C - oy);
+    for (let y = ly0; y < ly1; y++) {
+      const src = (y * S + lx0) * 3, dst = ((y + oy) * C + lx0 + ox) * 3;
+      canvas.set(smp.pixels.subarray(src, src + (lx1 - lx0) * 3), dst);
+      if (ignoreCanvas && smp.ignore) ignoreCanvas.set(smp.ignore.subarray(y * S + lx0, y * S + lx1), (y + oy) * C + lx0 + ox);
+    }
+    for (const a of smp.annotations) {
+      for (const piece of clipToFrame(a, 10, [lx0, ly0, lx1, ly1])) {
+        annotations.push(...clipToFrame({ type: piece.type, coordinates: piece.coordinates.map((r) => r.map(move(ox, oy))) }));
+      }
+    }
+  });
+  // Resample: output (x, y) shows canvas ((x - tx) / k + S, (y - ty) / k + S), bilinear, grey outside.
+  const out = new Float32Array(S * S * 3);
+  const ignore = ignoreCanvas ? new Uint8Array(S * S) : undefined;
+  for (let y = 0; y < S; y++) {
+    const cy = (y - ty) / k + S;
+    const y0 = Math.floor(cy), fy = cy - y0;
+    for (let x = 0; x < S; x++) {
+      const cx = (x - tx) / k + S;
+      const x0 = Math.floor(cx), fx = cx - x0;
+      const o = (y * S + x) * 3;
+      if (x0 < 0 || y0 < 0 || x0 >= C - 1 || y0 >= C - 1) { out[o] = out[o + 1] = out[o + 2] = 114; continue; }
+      const a = (y0 * C + x0) * 3, b = a + 3, d = a + C * 3, e = d + 3;
+      for (let ch = 0; ch < 3; ch++) {
+        out[o + ch] = (canvas[a + ch]! + (canvas[b + ch]! - canvas[a + ch]!) * fx) * (1 - fy) + (canvas[d + ch]! + (canvas[e + ch]! - canvas[d + ch]!) * fx) * fy;
+      }
+      if (ignore) ignore[y * S + x] = ignoreCanvas![Math.round(cy) * C + Math.round(cx)] ?? 0;
+    }
+  }
   return { pixels: out, annotations, ignore };
 }
 
@@ -179,12 +233,14 @@ function joinAcrossSeams(pieces: { tile: number; a: Annotation }[]): Annotation[
  * The visible pieces of a polygon, traced back to polygons: what lies outside the frame has no
  * pixels, so a later shift or zoom must not bring its label back into view.
  */
-export function clipToFrame(a: Annotation, minArea = 10): Annotation[] {
-  const inside = a.coordinates.every((r) => r.every(([x, y]) => x >= 0 && y >= 0 && x < S && y < S));
+export function clipToFrame(a: Annotation, minArea = 10, rect: [number, number, number, number] = [0, 0, S, S]): Annotation[] {
+  const [rx0, ry0, rx1, ry1] = rect;
+  const inside = a.coordinates.every((r) => r.every(([x, y]) => x >= rx0 && y >= ry0 && x < rx1 && y < ry1));
   if (inside) return [a];
   // Components are traced in the polygon's window only: the rest of the frame is empty.
   const full = rasterize(a.coordinates, S, S);
-  const [x0, y0, x1, y1] = polygonWindow(a);
+  const [wx0, wy0, wx1, wy1] = polygonWindow(a);
+  const x0 = Math.max(wx0, rx0), y0 = Math.max(wy0, ry0), x1 = Math.min(wx1, rx1), y1 = Math.min(wy1, ry1);
   const w = x1 - x0, h = y1 - y0;
   if (w <= 0 || h <= 0) return [];
   const win = new Uint8Array(w * h);

@@ -1,9 +1,9 @@
 import { readTileImage, type Dataset } from '../data/dataset.ts';
 import type { RgbImage } from '../data/images.ts';
 import type { Point, Ring } from '../data/rasterize.ts';
-import { mosaic, protoMask, scaleTranslate, stainJitter, stitchCrop, visibleBox, type MaskTarget, type Neighbour, type Sample } from './augment.ts';
+import { canvasMosaic, mosaic, protoMask, scaleTranslate, stainJitter, stitchCrop, visibleBox, type MaskTarget, type Neighbour, type Sample } from './augment.ts';
 import { TILE_SIZE, type Annotation, type AnnotationType } from '../data/types.ts';
-import { Rng } from '../synth/random.ts';
+import { Rng } from '../util/random.ts';
 import type { LossBatch } from './loss.ts';
 import type { Target } from './targets.ts';
 
@@ -36,9 +36,19 @@ export interface AugmentConfig {
   /** Brightness jitter (fraction) and saturation jitter (fraction). */
   hsvV: number;
   hsvS: number;
+  /**
+   * How a mosaic is framed: `canvas`, the official YOLO mosaic (random centre on a 2x canvas,
+   * scale and translation applied to the whole canvas); `crop`, a 512 px crop of the 2x2
+   * canvas, then scaled about its own centre (grey borders when zoomed out). Absent: crop
+   * (runs saved before the option).
+   */
+  mosaicView?: MosaicView;
 }
 
-export const DEFAULT_AUGMENT: AugmentConfig = { stitch: 0, mosaic: 0.5, scale: 0.25, translate: 0.1, stain: 0.05, fliplr: 0.5, flipud: 0.5, rot90: 0.5, hsvV: 0.2, hsvS: 0.3 };
+export const MOSAIC_VIEWS = ['canvas', 'crop'] as const;
+export type MosaicView = (typeof MOSAIC_VIEWS)[number];
+
+export const DEFAULT_AUGMENT: AugmentConfig = { stitch: 0, mosaic: 0.5, scale: 0.25, translate: 0.1, stain: 0.05, fliplr: 0.5, flipud: 0.5, rot90: 0.5, hsvV: 0.2, hsvS: 0.3, mosaicView: 'crop' };
 export const NO_AUGMENT: AugmentConfig = { stitch: 0, mosaic: 0, scale: 0, translate: 0, stain: 0, fliplr: 0, flipud: 0, rot90: 0, hsvV: 0, hsvS: 0 };
 
 export async function loadTrainTiles(dataset: Dataset, ids: readonly string[]): Promise<TrainTile[]> {
@@ -123,16 +133,19 @@ export function makeBatch(tiles: readonly TrainTile[], protoSize: number, augmen
   const ignore: (Uint8Array | null)[] = [];
   tiles.forEach((tile, b) => {
     let smp: Sample;
+    let framed = false; // the canvas mosaic applies scale and translation itself
     if (tile.neighbours && rng.chance(augment.stitch)) {
       smp = dihedral(stitchCrop(tile.neighbours, rng), randomGeometry(augment, rng));
     } else if (rng.chance(augment.mosaic)) {
-      const four = [tile, ...[0, 1, 2].map(() => pool[rng.int(0, pool.length - 1)]!)];
-      smp = mosaic(four.map((t) => dihedral(tileSample(t), randomGeometry(augment, rng))), rng);
+      const four = [tile, ...[0, 1, 2].map(() => pool[rng.int(0, pool.length - 1)]!)].map((t) => dihedral(tileSample(t), randomGeometry(augment, rng)));
+      framed = augment.mosaicView === 'canvas';
+      smp = framed ? canvasMosaic(four, rng, augment.scale, augment.translate) : mosaic(four, rng);
     } else {
       smp = dihedral(tileSample(tile), randomGeometry(augment, rng));
     }
+    if (!framed) smp = scaleTranslate(smp, rng, augment.scale, augment.translate);
+    // After the geometry (the ignore map moves with the pixels), before the colour (which drops it).
     ignore.push(smp.ignore && smp.ignore.some((v) => v) ? smp.ignore : null);
-    smp = scaleTranslate(smp, rng, augment.scale, augment.translate);
     smp = stainJitter(smp, rng, augment.stain);
     colourInto(smp.pixels, images, b * S * S * 3, 1 + rng.uniform(-augment.hsvV, augment.hsvV), 1 + rng.uniform(-augment.hsvS, augment.hsvS));
     for (const a of smp.annotations) {

@@ -17,9 +17,15 @@ export interface LossHyp {
   balance: number[];
 }
 
-/** hyp.scratch-high of YOLOv5/7-seg, scaled for 3 levels, `nc` classes and the image size, as their trainers do. */
-export function defaultHyp(nc: number, imgsz: number): LossHyp {
-  return { box: 0.05, cls: (0.3 * nc) / 80, obj: 0.7 * (imgsz / 640) ** 2, anchorT: 4.0, balance: [4.0, 1.0, 0.4] };
+/** Loss gains before scaling, as a YOLO hyp file gives them (box, obj, cls). */
+export interface LossGains { box: number; obj: number; cls: number }
+
+/** hyp.scratch-high's gains (YOLOv7's); the official YOLOv7-seg's hyp.scratch-low has obj 1.0, cls 0.5. */
+export const SCRATCH_HIGH_GAINS: LossGains = { box: 0.05, obj: 0.7, cls: 0.3 };
+
+/** Gains scaled for 3 levels, `nc` classes and the image size, as the YOLO trainers do. */
+export function defaultHyp(nc: number, imgsz: number, gains: LossGains = SCRATCH_HIGH_GAINS): LossHyp {
+  return { box: gains.box, cls: (gains.cls * nc) / 80, obj: gains.obj * (imgsz / 640) ** 2, anchorT: 4.0, balance: [4.0, 1.0, 0.4] };
 }
 
 const EPS = 1e-7;

@@ -36,6 +36,19 @@ export class Sgd {
   }
 }
 
+/** Scale the gradients in place so their global L2 norm is at most `maxNorm` (torch's clip_grad_norm_). */
+export function clipGlobalNorm(grads: Map<string, tf.Tensor>, maxNorm: number): number {
+  const norm = tf.tidy(() => tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g))))).dataSync()[0]!);
+  const coef = maxNorm / (norm + 1e-6);
+  if (coef < 1) {
+    for (const [name, g] of grads) {
+      grads.set(name, tf.mul(g, coef));
+      g.dispose();
+    }
+  }
+  return norm;
+}
+
 /** Exponential moving average of weights (and BN statistics) with YOLOv5's ramp: d = decay (1 - exp(-updates / tau)). */
 export class Ema {
   updates = 0;
@@ -54,6 +67,21 @@ export class Ema {
 export function lrFactor(epoch: number, epochs: number, lrf: number, cosine: boolean): number {
   if (cosine) return ((1 - Math.cos((epoch * Math.PI) / epochs)) / 2) * (lrf - 1) + 1;
   return (1 - epoch / epochs) * (1 - lrf) + lrf;
+}
+
+/** Round half to even, as numpy's `round` (the official warm-up rounds its accumulation with it). */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/**
+ * Batches accumulated per update at batch `ni` of a warm-up of `nw` batches, rising from 1 to
+ * `nominal` (nbs / batch) as the official train.py does; `nominal` itself after the warm-up.
+ */
+export function accumulationAt(ni: number, nw: number, nominal: number): number {
+  if (ni > nw) return Math.max(1, Math.round(nominal));
+  return Math.max(1, roundHalfEven(interp(ni, 0, nw, 1, nominal)));
 }
 
 export function interp(x: number, x0: number, x1: number, y0: number, y1: number): number {

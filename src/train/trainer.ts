@@ -11,12 +11,13 @@ import { modelInput, TfModel } from '../model/tfjs.ts';
 import { OnnxTrainEngine, type EngineName } from './onnx-engine.ts';
 import { loadCheckpoint, readCheckpointMeta, saveCheckpoint } from '../model/checkpoint.ts';
 import { initFromOfficial, isOfficialWeights } from '../model/import.ts';
-import { Rng } from '../synth/random.ts';
+import { Rng } from '../util/random.ts';
 import { recoverDir, writeFileAtomic } from '../util/atomic.ts';
 import { faultPoint } from '../util/fault.ts';
-import { DEFAULT_AUGMENT, loadTrainTiles, makeBatch, NO_AUGMENT, type AugmentConfig, type TrainTile } from './data.ts';
-import { computeLoss, defaultHyp } from './loss.ts';
-import { AdamW, Ema, interp, lrFactor, Sgd, type ParamGroup } from './optim.ts';
+import { DEFAULT_AUGMENT, loadTrainTiles, makeBatch, NO_AUGMENT, type AugmentConfig, type TrainBatch, type TrainTile } from './data.ts';
+import { BatchPool } from './batch-pool.ts';
+import { computeLoss, defaultHyp, type LossGains } from './loss.ts';
+import { accumulationAt, AdamW, clipGlobalNorm, Ema, interp, lrFactor, Sgd, type ParamGroup } from './optim.ts';
 import { validate, type ValidationResult } from './validate.ts';
 import { claimRunDir, pathExists } from '../util/fs.ts';
 
@@ -46,6 +47,12 @@ export interface TrainOptions {
   cosine: boolean;
   /** Nominal batch: gradients accumulate to it (YOLO uses 64; the default here is the batch, no accumulation). */
   nbs?: number;
+  /** Warm-up lasts at least this many batches (the official code: 100), whatever `warmupEpochs` gives. */
+  warmupMinIters?: number;
+  /** Clip the gradient's global L2 norm to this before each update (the official code: 10); 0 or absent: no clipping. */
+  clipGrad?: number;
+  /** Loss gains before scaling (hyp box, obj, cls); absent: hyp.scratch-high's. */
+  gains?: LossGains;
   augment: AugmentConfig;
   seed: number;
   resume: boolean;
@@ -65,6 +72,8 @@ export interface TrainOptions {
   threads?: number;
   /** Mask targets: each prototype cell's coverage (default) or the official 0/1 masks. */
   maskTarget?: MaskTarget;
+  /** Worker threads that make the next batches while the step runs (0: inline). Never changes the result. */
+  workers?: number;
 }
 
 export const DEFAULT_TRAIN: Omit<TrainOptions, 'data' | 'name'> = {
@@ -250,8 +259,12 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
   let best = { epoch: -1, ap60: -1 };
   let updates = 0;
   const params = new Map([...model.weights].filter(([, v]) => v.trainable));
-  const sgd = new Sgd(params, opts.momentum, opts.weightDecay);
-  const adam = opts.optimizer === 'adamw' ? new AdamW(params, opts.momentum, 0.999, opts.weightDecay) : null;
+  const nbs = opts.nbs ?? opts.batch;
+  const accumulate = Math.max(1, Math.round(nbs / opts.batch));
+  // As YOLO: the decay is per nominal batch, so it scales with the batch actually accumulated.
+  const weightDecay = opts.weightDecay * (opts.batch * accumulate) / nbs;
+  const sgd = new Sgd(params, opts.momentum, weightDecay);
+  const adam = opts.optimizer === 'adamw' ? new AdamW(params, opts.momentum, 0.999, weightDecay) : null;
 
   if (opts.init && !opts.resume && isOfficialWeights(opts.init)) {
     for (const line of await initFromOfficial(model, opts.init)) log(line);
@@ -293,113 +306,136 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
   emaTracker.updates = updates;
 
   const nb = Math.ceil(tiles.length / opts.batch);
-  const nw = Math.round(opts.warmupEpochs * nb);
-  const accumulate = Math.max(1, Math.round((opts.nbs ?? opts.batch) / opts.batch));
-  const hyp = defaultHyp(config.classes.length, opts.imgsz);
+  // No warm-up at all with --warmup-epochs 0, whatever the floor.
+  const nw = opts.warmupEpochs > 0 ? Math.max(Math.round(opts.warmupEpochs * nb), opts.warmupMinIters ?? 0) : 0;
+  const hyp = defaultHyp(config.classes.length, opts.imgsz, opts.gains);
+  let lastStep = startEpoch * nb - 1;
   const protoSize = opts.imgsz / 4;
   const trainable = model.trainable;
   const nameOf = new Map(trainable.map((v) => [v.name, [...model.weights].find(([, w]) => w === v)![0]]));
   // Runs saved before engines existed trained with tfjs.
   const engine = (opts.engine ?? 'tfjs') === 'onnx' ? new OnnxTrainEngine(model.graph, opts.imgsz, opts.threads ?? 0) : null;
 
-  for (let epoch = startEpoch; epoch < opts.epochs; epoch++) {
-    const started = performance.now();
-    const rng = Rng.of(opts.seed, epoch, 0x7a);
-    const order = [...tiles.keys()];
-    for (let k = order.length - 1; k > 0; k--) { const r = rng.int(0, k); [order[k], order[r]] = [order[r]!, order[k]!]; }
-    const sums = { box: 0, obj: 0, cls: 0, seg: 0 };
-    const lf = lrFactor(epoch, opts.epochs, opts.lrf, opts.cosine);
-    let lr: Record<ParamGroup, number> = { weights: lr0 * lf, norm: lr0 * lf, bias: lr0 * lf };
-    let pending: Map<string, tf.Tensor> | null = null;
-    for (let b = 0; b < nb; b++) {
-      const ni = b + nb * epoch;
-      if (nw > 0 && ni <= nw) { // no warm-up at all with --warmup-epochs 0 (not a first step at warm-up's start values)
-        // Warm-up: biases from 0.1 down, the rest up from 0; momentum from 0.8 up.
-        lr = { weights: interp(ni, 0, nw, 0, lr0 * lf), norm: interp(ni, 0, nw, 0, lr0 * lf), bias: interp(ni, 0, nw, 0.1, lr0 * lf) };
-        sgd.momentum = interp(ni, 0, nw, 0.8, opts.momentum);
-      } else {
-        sgd.momentum = opts.momentum;
-      }
-      const batchTiles = order.slice(b * opts.batch, (b + 1) * opts.batch).map((k) => tiles[k]!);
-      const batch = makeBatch(batchTiles, protoSize, opts.augment, rng, tiles, opts.maskTarget ?? 'coverage');
-      let parts: number[];
-      let grads: Map<string, tf.Tensor>;
-      if (engine) {
-        const input = modelInput(batch.images, batch.count, opts.imgsz);
-        const r = await engine.step(model, input, (out) => computeLoss(out, batch, config, hyp));
-        input.dispose();
-        ({ parts, grads } = r);
-      } else {
-        grads = new Map();
-        parts = tf.tidy(() => {
-          const input = modelInput(batch.images, batch.count, opts.imgsz);
-          let partsOut: number[] = [];
-          const r = tf.variableGrads(() => {
-            const l = computeLoss(model.forward(input, true), batch, config, hyp);
-            partsOut = [l.box, l.obj, l.cls, l.seg].map((t) => t.dataSync()[0]!);
-            return l.total;
-          }, trainable);
-          for (const [vname, g] of Object.entries(r.grads)) grads.set(nameOf.get(vname)!, tf.keep(g));
-          return partsOut;
-        });
-      }
-      if (!parts.every(Number.isFinite)) {
-        tf.dispose([...grads.values(), ...(pending?.values() ?? [])]);
-        await engine?.dispose();
-        model.dispose();
-        ema.dispose();
-        const [box, obj, cls, seg] = parts.map((v) => v.toPrecision(4));
-        const kept = (await pathExists(join(last, 'model.json'))) ? `; ${last} holds the last finished epoch` : '';
-        throw new Error(`training diverged: the loss is not finite at epoch ${epoch + 1}, batch ${b + 1} (box ${box}, obj ${obj}, cls ${cls}, seg ${seg}); lower the learning rate (--lr0, now ${lr0})${kept}`);
-      }
-      if (pending) {
-        for (const [name, g] of grads) {
-          const prev = pending.get(name)!;
-          pending.set(name, tf.add(prev, g));
-          tf.dispose([prev, g]);
+  const batches = new BatchPool({ tiles, protoSize, augment: opts.augment, maskTarget: opts.maskTarget ?? 'coverage', seed: opts.seed }, opts.workers ?? 0);
+  const ahead = 2 * batches.size;
+
+  // Workers keep the process alive: whatever ends the loop (a divergence, a full disk) closes them.
+  try {
+    for (let epoch = startEpoch; epoch < opts.epochs; epoch++) {
+      const started = performance.now();
+      const rng = Rng.of(opts.seed, epoch, 0x7a);
+      const order = [...tiles.keys()];
+      for (let k = order.length - 1; k > 0; k--) { const r = rng.int(0, k); [order[k], order[r]] = [order[r]!, order[k]!]; }
+      const jobs = Array.from({ length: nb }, (_, b) => ({ epoch, index: b, tiles: order.slice(b * opts.batch, (b + 1) * opts.batch) }));
+      const requested: Promise<TrainBatch>[] = [];
+      const requestUpTo = (b: number) => { while (requested.length <= Math.min(b, nb - 1)) requested.push(batches.request(jobs[requested.length]!)); };
+      const sums = { box: 0, obj: 0, cls: 0, seg: 0 };
+      const lf = lrFactor(epoch, opts.epochs, opts.lrf, opts.cosine);
+      let lr: Record<ParamGroup, number> = { weights: lr0 * lf, norm: lr0 * lf, bias: lr0 * lf };
+      let pending: Map<string, tf.Tensor> | null = null;
+      let accumulating = accumulate;
+      for (let b = 0; b < nb; b++) {
+        const ni = b + nb * epoch;
+        if (nw > 0 && ni <= nw) {
+          // Warm-up: biases from 0.1 down, the rest up from 0; momentum from 0.8 up; the
+          // accumulation from 1 batch up to the nominal batch (as the official code).
+          lr = { weights: interp(ni, 0, nw, 0, lr0 * lf), norm: interp(ni, 0, nw, 0, lr0 * lf), bias: interp(ni, 0, nw, 0.1, lr0 * lf) };
+          sgd.momentum = interp(ni, 0, nw, 0.8, opts.momentum);
+          accumulating = accumulationAt(ni, nw, nbs / opts.batch);
+        } else {
+          sgd.momentum = opts.momentum;
+          accumulating = accumulate;
         }
-      } else {
-        pending = grads;
+        requestUpTo(b + ahead);
+        const batch = await requested[b]!;
+        let parts: number[];
+        let grads: Map<string, tf.Tensor>;
+        if (engine) {
+          const input = modelInput(batch.images, batch.count, opts.imgsz);
+          const r = await engine.step(model, input, (out) => computeLoss(out, batch, config, hyp));
+          input.dispose();
+          ({ parts, grads } = r);
+        } else {
+          grads = new Map();
+          parts = tf.tidy(() => {
+            const input = modelInput(batch.images, batch.count, opts.imgsz);
+            let partsOut: number[] = [];
+            const r = tf.variableGrads(() => {
+              const l = computeLoss(model.forward(input, true), batch, config, hyp);
+              partsOut = [l.box, l.obj, l.cls, l.seg].map((t) => t.dataSync()[0]!);
+              return l.total;
+            }, trainable);
+            for (const [vname, g] of Object.entries(r.grads)) grads.set(nameOf.get(vname)!, tf.keep(g));
+            return partsOut;
+          });
+        }
+        if (!parts.every(Number.isFinite)) {
+          tf.dispose([...grads.values(), ...(pending?.values() ?? [])]);
+          await Promise.allSettled(requested);
+          await batches.close();
+          await engine?.dispose();
+          model.dispose();
+          ema.dispose();
+          const [box, obj, cls, seg] = parts.map((v) => v.toPrecision(4));
+          const kept = (await pathExists(join(last, 'model.json'))) ? `; ${last} holds the last finished epoch` : '';
+          throw new Error(`training diverged: the loss is not finite at epoch ${epoch + 1}, batch ${b + 1} (box ${box}, obj ${obj}, cls ${cls}, seg ${seg}); lower the learning rate (--lr0, now ${lr0})${kept}`);
+        }
+        if (pending) {
+          for (const [name, g] of grads) {
+            const prev = pending.get(name)!;
+            pending.set(name, tf.add(prev, g));
+            tf.dispose([prev, g]);
+          }
+        } else {
+          pending = grads;
+        }
+        model.updateRunningStats();
+        sums.box += parts[0]!; sums.obj += parts[1]!; sums.cls += parts[2]!; sums.seg += parts[3]!;
+        // An update once `accumulating` batches are in, and at the end of each epoch (no
+        // computed gradient is thrown away; the official code drops the epoch's remainder).
+        if (ni - lastStep >= accumulating || b === nb - 1) {
+          lastStep = ni;
+          if (opts.clipGrad) clipGlobalNorm(pending!, opts.clipGrad);
+          if (adam) adam.step(pending!, lr);
+          else sgd.step(pending!, lr);
+          tf.dispose([...pending!.values()]);
+          pending = null;
+          emaTracker.update(model.weights);
+        }
+        onProgress?.({ epoch, epochs: opts.epochs, batch: b + 1, batches: nb, losses: { box: sums.box / (b + 1), obj: sums.obj / (b + 1), cls: sums.cls / (b + 1), seg: sums.seg / (b + 1) } });
       }
-      model.updateRunningStats();
-      sums.box += parts[0]!; sums.obj += parts[1]!; sums.cls += parts[2]!; sums.seg += parts[3]!;
-      if ((b + 1) % accumulate === 0 || b === nb - 1) {
-        if (adam) adam.step(pending!, lr);
-        else sgd.step(pending!, lr);
-        tf.dispose([...pending!.values()]);
-        pending = null;
-        emaTracker.update(model.weights);
+      const imagesPerSecond = tiles.length / ((performance.now() - started) / 1000);
+      const validating = (epoch + 1) % Math.max(1, opts.valInterval) === 0 || epoch === opts.epochs - 1;
+      if (validating && opts.preciseBn > 0) recalibrateBn(ema, tiles, opts.batch, opts.imgsz, opts.preciseBn, protoSize);
+      const metrics: ValidationResult = validating ? validate(ema, val, opts.imgsz) : { ap60: Number.NaN, cocoAp: Number.NaN, detections: 0 };
+      const record: EpochRecord = {
+        epoch, box: sums.box / nb, obj: sums.obj / nb, cls: sums.cls / nb, seg: sums.seg / nb,
+        ap60: metrics.ap60, cocoAp: metrics.cocoAp, lr: lr.weights, seconds: (performance.now() - started) / 1000,
+      };
+      history.push(record);
+      const fitness = Number.isNaN(metrics.ap60) ? -1 : metrics.ap60;
+      const isBest = validating && fitness > best.ap60;
+      if (isBest) best = { epoch, ap60: fitness };
+      const extra = new Map<string, tf.Tensor>();
+      for (const [name, v] of model.weights) extra.set(`raw/${name}`, v);
+      for (const [name, v] of sgd.velocity) extra.set(`velocity/${name}`, v);
+      if (adam) {
+        for (const [name, v] of adam.m) extra.set(`adam-m/${name}`, v);
+        for (const [name, v] of adam.v) extra.set(`adam-v/${name}`, v);
       }
-      onProgress?.({ epoch, epochs: opts.epochs, batch: b + 1, batches: nb, losses: { box: sums.box / (b + 1), obj: sums.obj / (b + 1), cls: sums.cls / (b + 1), seg: sums.seg / (b + 1) } });
+      // weights/last is the commit point of an epoch: it carries the whole history, so a kill
+      // before results.csv and history.json are rewritten loses nothing (resume rewrites them);
+      // best is written first, so a kill between the two only repeats this epoch.
+      const meta = { imgsz: opts.imgsz, epoch, metrics: { ap60: metrics.ap60, coco_mask_ap: metrics.cocoAp }, state: { updates: emaTracker.updates, bnUpdates: model.bnUpdates, adamSteps: adam?.t ?? 0, best, history } };
+      if (isBest) await saveCheckpoint(join(runDir, 'weights', 'best'), ema, meta);
+      await saveCheckpoint(last, ema, meta, extra);
+      faultPoint('train:saved');
+      await writeRunTables(runDir, history);
+      const valText = validating ? ` | val AP@0.6 ${metrics.ap60.toFixed(4)} COCO ${metrics.cocoAp.toFixed(4)} (${metrics.detections} vessels detected)` : '';
+      log(`epoch ${epoch + 1}/${opts.epochs}: box ${record.box.toFixed(4)} obj ${record.obj.toFixed(4)} cls ${record.cls.toFixed(4)} seg ${record.seg.toFixed(4)}${valText} | ${imagesPerSecond.toFixed(1)} img/s, ${record.seconds.toFixed(1)} s${isBest ? ' | best' : ''}`);
     }
-    const validating = (epoch + 1) % Math.max(1, opts.valInterval) === 0 || epoch === opts.epochs - 1;
-    if (validating && opts.preciseBn > 0) recalibrateBn(ema, tiles, opts.batch, opts.imgsz, opts.preciseBn, protoSize);
-    const metrics: ValidationResult = validating ? validate(ema, val, opts.imgsz) : { ap60: Number.NaN, cocoAp: Number.NaN, detections: 0 };
-    const record: EpochRecord = {
-      epoch, box: sums.box / nb, obj: sums.obj / nb, cls: sums.cls / nb, seg: sums.seg / nb,
-      ap60: metrics.ap60, cocoAp: metrics.cocoAp, lr: lr.weights, seconds: (performance.now() - started) / 1000,
-    };
-    history.push(record);
-    const fitness = Number.isNaN(metrics.ap60) ? -1 : metrics.ap60;
-    const isBest = validating && fitness > best.ap60;
-    if (isBest) best = { epoch, ap60: fitness };
-    const extra = new Map<string, tf.Tensor>();
-    for (const [name, v] of model.weights) extra.set(`raw/${name}`, v);
-    for (const [name, v] of sgd.velocity) extra.set(`velocity/${name}`, v);
-    if (adam) {
-      for (const [name, v] of adam.m) extra.set(`adam-m/${name}`, v);
-      for (const [name, v] of adam.v) extra.set(`adam-v/${name}`, v);
-    }
-    // weights/last is the commit point of an epoch: it carries the whole history, so a kill
-    // before results.csv and history.json are rewritten loses nothing (resume rewrites them);
-    // best is written first, so a kill between the two only repeats this epoch.
-    const meta = { imgsz: opts.imgsz, epoch, metrics: { ap60: metrics.ap60, coco_mask_ap: metrics.cocoAp }, state: { updates: emaTracker.updates, bnUpdates: model.bnUpdates, adamSteps: adam?.t ?? 0, best, history } };
-    if (isBest) await saveCheckpoint(join(runDir, 'weights', 'best'), ema, meta);
-    await saveCheckpoint(last, ema, meta, extra);
-    faultPoint('train:saved');
-    await writeRunTables(runDir, history);
-    const valText = validating ? ` | val AP@0.6 ${metrics.ap60.toFixed(4)} COCO ${metrics.cocoAp.toFixed(4)} (${metrics.detections} vessels detected)` : '';
-    log(`epoch ${epoch + 1}/${opts.epochs}: box ${record.box.toFixed(4)} obj ${record.obj.toFixed(4)} cls ${record.cls.toFixed(4)} seg ${record.seg.toFixed(4)}${valText} | ${record.seconds.toFixed(1)} s${isBest ? ' | best' : ''}`);
+  } finally {
+    await batches.close();
   }
   await engine?.dispose();
   model.dispose();

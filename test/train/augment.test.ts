@@ -1,13 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeBatch, NO_AUGMENT, DEFAULT_AUGMENT, type TrainTile } from '../../src/train/data.ts';
+import { makeBatch, NO_AUGMENT, DEFAULT_AUGMENT, MOSAIC_VIEWS, type TrainTile } from '../../src/train/data.ts';
 import { stainJitter, stitchCrop } from '../../src/train/augment.ts';
 import { computeLoss, defaultHyp } from '../../src/train/loss.ts';
 import { setupBackend, tf } from '../../src/engine/backend.ts';
 import { buildYolov7Seg, modelConfig } from '../../src/model/yolov7seg.ts';
 import { TfModel } from '../../src/model/tfjs.ts';
 import { rasterize } from '../../src/data/rasterize.ts';
-import { Rng } from '../../src/synth/random.ts';
+import { Rng } from '../../src/util/random.ts';
 import type { Annotation } from '../../src/data/types.ts';
 
 /** A tile whose image is white exactly where its vessels are: augmentations must keep that true. */
@@ -22,9 +22,9 @@ const tiles = [
   whiteWhereLabelled('b', [box(200, 200, 40, 90), box(0, 480, 70, 31)]),
 ];
 
-test('every augmentation moves pixels and labels together: masks and boxes cover the white pixels', () => {
+for (const mosaicView of MOSAIC_VIEWS) test(`every augmentation moves pixels and labels together (${mosaicView} mosaics): masks and boxes cover the white pixels`, () => {
   const rng = new Rng(4);
-  const strong = { ...DEFAULT_AUGMENT, mosaic: 0.7, scale: 0.4, translate: 0.2, stain: 0, hsvV: 0, hsvS: 0 };
+  const strong = { ...DEFAULT_AUGMENT, mosaic: 0.7, scale: 0.4, translate: 0.2, stain: 0, hsvV: 0, hsvS: 0, mosaicView };
   let checked = 0, whiteAll = 0, insideAll = 0, maskWhite = 0, maskAll = 0;
   for (let trial = 0; trial < 12; trial++) {
     const batch = makeBatch(tiles, 128, strong, rng, tiles);
@@ -61,6 +61,25 @@ test('every augmentation moves pixels and labels together: masks and boxes cover
   assert.ok(checked > 40, `${checked} targets checked`);
   assert.ok(whiteAll / insideAll > 0.9, `${whiteAll}/${insideAll} of all box pixels white`);
   assert.ok(maskWhite / maskAll > 0.85, `${maskWhite}/${maskAll} of all mask cells on white`);
+});
+
+test('the canvas mosaic zooms out onto tissue, the crop mosaic onto grey border', () => {
+  // Tiles of one colour (200) with nothing labelled: what is not 200 is the fill grey (114).
+  const plain: TrainTile[] = ['p', 'q', 'r', 's'].map((id) => ({ id, image: { width: 512, height: 512, data: new Uint8Array(512 * 512 * 3).fill(200) }, annotations: [] }));
+  const greyShare = (mosaicView: 'canvas' | 'crop') => {
+    const rng = new Rng(9);
+    let grey = 0, all = 0;
+    for (let trial = 0; trial < 8; trial++) {
+      const batch = makeBatch(plain, 128, { ...NO_AUGMENT, mosaic: 1, scale: 0.5, translate: 0.1, mosaicView }, rng, plain);
+      for (let p = 0; p < batch.images.length; p += 3 * 7) { all++; if (Math.abs(batch.images[p]! * 255 - 114) < 1) grey++; }
+    }
+    return grey / all;
+  };
+  const canvas = greyShare('canvas'), crop = greyShare('crop');
+  // Zoomed out by up to 2x, a tile-sized crop leaves up to 3/4 of the frame grey; the 2x canvas
+  // is grey only where no tile reaches past the random centre.
+  assert.ok(crop > 0.15, `crop: ${crop} grey`);
+  assert.ok(canvas < crop / 2, `canvas: ${canvas} grey, crop ${crop}`);
 });
 
 test('no augmentation: the tile as it is, boxes from the polygons', () => {

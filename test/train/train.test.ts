@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setupBackend } from '../../src/engine/backend.ts';
 import { train, DEFAULT_TRAIN, type TrainOptions } from '../../src/train/trainer.ts';
-import { NO_AUGMENT } from '../../src/train/data.ts';
+import { DEFAULT_AUGMENT, NO_AUGMENT } from '../../src/train/data.ts';
 import { loadCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.ts';
 import { generateDataset } from '../../src/synth/generate.ts';
 import { presetConfig } from '../../src/synth/config.ts';
@@ -52,6 +52,23 @@ test('train writes the Ultralytics run layout, and --resume continues exactly wh
   assert.equal(JSON.parse(await readFile(join(straight.runDir, 'args.json'), 'utf8')).epochs, 4);
   // A taken name gets a number, as Ultralytics does.
   assert.equal((await train(options('straight', 1))).runDir, join(root, 'runs', 'straight2'));
+});
+
+test('batches made in worker threads train exactly as inline ones, with the official schedule (nominal batch, warm-up floor, clipping)', async () => {
+  const opts = (name: string, workers: number): TrainOptions => ({
+    ...options(name, 2), augment: { ...DEFAULT_AUGMENT, mosaic: 1, mosaicView: 'canvas', scale: 0.5 }, batch: 2, nbs: 6, warmupMinIters: 4, clipGrad: 10,
+    gains: { box: 0.05, obj: 1, cls: 0.5 }, maskTarget: 'official', workers,
+  });
+  const inline = await train(opts('inline', 0));
+  const pooled = await train(opts('pooled', 2));
+  assert.deepEqual(pooled.history.map((h) => h.box), inline.history.map((h) => h.box));
+  assert.deepEqual(await readFile(join(pooled.runDir, 'weights', 'last', 'weights.bin')), await readFile(join(inline.runDir, 'weights', 'last', 'weights.bin')));
+  // 6 tiles in batches of 2: 3 batches an epoch, nominal 3. The warm-up lasts 4 batches (the
+  // floor; 1 epoch is 3) and accumulates 1, 2, 2, 2, 3 batches at ni 0..4 (numpy's rounding of
+  // 1 + 2 ni / 4), then 3: updates after ni 0, 2 (2 in) and 5 (3 in, also the epoch's end).
+  const last = await loadCheckpoint(join(inline.runDir, 'weights', 'last'));
+  assert.equal((last.meta.state as { updates: number }).updates, 3);
+  last.model.dispose();
 });
 
 test('--stitch trains on crops of tiles with their slide neighbours', async () => {

@@ -1,4 +1,4 @@
-import { mulberry32 } from '../util/stats.ts';
+import { mulberry32 } from './stats.ts';
 
 /** Mix integers into one 32-bit seed (splitmix-style), so every (seed, wsi, cell) has its own stream. */
 export function hashSeed(...values: number[]): number {

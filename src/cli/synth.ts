@@ -3,6 +3,8 @@ import { checkDataset, formatSummary } from '../data/check.ts';
 import { formatIssue } from '../data/errors.ts';
 import { appearanceSchema, noiseSchema, PRESETS, synthSchema, type PresetName } from '../synth/config.ts';
 import { generateDataset } from '../synth/generate.ts';
+import { renderSlide } from '../synth/slide.ts';
+import { prepareOutput } from '../util/fs.ts';
 import { parseInteger, parseNumber, integerAtLeast } from './options.ts';
 import { progress } from './progress.ts';
 
@@ -12,7 +14,11 @@ const flagOf = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()
 export function synthCommand(): Command {
   const cmd = new Command('synth')
     .description('generate a HuBMAP-like synthetic dataset in the Kaggle layout: expert labels (dataset 1), noisy non-expert labels (dataset 2), unlabelled tiles (dataset 3), hidden truth in truth/polygons.jsonl')
-    .requiredOption('--out <dir>', 'output directory (written as <dir>.partial, renamed when complete; a rerun resumes)')
+    .requiredOption('--out <path>', 'output directory (written as <dir>.partial, renamed when complete; a rerun resumes); with --slide, the TIFF file to write')
+    .option('--slide', 'render one whole synthetic WSI instead: a tiled pyramidal TIFF with its resolution set, and its true objects as QuPath GeoJSON beside it (FILE.truth.geojson)', false)
+    .option('--size <px>', 'with --slide: side of the square slide in pixels', integerAtLeast(64), 8192)
+    .option('--wsi <n>', 'with --slide: which WSI world (stain and objects) to render', integerAtLeast(1), 1)
+    .option('--mpp <x>', 'with --slide: microns per pixel written into the TIFF', parseNumber, 0.5)
     .addOption(new Option('--preset <name>', `amount of data: tiny (12 tiles), demo (174), full (the real 422 / 1,211 / 5,400 over 13 WSIs)`).choices(Object.keys(PRESETS)).default('tiny'))
     .option('--seed <n>', 'random seed: the same seed gives byte-identical output', parseInteger, 0)
     .option('--workers <n>', 'worker threads (0: render in the main thread); default one per core', integerAtLeast(0));
@@ -23,8 +29,22 @@ export function synthCommand(): Command {
       cmd.option(`--${flagOf(key)} <x>`, `${group}: ${field.description ?? key}`, parseNumber, def);
     }
   }
-  cmd.action(async (opts: Record<string, unknown> & { out: string; preset: PresetName; seed: number; workers?: number }) => {
+  cmd.action(async (opts: Record<string, unknown> & { out: string; preset: PresetName; seed: number; workers?: number; slide: boolean; size: number; wsi: number; mpp: number }) => {
     const pick = (schema: typeof noiseSchema | typeof appearanceSchema) => Object.fromEntries(Object.keys(schema.shape).map((k) => [k, opts[k]]));
+    if (opts.slide) {
+      if (!/\.tiff?$/i.test(opts.out)) throw new Error(`--out ${opts.out}: with --slide, the TIFF file to write (FILE.tif)`);
+      if (!(opts.mpp > 0)) throw new Error(`--mpp must be > 0, got ${opts.mpp}`);
+      await prepareOutput(opts.out, 'file');
+      const truthOut = opts.out.replace(/\.tiff?$/i, '.truth.geojson');
+      const appearance = appearanceSchema.parse(pick(appearanceSchema));
+      const bar = progress('rendering cells');
+      const started = performance.now();
+      const { truth } = await renderSlide({ seed: opts.seed, size: opts.size, wsi: opts.wsi, appearance, mpp: opts.mpp }, opts.out, truthOut, (d, t) => bar.update(d, t));
+      bar.stop();
+      const vessels = truth.filter((t) => t.type === 'blood_vessel').length;
+      console.log(`wrote ${opts.out} (${opts.size} x ${opts.size} px at ${opts.mpp} um/px, tiled pyramidal TIFF) and ${truthOut} (${vessels} vessels, ${truth.length - vessels} other objects) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      return;
+    }
     const config = synthSchema.parse({ seed: opts.seed, wsis: PRESETS[opts.preset], noise: pick(noiseSchema), appearance: pick(appearanceSchema) });
     const bar = progress('rendering tiles');
     const summary = await generateDataset(config, opts.out, { workers: opts.workers, onProgress: (d, t) => bar.update(d, t) });

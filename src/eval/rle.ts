@@ -59,6 +59,28 @@ export function encodeWindow(mask: Uint8Array, x0: number, y0: number, w: number
   return { height, width, counts: Uint32Array.from(runs) };
 }
 
+/**
+ * Decode only the window [x0, x0 + w) x [y0, y0 + h) of the mask, row-major w x h: what lies
+ * outside is skipped run by run, so a small instance of a large image costs its window.
+ */
+export function decodeWindow(rle: Rle, x0: number, y0: number, w: number, h: number): Uint8Array {
+  const { height, counts } = rle;
+  const out = new Uint8Array(w * h);
+  const start = x0 * height, end = (x0 + w) * height;
+  let pos = 0;
+  for (let k = 0; k < counts.length && pos < end; k++) {
+    const n = counts[k]!;
+    if (k % 2 === 1 && pos + n > start) {
+      for (let q = Math.max(pos, start); q < Math.min(pos + n, end); q++) {
+        const x = Math.floor(q / height), y = q - x * height;
+        if (y >= y0 && y < y0 + h) out[(y - y0) * w + (x - x0)] = 1;
+      }
+    }
+    pos += n;
+  }
+  return out;
+}
+
 /** Decode to a row-major 0/1 mask. */
 export function decodeRle(rle: Rle): Uint8Array {
   const { width, height, counts } = rle;

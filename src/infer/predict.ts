@@ -67,9 +67,9 @@ export function unflipMask(m: SoftMask, flip: Flip, size: number): SoftMask {
  * A soft mask thresholded at 0.5 inside the tile (canvas offset `pad`), in a window of the tile
  * around it grown by `margin` pixels (room for dilation), clamped to the tile.
  */
-function tileWindow(m: SoftMask, pad: number, margin: number): { x0: number; y0: number; w: number; h: number; mask: Uint8Array } {
+function tileWindow(m: SoftMask, pad: number, margin: number, side: number): { x0: number; y0: number; w: number; h: number; mask: Uint8Array } {
   const x0 = Math.max(0, m.x0 - pad - margin), y0 = Math.max(0, m.y0 - pad - margin);
-  const x1 = Math.min(TILE_SIZE, m.x0 - pad + m.w + margin), y1 = Math.min(TILE_SIZE, m.y0 - pad + m.h + margin);
+  const x1 = Math.min(side, m.x0 - pad + m.w + margin), y1 = Math.min(side, m.y0 - pad + m.h + margin);
   const w = Math.max(0, x1 - x0), h = Math.max(0, y1 - y0);
   const mask = new Uint8Array(w * h);
   for (let y = 0; y < h; y++) {
@@ -86,21 +86,26 @@ function tileWindow(m: SoftMask, pad: number, margin: number): { x0: number; y0:
 /** What the network said about one tile: raw outputs per model and flip, and the canvas geometry. */
 export interface TileOutputs {
   runs: { model: number; flip: Flip; config: ModelConfig; raw: RawOutputs }[];
-  /** Canvas side (512 + 2 x context) and the model input side it was resized to. */
+  /** The tile's side (512 for competition tiles; any square window of a slide), the canvas side (tile + 2 x context), and the model input side it was resized to. */
+  tile: number;
   size: number;
   inputSize: number;
   pad: number;
 }
 
-/** The network part of predicting a tile: every model (and flip) on the tile's canvas. */
+/**
+ * The network part of predicting a tile: every model (and flip) on the tile's canvas. A tile is
+ * any square; one of another side than the competition's 512 px goes in at the scale a 512 px
+ * tile goes in at `imgsz` (so objects keep the size the model learnt them at).
+ */
 export async function runTile(runtimes: readonly Runtime[], image: RgbImage, opts: PredictOptions, neighbour: NeighbourLookup = () => null, timings = newTimings()): Promise<TileOutputs> {
-  if (image.width !== TILE_SIZE || image.height !== TILE_SIZE) throw new Error(`image is ${image.width}x${image.height}, expected ${TILE_SIZE}x${TILE_SIZE}`);
+  if (image.width !== image.height) throw new Error(`image is ${image.width}x${image.height}, expected a square tile (${TILE_SIZE}x${TILE_SIZE} in the competition's layout)`);
   let t = performance.now();
   const lap = (key: keyof Timings) => { const now = performance.now(); timings[key] += now - t; t = now; };
   const pad = opts.context;
   const canvas = pad > 0 ? contextCanvas(image, pad, neighbour) : image;
   const size = canvas.width;
-  const inputSize = pad > 0 ? canvasInputSize(size, opts.imgsz) : opts.imgsz;
+  const inputSize = pad > 0 || size !== TILE_SIZE ? canvasInputSize(size, opts.imgsz, TILE_SIZE) : opts.imgsz;
   const flips: Flip[] = opts.tta === 'flip' ? ['none', 'h', 'v'] : ['none'];
   const input = new Float32Array(inputSize * inputSize * 3);
   const runs: TileOutputs['runs'] = [];
@@ -112,7 +117,7 @@ export async function runTile(runtimes: readonly Runtime[], image: RgbImage, opt
       lap('forward');
     }
   }
-  return { runs, size, inputSize, pad };
+  return { runs, tile: image.width, size, inputSize, pad };
 }
 
 /**
@@ -123,6 +128,7 @@ export function finishTile(tile: TileOutputs, opts: PredictOptions, timings = ne
   let t = performance.now();
   const lap = (key: keyof Timings) => { const now = performance.now(); timings[key] += now - t; t = now; };
   const { size, inputSize, pad } = tile;
+  const side = tile.tile;
   const scale = size / inputSize;
   const pool: Candidate[] = [];
   for (const { model, flip, config, raw } of tile.runs) {
@@ -142,12 +148,12 @@ export function finishTile(tile: TileOutputs, opts: PredictOptions, timings = ne
   const out: Prediction[] = [];
   for (const c of kept) {
     // Post-processing works in the mask's window: a small vessel costs its box, not the tile.
-    const win = tileWindow(c.mask, pad, opts.dilate);
+    const win = tileWindow(c.mask, pad, opts.dilate, side);
     if (win.w === 0 || win.h === 0) continue;
     const mask = postprocessMask(win.mask, win.w, win.h, opts.post, opts.dilate);
-    const rle = encodeWindow(mask, win.x0, win.y0, win.w, win.h, TILE_SIZE, TILE_SIZE);
+    const rle = encodeWindow(mask, win.x0, win.y0, win.w, win.h, side, side);
     if (rleArea(rle) === 0) continue;
-    const box = c.box.map((v) => Math.min(TILE_SIZE, Math.max(0, v - pad))) as Box;
+    const box = c.box.map((v) => Math.min(side, Math.max(0, v - pad))) as Box;
     out.push({ score: c.score, box, rle, source: c.source });
   }
   lap('post');
@@ -155,7 +161,7 @@ export function finishTile(tile: TileOutputs, opts: PredictOptions, timings = ne
 }
 
 /**
- * Predict one 512 px tile with one model or a fold ensemble, the seed's way: every model
+ * Predict one tile (512 px, or any square window) with one model or a fold ensemble, the seed's way: every model
  * (and flip) predicts on the tile (with `context` pixels of its neighbours around it); the
  * detections are pooled; NMS keeps the best boxes and each kept instance keeps the mask of
  * the model whose box survived (or `wsf` fuses clusters); masks are thresholded, clipped to

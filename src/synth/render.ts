@@ -20,6 +20,8 @@ export interface LocalMask {
 export interface TruthInstance {
   type: 'blood_vessel' | 'unsure' | 'glomerulus';
   mask: LocalMask;
+  /** The object's identity in its WSI world (its centre): pieces of one object in several tiles share it. */
+  key: string;
 }
 
 export interface RenderedTile {
@@ -204,7 +206,7 @@ function paintGlomerulus(canvas: Canvas, g: Glomerulus, x0: number, y0: number, 
       else canvas.setMix(p, tuft, tuft, 0, 1 + 0.08 * texture[p]!);
     }
   }
-  truth.push({ type: 'glomerulus', mask });
+  truth.push({ type: 'glomerulus', mask, key: `g${g.cx},${g.cy}` });
   const inner = R - 2.5 - space - 3;
   for (let k = Math.floor((Math.PI * inner * inner) / 110); k > 0; k--) {
     const a = rng.uniform(0, 2 * Math.PI), rr = inner * Math.sqrt(rng.uniform());
@@ -284,7 +286,7 @@ function paintVessel(canvas: Canvas, v: Vessel, x0: number, y0: number, pal: Pal
       }
     }
   }
-  if (inside > 0) truth.push({ type: v.ambiguous ? 'unsure' : 'blood_vessel', mask: clip });
+  if (inside > 0) truth.push({ type: v.ambiguous ? 'unsure' : 'blood_vessel', mask: clip, key: `v${v.cx},${v.cy}` });
   // Flat endothelial nuclei along the lining, every ~18 px of outline.
   let run = rng.uniform(0, 18);
   for (let k = 0; k < v.ring.length; k++) {

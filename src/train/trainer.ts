@@ -188,6 +188,15 @@ async function runConfig(opts: TrainOptions, last: string): Promise<ModelConfig>
   return { ...fresh, padding: meta.config.padding };
 }
 
+/** `VASCSEG_TIMINGS=1`: each epoch logs where a batch's time went (waiting for the batch, the step, the update, the EMA). */
+const TIMINGS = Boolean(process.env.VASCSEG_TIMINGS);
+
+function lap<K extends string>(timings: Record<K, number>, key: K, since: number): number {
+  const now = performance.now();
+  timings[key] += now - since;
+  return now;
+}
+
 /** Updates at or below which `optimizer: auto` takes AdamW (Ultralytics' rule and threshold). */
 export const AUTO_SGD_MIN_UPDATES = 10_000;
 const SGD_LR0 = 0.01;
@@ -316,6 +325,7 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
   // Runs saved before engines existed trained with tfjs.
   const engine = (opts.engine ?? 'tfjs') === 'onnx' ? new OnnxTrainEngine(model.graph, opts.imgsz, opts.threads ?? 0) : null;
 
+  const timings = { batch: 0, step: 0, update: 0, ema: 0 };
   const batches = new BatchPool({ tiles, protoSize, augment: opts.augment, maskTarget: opts.maskTarget ?? 'coverage', seed: opts.seed }, opts.workers ?? 0);
   const ahead = 2 * batches.size;
 
@@ -346,8 +356,10 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
           sgd.momentum = opts.momentum;
           accumulating = accumulate;
         }
-        requestUpTo(b + ahead);
+        let mark = performance.now();
+        requestUpTo(b + ahead); // inline (no workers), this makes the batch
         const batch = await requested[b]!;
+        mark = lap(timings, 'batch', mark);
         let parts: number[];
         let grads: Map<string, tf.Tensor>;
         if (engine) {
@@ -393,6 +405,7 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
         sums.box += parts[0]!; sums.obj += parts[1]!; sums.cls += parts[2]!; sums.seg += parts[3]!;
         // An update once `accumulating` batches are in, and at the end of each epoch (no
         // computed gradient is thrown away; the official code drops the epoch's remainder).
+        mark = lap(timings, 'step', mark);
         if (ni - lastStep >= accumulating || b === nb - 1) {
           lastStep = ni;
           if (opts.clipGrad) clipGlobalNorm(pending!, opts.clipGrad);
@@ -400,11 +413,15 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
           else sgd.step(pending!, lr);
           tf.dispose([...pending!.values()]);
           pending = null;
+          mark = lap(timings, 'update', mark);
           emaTracker.update(model.weights);
+          lap(timings, 'ema', mark);
         }
         onProgress?.({ epoch, epochs: opts.epochs, batch: b + 1, batches: nb, losses: { box: sums.box / (b + 1), obj: sums.obj / (b + 1), cls: sums.cls / (b + 1), seg: sums.seg / (b + 1) } });
       }
       const imagesPerSecond = tiles.length / ((performance.now() - started) / 1000);
+      if (TIMINGS) log(`  timings, epoch ${epoch + 1}: ${Object.entries(timings).map(([k, v]) => `${k} ${(v / nb).toFixed(1)} ms`).join(', ')} per batch (batch: waiting for it)`);
+      for (const key of Object.keys(timings) as (keyof typeof timings)[]) timings[key] = 0;
       const validating = (epoch + 1) % Math.max(1, opts.valInterval) === 0 || epoch === opts.epochs - 1;
       if (validating && opts.preciseBn > 0) recalibrateBn(ema, tiles, opts.batch, opts.imgsz, opts.preciseBn, protoSize);
       const metrics: ValidationResult = validating ? validate(ema, val, opts.imgsz) : { ap60: Number.NaN, cocoAp: Number.NaN, detections: 0 };

@@ -1,0 +1,80 @@
+import { availableParallelism } from 'node:os';
+import { Command, Option } from 'commander';
+import { setupBackend, DEVICES, type Device } from '../engine/backend.ts';
+import { ENSEMBLES } from '../infer/ensemble.ts';
+import { DEFAULT_PREDICT } from '../infer/predict.ts';
+import { openRuntime, RUNTIMES, type Runtime, type RuntimeName } from '../infer/runtime.ts';
+import { openSlide } from '../slide/reader.ts';
+import { runSlide, slideResolution } from '../slide/run.ts';
+import { prepareOutput } from '../util/fs.ts';
+import { integerAtLeast, numberIn, parseImgsz } from './options.ts';
+import { progress } from './progress.ts';
+
+interface SlideCli {
+  weights: string[];
+  image: string;
+  out?: string;
+  mpp: number;
+  slideMpp?: number;
+  tile: number;
+  overlap: number;
+  tissue: 'auto' | 'none';
+  imgsz?: number;
+  conf: number;
+  iou: number;
+  tta: 'none' | 'flip';
+  ensemble: (typeof ENSEMBLES)[number];
+  post: 'lcc' | 'none';
+  maxDet: number;
+  runtime: RuntimeName;
+  threads?: number;
+  workers: number;
+  device: Device;
+}
+
+export function slideCommand(): Command {
+  return new Command('slide')
+    .description('every vessel of a whole slide (any image libvips reads: pyramidal TIFF, OME-TIFF, PNG, JPEG): windows read at the model\'s resolution, tissue only, predicted as tiles, joined across seams; writes QuPath GeoJSON, COCO JSON, a CSV of measurements, an overview PNG and summary.json; resumable')
+    .requiredOption('--weights <dirs...>', 'checkpoint directories (or .onnx / official weights); several make an ensemble')
+    .requiredOption('--image <file>', 'the slide')
+    .option('--out <dir>', 'output directory (default: runs/slide/<slide name>); a rerun with the same settings continues an interrupted run')
+    .option('--mpp <x>', 'microns per pixel of the training data: the slide is read at this resolution', numberIn(0, Infinity, { openMin: true }), 0.5)
+    .option('--slide-mpp <x>', 'the slide\'s microns per pixel, when its file records none (or records it wrong)', numberIn(0, Infinity, { openMin: true }))
+    .option('--tile <px>', 'window side at the model\'s resolution', integerAtLeast(64), 512)
+    .option('--overlap <px>', 'overlap of neighbouring windows (vessels up to about this size are seen whole by one window)', integerAtLeast(0), 128)
+    .addOption(new Option('--tissue <t>', 'auto: predict only windows with tissue (saturation, Otsu, small holes filled); none: every window').choices(['auto', 'none']).default('auto'))
+    .option('--imgsz <px>', 'inference size of a 512 px window (default: the size the first model was trained at)', parseImgsz)
+    .option('--conf <x>', 'minimum score', numberIn(0, 1), DEFAULT_PREDICT.conf)
+    .option('--iou <x>', 'NMS IoU threshold', numberIn(0, 1), DEFAULT_PREDICT.iou)
+    .addOption(new Option('--tta <t>', 'test-time augmentation').choices(['none', 'flip']).default(DEFAULT_PREDICT.tta))
+    .addOption(new Option('--ensemble <e>', 'how several models combine').choices([...ENSEMBLES]).default(DEFAULT_PREDICT.ensemble))
+    .addOption(new Option('--post <p>', 'keep the largest connected component of each mask, or nothing').choices(['lcc', 'none']).default(DEFAULT_PREDICT.post))
+    .option('--max-det <n>', 'most instances per window', integerAtLeast(1), DEFAULT_PREDICT.maxDet)
+    .addOption(new Option('--runtime <r>', 'what runs the network').choices([...RUNTIMES]).default('onnx'))
+    .option('--threads <n>', 'onnxruntime threads (default: the cores the --workers leave)', integerAtLeast(0))
+    .option('--workers <n>', 'worker threads that finish windows (masks, post-processing) while the network runs on the next', integerAtLeast(0), 1)
+    .addOption(new Option('--device <d>', 'tfjs backend (with --runtime tfjs)').choices([...DEVICES]).default('auto'))
+    .action(async (opts: SlideCli) => {
+      if (opts.overlap >= opts.tile) throw new Error(`--overlap ${opts.overlap} must be smaller than --tile ${opts.tile}`);
+      // The slide and its resolution are checked before any model is loaded.
+      slideResolution(await openSlide(opts.image), opts.slideMpp);
+      const out = opts.out ?? `runs/slide/${opts.image.split('/').pop()!.replace(/\.[^.]+$/, '')}`;
+      await prepareOutput(out, 'dir');
+      if (opts.runtime === 'tfjs' || opts.weights.some((w) => !w.endsWith('.onnx'))) await setupBackend(opts.device);
+      const threads = opts.threads ?? (opts.workers > 0 ? Math.max(1, availableParallelism() - opts.workers) : 0);
+      const models: Runtime[] = [];
+      for (const w of opts.weights) models.push(await openRuntime(w, opts.runtime, { threads }));
+      const predict = { ...DEFAULT_PREDICT, imgsz: opts.imgsz ?? models[0]!.imgsz, conf: opts.conf, iou: opts.iou, tta: opts.tta, ensemble: opts.ensemble, post: opts.post, maxDet: opts.maxDet, context: 0, dilate: 0 };
+      const bar = progress('windows');
+      try {
+        const r = await runSlide(opts.weights, models, opts.image, out, { mpp: opts.mpp, slideMpp: opts.slideMpp, tile: opts.tile, overlap: opts.overlap, tissue: opts.tissue, predict }, opts.workers,
+          (p) => bar.update(p.done, p.total), (line) => { console.log(line); });
+        bar.stop();
+        const s = r.summary as { vessels: { per_mm2_tissue: number | null }; seconds: number; peak_rss_mb: number; tissue: { area_mm2: number } };
+        console.log(`${r.vessels} vessels (${s.vessels.per_mm2_tissue?.toFixed(1) ?? 'n/a'} per mm^2 of ${s.tissue.area_mm2.toFixed(2)} mm^2 tissue) in ${s.seconds.toFixed(1)} s, peak RSS ${s.peak_rss_mb.toFixed(0)} MB: wrote ${r.outputs.join(', ')}`);
+      } finally {
+        bar.stop();
+        for (const m of models) await m.dispose();
+      }
+    });
+}

@@ -69,12 +69,18 @@ function mapPoint([x, y]: Point, g: Geometry): Point {
   return [px, py];
 }
 
+const isIdentity = (g: Geometry) => !g.flipX && !g.flipY && g.turns === 0;
+
 /** A sample flipped and turned, its polygons (and ignore map) moved alike. */
 function dihedral(smp: Sample, g: Geometry): Sample {
+  return isIdentity(g) ? smp : turned(smp, g);
+}
+
+/** The pixels of `smp` (float or the tile's own bytes) flipped and turned into a new float sample. */
+function turned(smp: { pixels: ArrayLike<number>; annotations: Sample['annotations']; ignore?: Uint8Array }, g: Geometry): Sample {
   const S = TILE_SIZE;
   const out = new Float32Array(S * S * 3);
   const ignore = smp.ignore ? new Uint8Array(S * S) : undefined;
-  if (!g.flipX && !g.flipY && g.turns === 0) return smp;
   // Where (0, 0) and the unit steps in x and y land: the map is affine, so no per-pixel calls.
   const [ox, oy] = mapPoint([0, 0], g), [ax, ay] = mapPoint([1, 0], g), [bx, by] = mapPoint([0, 1], g);
   const dxx = ax - ox, dxy = ay - oy, dyx = bx - ox, dyy = by - oy;
@@ -92,6 +98,11 @@ function dihedral(smp: Sample, g: Geometry): Sample {
 /** A tile as a float sample (0..255). */
 function tileSample(tile: TrainTile): Sample {
   return { pixels: Float32Array.from(tile.image.data), annotations: tile.annotations };
+}
+
+/** A tile flipped and turned, read straight from its bytes (one pass, one copy). */
+function orientedTile(tile: TrainTile, g: Geometry): Sample {
+  return isIdentity(g) ? tileSample(tile) : turned({ pixels: tile.image.data, annotations: tile.annotations }, g);
 }
 
 function randomGeometry(augment: AugmentConfig, rng: Rng): Geometry {
@@ -137,11 +148,11 @@ export function makeBatch(tiles: readonly TrainTile[], protoSize: number, augmen
     if (tile.neighbours && rng.chance(augment.stitch)) {
       smp = dihedral(stitchCrop(tile.neighbours, rng), randomGeometry(augment, rng));
     } else if (rng.chance(augment.mosaic)) {
-      const four = [tile, ...[0, 1, 2].map(() => pool[rng.int(0, pool.length - 1)]!)].map((t) => dihedral(tileSample(t), randomGeometry(augment, rng)));
+      const four = [tile, ...[0, 1, 2].map(() => pool[rng.int(0, pool.length - 1)]!)].map((t) => orientedTile(t, randomGeometry(augment, rng)));
       framed = augment.mosaicView === 'canvas';
       smp = framed ? canvasMosaic(four, rng, augment.scale, augment.translate) : mosaic(four, rng);
     } else {
-      smp = dihedral(tileSample(tile), randomGeometry(augment, rng));
+      smp = orientedTile(tile, randomGeometry(augment, rng));
     }
     if (!framed) smp = scaleTranslate(smp, rng, augment.scale, augment.translate);
     // After the geometry (the ignore map moves with the pixels), before the colour (which drops it).

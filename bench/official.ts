@@ -176,7 +176,7 @@ async function score(dir: string, pred: string, ids: string, log: string): Promi
 interface Result { side: string; variant: string; seed: number; ap: number; trainSeconds: number; predictSeconds: number; train: number; val: number }
 
 /** One training of one side: a name, and what it changes against the matched recipe. */
-interface Spec { side: 'official' | 'ours'; variant: string; train?: string[]; predict?: string[]; what: string }
+interface Spec { side: 'official' | 'ours'; variant: string; train?: string[]; predict?: string[]; what: string; speedOnly?: boolean }
 
 /**
  * The ablations (`--ablate all` or names): one difference at a time from the matched recipe,
@@ -195,12 +195,14 @@ const ABLATIONS: Spec[] = [
   { side: 'ours', variant: 'stain', train: ['--stain', '0.05'], what: 'stain jitter (colour deconvolution) 0.05' },
   { side: 'ours', variant: 'scale-0.25', train: ['--scale', '0.25'], what: 'scale 1 +- 0.25 instead of 0.5' },
   { side: 'ours', variant: 'tiny', train: ['--model', 'tiny'], what: 'our tiny model (half the ELAN depth) instead of the official architecture at w0.125' },
+  // Speed only (the same batches by construction, so the same AP): not in `all`.
+  { side: 'ours', variant: 'workers-1', train: ['--workers', '1'], what: 'batches made in a worker thread ahead of the step', speedOnly: true },
 ];
 
 const specs: Spec[] = sides.map((side) => ({ side: side as Spec['side'], variant, train: oursExtra, predict: oursPredictExtra, what: 'the matched recipe' + (oursExtra.length ? ` with ${oursExtra.join(' ')}` : '') }));
 const ablate = flag('--ablate', '');
 if (ablate) {
-  const wanted = ablate === 'all' ? ABLATIONS : ablate.split(',').map((name) => {
+  const wanted = ablate === 'all' ? ABLATIONS.filter((a) => !a.speedOnly) : ablate.split(',').map((name) => {
     const a = ABLATIONS.find((x) => x.variant === name);
     if (!a) throw new Error(`--ablate ${name}: not one of ${ABLATIONS.map((x) => x.variant).join(', ')}`);
     return a;

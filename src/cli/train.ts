@@ -96,7 +96,7 @@ export function trainCommand(): Command {
     .option('--precise-bn <n>', 'batches of training tiles that recompute BN statistics before each validation (0: YOLO\'s running averages only)', integerAtLeast(0), d.preciseBn)
     .option('--val-interval <n>', 'validate every n epochs (and after the last)', integerAtLeast(1), d.valInterval)
     .option('--seed <n>', 'random seed (weights, batches, augmentation)', parseInteger, d.seed)
-    .addOption(new Option('--mask-target <t>', 'mask targets at prototype resolution: coverage (each cell\'s covered fraction, our default) or official (YOLOv7-seg\'s 0/1 masks: filled at full size, resized bilinearly, rounded)').choices([...MASK_TARGETS]).default('coverage'))
+    .addOption(new Option('--mask-target <t>', 'mask targets at prototype resolution: official (YOLOv7-seg\'s 0/1 masks: filled at full size, resized bilinearly, rounded) or coverage (each cell\'s covered fraction)').choices([...MASK_TARGETS]).default(d.maskTarget))
     .option('--resume', 'continue runs/train/<name> from weights/last with its saved settings (with --epochs: train on to that many)', false);
   for (const [key, help] of Object.entries(AUGMENT_HELP)) {
     const range = PROBABILITIES.has(key) ? numberIn(0, 1) : numberIn(0, Infinity);

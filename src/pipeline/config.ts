@@ -59,7 +59,7 @@ export const pipelineSchema = z.object({
   ensembleFolds: z.array(z.number().int().min(0)).nonempty().default([0, 1, 4]),
   predict: predictSettings.default({}),
   /** Precise-BN batches and validation interval of every training job. */
-  preciseBn: z.number().int().min(0).default(16),
+  preciseBn: z.number().int().min(0).default(0),
 }).strict().superRefine((c, ctx) => {
   const bad = c.ensembleFolds.filter((f) => f >= c.folds);
   if (bad.length > 0) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['ensembleFolds'], message: `fold ${bad.join(', ')} does not exist with folds: ${c.folds}` });
@@ -88,7 +88,6 @@ export const PIPELINE_PRESETS: Record<'seed' | 'demo', PipelineConfigInput> = {
     // On 174 tiles, pretraining on 57 pseudo-labelled tiles from scratch loses to the 74 noisy
     // dataset-2 tiles; continuing from pretrain-ds2 gains (README, both tables measured).
     pretrainPseudo: { epochs: 20, init: 'pretrain-ds2' },
-    preciseBn: 4,
   },
 };
 

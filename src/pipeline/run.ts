@@ -59,7 +59,11 @@ async function dataHash(dir: string): Promise<string> {
 /** The settings a stage's result depends on (so changing, say, predict.conf does not retrain). */
 function stageSettings(stage: Stage, c: PipelineConfig): unknown {
   // `init` joins the hash only when set, so runs without it keep their hashes.
-  const training = { model: c.model, imgsz: c.imgsz, batch: c.batch, optimizer: c.optimizer, lr0: c.lr0, folds: c.folds, foldSeed: c.foldSeed, seed: c.seed, preciseBn: c.preciseBn, ...(c.init ? { init: c.init } : {}) };
+  // The trainer's own recipe (augmentation, clipping, loss gains, ...) joins too: a release that
+  // changes a default retrains instead of reusing stages trained the old way.
+  const { augment, clipGrad, gains, maskTarget, warmupMinIters, nbs, lrf, momentum, weightDecay, warmupEpochs, cosine } = DEFAULT_TRAIN;
+  const recipe = { augment, clipGrad, gains, maskTarget, warmupMinIters, nbs, lrf, momentum, weightDecay, warmupEpochs, cosine };
+  const training = { model: c.model, imgsz: c.imgsz, batch: c.batch, optimizer: c.optimizer, lr0: c.lr0, folds: c.folds, foldSeed: c.foldSeed, seed: c.seed, preciseBn: c.preciseBn, recipe, ...(c.init ? { init: c.init } : {}) };
   switch (stage.kind) {
     case 'train': return { stage, training };
     case 'pseudo': return { stage, pseudo: c.pseudo, predict: c.predict, imgsz: c.imgsz, folds: c.folds };

@@ -24,7 +24,7 @@ const tiles = [
 
 for (const mosaicView of MOSAIC_VIEWS) test(`every augmentation moves pixels and labels together (${mosaicView} mosaics): masks and boxes cover the white pixels`, () => {
   const rng = new Rng(4);
-  const strong = { ...DEFAULT_AUGMENT, mosaic: 0.7, scale: 0.4, translate: 0.2, stain: 0, hsvV: 0, hsvS: 0, mosaicView };
+  const strong = { ...DEFAULT_AUGMENT, mosaic: 0.7, scale: 0.4, translate: 0.2, flipud: 0.5, rot90: 0.5, stain: 0, hsvV: 0, hsvS: 0, mosaicView };
   let checked = 0, whiteAll = 0, insideAll = 0, maskWhite = 0, maskAll = 0;
   for (let trial = 0; trial < 12; trial++) {
     const batch = makeBatch(tiles, 128, strong, rng, tiles);

@@ -5,6 +5,9 @@
  *   1. a synthetic slide of --size px (`synth --slide`: all tissue), predicted by `vascseg slide`
  *      in a child process (so its peak RSS is its own): tissue megapixels per second, windows
  *      per second, the share of each step (read, network, finish, merge, write), peak RSS;
+ *      at slide's default conf 0.25; then an --ap-size px slide (default 4096) at conf 0.001, once
+ *      joined across seams and once as 512 px tiles without overlap (tile-wise, as `predict`),
+ *      both scored against its truth over the slide as one image (AP@0.6);
  *   2. the same windows' network + finishing work alone (as `predict` does it per tile, windows
  *      already in memory), interleaved with nothing: the ratio says what reading and merging
  *      add on top of tile-wise prediction;
@@ -23,6 +26,10 @@ import { DEFAULT_PREDICT, runTile } from '../src/infer/predict.ts';
 import { openRuntime } from '../src/infer/runtime.ts';
 import { openSlide, readRegion } from '../src/slide/reader.ts';
 import { windowGrid } from '../src/slide/windows.ts';
+import { rasterize, type Point } from '../src/data/rasterize.ts';
+import { toRegion, type GroundTruthTile } from '../src/eval/groundtruth.ts';
+import { evaluateOid } from '../src/eval/metric.ts';
+import { encodeWindow, rleFromString, type Rle } from '../src/eval/rle.ts';
 import { appearanceSchema } from '../src/synth/config.ts';
 import { renderSlide } from '../src/synth/slide.ts';
 
@@ -38,6 +45,19 @@ const size = Number(flag('--size', '16384'));
 const big = Number(flag('--big', '50000'));
 const work = resolve(flag('--work', join('runs', 'bench', 'slide')));
 await mkdir(work, { recursive: true });
+
+/** The truth GeoJSON's objects as slide-size RLEs, each filled in its own box (a full-size mask per object would not fit). */
+function truthRegions(json: { features: { geometry: { type: string; coordinates: unknown }; properties: { classification: { name: string } } }[] }, side: number): { className: string; rle: Rle }[] {
+  return json.features.map((f) => {
+    const polygons = (f.geometry.type === 'Polygon' ? [f.geometry.coordinates] : f.geometry.coordinates) as Point[][][];
+    const rings = polygons.flat().map((r) => r.slice(0, -1));
+    const xs = rings.flat().map((p) => p[0]), ys = rings.flat().map((p) => p[1]);
+    const x0 = Math.max(0, Math.floor(Math.min(...xs))), y0 = Math.max(0, Math.floor(Math.min(...ys)));
+    const w = Math.min(side, Math.ceil(Math.max(...xs)) + 1) - x0, h = Math.min(side, Math.ceil(Math.max(...ys)) + 1) - y0;
+    const mask = rasterize(rings.map((r) => r.map(([x, y]) => [x - x0, y - y0] as Point)), w, h);
+    return { className: f.properties.classification.name, rle: encodeWindow(mask, x0, y0, w, h, side, side) };
+  });
+}
 
 function vascseg(argv: string[]): Promise<string> {
   return new Promise((done, fail) => {
@@ -72,10 +92,31 @@ if (!existsSync(slide)) {
 const s1 = await slideRun(slide, `out-${size}`, ['--tissue', 'none']);
 report(`${size} x ${size} synthetic slide`, s1);
 
+// 1b. Seams: the same slide as 512 px tiles without overlap (what tile-wise predict gives: a vessel
+// cut by a tile border in pieces), both scored against the slide's truth as one image (AP@0.6).
+// At conf 0.001 (the whole ranking, as the competition scores), on a --ap-size slide.
+const apSize = Number(flag('--ap-size', '4096'));
+const apSlide = join(work, `synthetic-ap-${apSize}.tif`);
+if (!existsSync(apSlide)) await renderSlide({ seed: 1, size: apSize, wsi: 1, appearance: appearanceSchema.parse({}), mpp: 0.5 }, apSlide, apSlide.replace(/\.tif$/, '.truth.geojson'));
+const sJoined = await slideRun(apSlide, `out-ap-${apSize}`, ['--tissue', 'none', '--conf', '0.001']);
+const s0 = await slideRun(apSlide, `out-ap-${apSize}-tiles`, ['--tissue', 'none', '--overlap', '0', '--conf', '0.001']);
+const truth = truthRegions(JSON.parse(await readFile(apSlide.replace(/\.tif$/, '.truth.geojson'), 'utf8')), apSize);
+const gt = new Map<string, GroundTruthTile>([['slide', {
+  id: 'slide', height: apSize, width: apSize,
+  vessels: truth.filter((t) => t.className === 'blood_vessel').map((t) => toRegion(t.rle)),
+  unsure: truth.filter((t) => t.className === 'unsure').map((t) => toRegion(t.rle)),
+  glomeruli: truth.filter((t) => t.className === 'glomerulus').map((t) => toRegion(t.rle)),
+}]]);
+const slideAp = async (name: string) => {
+  const coco = JSON.parse(await readFile(join(work, name, 'vessels.coco.json'), 'utf8')) as { score: number; segmentation: { counts: string } }[];
+  return evaluateOid(gt, new Map([['slide', coco.map((c) => ({ score: c.score, rle: rleFromString(c.segmentation.counts, apSize, apSize) }))]])).ap;
+};
+console.log(`AP@0.6 over a ${apSize} px slide as one image (conf 0.001): windows joined across seams ${(await slideAp(`out-ap-${apSize}`)).toFixed(4)} (${sJoined.vessels.count} vessels), 512 px tiles without overlap ${(await slideAp(`out-ap-${apSize}-tiles`)).toFixed(4)} (${s0.vessels.count})`);
+
 // 2. The same kind of windows, as predict would run them: in memory, network and finishing only.
 await setupBackend('wasm', { quiet: true });
 const runtime = await openRuntime(weights, 'onnx', { threads: 1 });
-const opts = { ...DEFAULT_PREDICT, imgsz: runtime.imgsz };
+const opts = { ...DEFAULT_PREDICT, imgsz: runtime.imgsz, conf: 0.25 }; // slide's default
 const src = await openSlide(slide);
 const { windows } = windowGrid(src.width, src.height, 512, 128);
 const sample = windows.filter((_, k) => k % Math.max(1, Math.floor(windows.length / 48)) === 0).slice(0, 48);

@@ -28,10 +28,13 @@ export interface VesselRow {
   score: number;
 }
 
-/** Rings of an instance in level-0 pixel coordinates (boundary pixel centres, scaled). */
-export function instanceRings(a: SlideInstance, g: SlideGeometry): Point[][] {
+/** Rings of an instance's mask, in its box (boundary pixel centres). */
+export const localRings = (a: SlideInstance): Point[][] => maskToRings(a.mask, a.w, a.h);
+
+/** Rings in level-0 pixel coordinates (scaled from the analysis resolution). */
+export function levelZeroRings(a: SlideInstance, rings: Point[][], g: SlideGeometry): Point[][] {
   const to = (v: number, o: number) => g.scale === 1 ? v + o : Math.round(((v + o + 0.5) * g.scale - 0.5) * 100) / 100;
-  return maskToRings(a.mask, a.w, a.h).map((r) => r.map(([x, y]) => [to(x, a.x), to(y, a.y)] as Point));
+  return rings.map((r) => r.map(([x, y]) => [to(x, a.x), to(y, a.y)] as Point));
 }
 
 function ringLength(r: readonly Point[]): number {
@@ -43,10 +46,9 @@ function ringLength(r: readonly Point[]): number {
   return n;
 }
 
-export function measure(a: SlideInstance, id: number, g: SlideGeometry): VesselRow {
+export function measure(a: SlideInstance, rings: Point[][], id: number, g: SlideGeometry): VesselRow {
   let area = 0, sx = 0, sy = 0;
   for (let y = 0; y < a.h; y++) for (let x = 0; x < a.w; x++) if (a.mask[y * a.w + x]) { area++; sx += x; sy += y; }
-  const rings = maskToRings(a.mask, a.w, a.h);
   const perimeter = rings.reduce((s, r) => s + ringLength(r), 0);
   const areaUm2 = area * g.mpp * g.mpp;
   const round = (v: number, d = 2) => Math.round(v * 10 ** d) / 10 ** d;
@@ -63,17 +65,17 @@ export function measure(a: SlideInstance, id: number, g: SlideGeometry): VesselR
 }
 
 /** QuPath GeoJSON: a FeatureCollection of detections in level-0 pixels, with class, colour and measurements. */
-export function slideGeoJson(instances: readonly SlideInstance[], rows: readonly VesselRow[], g: SlideGeometry, slideName: string): object {
+export function slideGeoJson(instances: readonly SlideInstance[], rings: readonly Point[][][], rows: readonly VesselRow[], g: SlideGeometry, slideName: string): object {
   return {
     type: 'FeatureCollection',
     features: instances.flatMap((a, k) => {
-      const rings = instanceRings(a, g).map((r) => [...r, r[0]!]);
-      if (rings.length === 0) return [];
+      const closed = levelZeroRings(a, rings[k]!, g).map((r) => [...r, r[0]!]);
+      if (closed.length === 0) return [];
       const m = rows[k]!;
       return [{
         type: 'Feature',
         id: `vessel-${m.id}`,
-        geometry: rings.length === 1 ? { type: 'Polygon', coordinates: [rings[0]] } : { type: 'MultiPolygon', coordinates: rings.map((r) => [r]) },
+        geometry: closed.length === 1 ? { type: 'Polygon', coordinates: [closed[0]] } : { type: 'MultiPolygon', coordinates: closed.map((r) => [r]) },
         properties: {
           objectType: 'detection',
           name: `blood_vessel ${m.id}`,
@@ -87,18 +89,18 @@ export function slideGeoJson(instances: readonly SlideInstance[], rows: readonly
 }
 
 /** An instance's mask at level-0 resolution in its level-0 box (the scaled rings filled, as fillPoly). */
-function levelZeroMask(a: SlideInstance, g: SlideGeometry): { x: number; y: number; w: number; h: number; mask: Uint8Array } {
+function levelZeroMask(a: SlideInstance, rings: Point[][], g: SlideGeometry): { x: number; y: number; w: number; h: number; mask: Uint8Array } {
   if (g.scale === 1) return a;
   const x = Math.floor(a.x * g.scale), y = Math.floor(a.y * g.scale);
   const w = Math.min(g.width - x, Math.ceil((a.x + a.w) * g.scale) - x), h = Math.min(g.height - y, Math.ceil((a.y + a.h) * g.scale) - y);
-  const rings = instanceRings(a, g).map((r) => r.map(([px, py]) => [px - x, py - y] as Point));
-  return { x, y, w, h, mask: rasterize(rings, w, h) };
+  const shifted = levelZeroRings(a, rings, g).map((r) => r.map(([px, py]) => [px - x, py - y] as Point));
+  return { x, y, w, h, mask: rasterize(shifted, w, h) };
 }
 
 /** COCO results JSON over the slide as one image (level-0 size), `image_id` the slide's name. */
-export function slideCoco(instances: readonly SlideInstance[], g: SlideGeometry, slideName: string): object[] {
-  return instances.map((a) => {
-    const m = levelZeroMask(a, g);
+export function slideCoco(instances: readonly SlideInstance[], rings: readonly Point[][][], g: SlideGeometry, slideName: string): object[] {
+  return instances.map((a, k) => {
+    const m = levelZeroMask(a, rings[k]!, g);
     const rle = encodeWindow(m.mask, m.x, m.y, m.w, m.h, g.width, g.height);
     return {
       image_id: slideName,

@@ -12,7 +12,7 @@ import { faultPoint } from '../util/fault.ts';
 import { lockDirectory, pathExists } from '../util/fs.ts';
 import { quantile, sortedNumbers } from '../util/stats.ts';
 import { mergeAcrossSeams, ownInstances, type SlideInstance } from './merge.ts';
-import { measure, overviewPng, slideCoco, slideGeoJson, vesselsCsv, type SlideGeometry } from './outputs.ts';
+import { localRings, measure, overviewPng, slideCoco, slideGeoJson, vesselsCsv, type SlideGeometry } from './outputs.ts';
 import { openSlide, readRegion, readThumbnail, type SlideSource } from './reader.ts';
 import { tissueMask } from './tissue.ts';
 import { windowGrid, type SlideWindow } from './windows.ts';
@@ -95,7 +95,7 @@ export interface SlideResult {
  */
 export async function runSlide(weights: readonly string[], runtimes: readonly Runtime[], file: string, out: string, settings: SlideSettings, workers: number, onProgress?: (p: SlideProgress) => void, log: (line: string) => void = () => {}): Promise<SlideResult> {
   const started = performance.now();
-  const timings = { read: 0, network: 0, finish: 0, merge: 0, write: 0 };
+  const timings = { read: 0, network: 0, finish: 0, bands: 0, merge: 0, outputs: 0 };
   const src = await openSlide(file);
   const slideMpp = slideResolution(src, settings.slideMpp);
   checkClasses(weights, runtimes);
@@ -182,7 +182,7 @@ export async function runSlide(weights: readonly string[], runtimes: readonly Ru
         mark = performance.now();
         await writeFileAtomic(bandFile, encodeBand(row, windows.length, band));
         faultPoint('slide:band');
-        timings.write += performance.now() - mark;
+        timings.bands += performance.now() - mark;
         all.push(...band);
       }
     } finally {
@@ -194,10 +194,11 @@ export async function runSlide(weights: readonly string[], runtimes: readonly Ru
     timings.merge += performance.now() - mark;
     mark = performance.now();
     const name = basename(file);
-    const rows = vessels.map((a, k) => measure(a, k + 1, geometry));
+    const rings = vessels.map(localRings); // traced once, for the measurements, GeoJSON and COCO
+    const rows = vessels.map((a, k) => measure(a, rings[k]!, k + 1, geometry));
     const outputs = ['vessels.geojson', 'vessels.coco.json', 'vessels.csv', 'overview.png', 'summary.json'].map((f) => join(out, f));
-    await writeFileAtomic(outputs[0]!, JSON.stringify(slideGeoJson(vessels, rows, geometry, name)));
-    await writeFileAtomic(outputs[1]!, JSON.stringify(slideCoco(vessels, geometry, name)));
+    await writeFileAtomic(outputs[0]!, JSON.stringify(slideGeoJson(vessels, rings, rows, geometry, name)));
+    await writeFileAtomic(outputs[1]!, JSON.stringify(slideCoco(vessels, rings, geometry, name)));
     await writeFileAtomic(outputs[2]!, vesselsCsv(rows));
     // The overview at most OVERVIEW_SIDE px on its longer side.
     const overviewScale = Math.max(1, Math.ceil(Math.max(width, height) / OVERVIEW_SIDE));
@@ -224,7 +225,7 @@ export async function runSlide(weights: readonly string[], runtimes: readonly Ru
       seconds_by_step: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, v / 1000])),
       peak_rss_mb: process.resourceUsage().maxRSS / 1024,
     };
-    timings.write += performance.now() - mark;
+    timings.outputs += performance.now() - mark;
     summary.seconds_by_step = Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, v / 1000]));
     await writeFileAtomic(outputs[4]!, JSON.stringify(summary, null, 2));
     return { vessels: vessels.length, summary, outputs };

@@ -70,7 +70,7 @@ export interface TrainOptions {
   engine: EngineName;
   /** onnxruntime threads of the onnx engine (0: every core). */
   threads?: number;
-  /** Mask targets: each prototype cell's coverage (default) or the official 0/1 masks. */
+  /** Mask targets: the official 0/1 masks (the default) or each prototype cell's coverage; absent (runs saved before): coverage. */
   maskTarget?: MaskTarget;
   /** Worker threads that make the next batches while the step runs (0: inline). Never changes the result. */
   workers?: number;

@@ -220,7 +220,7 @@ async function runOne(spec: Spec, seed: number, dir: string, root: string, train
   }
   const pred = join(root, `${key}.pred.json`);
   const project = join(root, 'runs');
-  await rm(join(project, key), { recursive: true, force: true });
+  if (spec.train?.length || spec.side === 'official' || spec.variant === variant) await rm(join(project, key), { recursive: true, force: true });
   let trainSeconds: number, predictSeconds: number;
   if (spec.side === 'official') {
     await writeFile(join(root, `hyp-${key}.yaml`), Object.entries(HYP).map(([k, v]) => `${k}: ${v}`).join('\n') + '\n');
@@ -231,8 +231,17 @@ async function runOne(spec: Spec, seed: number, dir: string, root: string, train
     predictSeconds = await run(python, [resolve('bench/official_run.py'), 'predict', official, join(project, key, 'weights', 'last.pt'), join(root, 'val-images.txt'), pred,
       String(imgsz), '0.001', '0.55', '300', String(threads)], join(root, `${key}.predict.log`));
   } else {
-    trainSeconds = await vascseg(['train', '--data', dir, '--fold', String(fold), '--folds', String(folds), '--project', project, '--name', key, ...oursFlags(), ...(spec.train ?? [])], join(root, `${key}.train.log`));
-    predictSeconds = await vascseg(['predict', '--weights', join(project, key, 'weights', 'last'), '--source', dir, '--split', 'train', '--ids', join(root, 'val.txt'),
+    // A variant that changes only the prediction reuses the matched run's weights (training is deterministic).
+    const predictOnly = !spec.train?.length && spec.variant !== variant;
+    const trained = predictOnly ? `ours-${variant}` : key;
+    if (predictOnly) {
+      const matched = join(root, `ours-${variant}.result.json`);
+      if (!existsSync(matched)) throw new Error(`${key} predicts with the matched run's weights: run the matched recipe first (${matched})`);
+      trainSeconds = (JSON.parse(await readFile(matched, 'utf8')) as Result).trainSeconds;
+    } else {
+      trainSeconds = await vascseg(['train', '--data', dir, '--fold', String(fold), '--folds', String(folds), '--project', project, '--name', key, ...oursFlags(), ...(spec.train ?? [])], join(root, `${key}.train.log`));
+    }
+    predictSeconds = await vascseg(['predict', '--weights', join(project, trained, 'weights', 'last'), '--source', dir, '--split', 'train', '--ids', join(root, 'val.txt'),
       '--imgsz', String(imgsz), '--conf', '0.001', '--iou', '0.55', '--max-det', '300', '--post', 'none', '--format', 'coco', '--out', pred, '--threads', String(threads), ...(spec.predict ?? [])], join(root, `${key}.predict.log`));
   }
   const ap = await score(dir, pred, join(root, 'val.txt'), join(root, `${key}.eval.log`));

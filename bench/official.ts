@@ -31,7 +31,7 @@
  *   weights scored                weights/last.pt (no selection on the held-out tiles) | weights/last
  *   mosaic                        load_mosaic + random_perspective  | --mosaic-view canvas
  *   predict                       conf 0.001, NMS IoU 0.55, 300 per tile, no post-processing | --conf --iou --max-det, --post none
- *   threads                       torch.set_num_threads(--threads)  | --threads
+ *   threads                       torch.set_num_threads(--threads)  | --threads (and train's default --workers 1)
  * `--ours "FLAGS"` appends flags to our train (a variant), `--ours-predict "FLAGS"` to our
  * predict, `--hyp key=value,...` changes the official hyp; `--variant NAME` names the result.
  */
@@ -196,7 +196,8 @@ const ABLATIONS: Spec[] = [
   { side: 'ours', variant: 'scale-0.25', train: ['--scale', '0.25'], what: 'scale 1 +- 0.25 instead of 0.5' },
   { side: 'ours', variant: 'tiny', train: ['--model', 'tiny'], what: 'our tiny model (half the ELAN depth) instead of the official architecture at w0.125' },
   // Speed only (the same batches by construction, so the same AP): not in `all`.
-  { side: 'ours', variant: 'workers-1', train: ['--workers', '1'], what: 'batches made in a worker thread ahead of the step', speedOnly: true },
+  { side: 'ours', variant: 'workers-1', train: ['--workers', '1'], what: 'batches made in a worker thread ahead of the step (the default)', speedOnly: true },
+  { side: 'ours', variant: 'workers-0', train: ['--workers', '0'], what: 'batches made inline, between steps', speedOnly: true },
 ];
 
 const specs: Spec[] = sides.map((side) => ({ side: side as Spec['side'], variant, train: oursExtra, predict: oursPredictExtra, what: 'the matched recipe' + (oursExtra.length ? ` with ${oursExtra.join(' ')}` : '') }));

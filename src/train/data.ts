@@ -51,8 +51,8 @@ export type MosaicView = (typeof MOSAIC_VIEWS)[number];
 /**
  * hyp.scratch-low's augmentation (the official YOLOv7-seg's): always a canvas mosaic, scale
  * 1 +- 0.5, shift 0.1, left-right flips, HSV-like saturation 0.7 and brightness 0.4 (no hue).
- * Vertical flips, quarter turns and stain jitter stay flags: on 25 tiles x 30 epochs each cost
- * AP (README, "Side by side with the official YOLOv7-seg").
+ * Vertical flips, quarter turns and stain jitter stay flags (on 25 tiles x 30 epochs their
+ * effect was inside the noise of seeds: README, "Side by side with the official YOLOv7-seg").
  */
 export const DEFAULT_AUGMENT: AugmentConfig = { stitch: 0, mosaic: 1, scale: 0.5, translate: 0.1, stain: 0, fliplr: 0.5, flipud: 0, rot90: 0, hsvV: 0.4, hsvS: 0.7, mosaicView: 'canvas' };
 export const NO_AUGMENT: AugmentConfig = { stitch: 0, mosaic: 0, scale: 0, translate: 0, stain: 0, fliplr: 0, flipud: 0, rot90: 0, hsvV: 0, hsvS: 0 };

@@ -20,38 +20,16 @@ counting) are stubbed when they are not installed; nothing in the official tree 
 What must be installed (Debian): python3-torch python3-torchvision python3-opencv python3-yaml
 python3-numpy python3-tqdm python3-pil python3-pandas python3-scipy python3-matplotlib.
 """
-import importlib.machinery
 import importlib.util
 import json
 import runpy
 import sys
 import time
-import types
 from pathlib import Path
 
 
-class _Stub(types.ModuleType):
-    """A module whose every attribute is another stub: enough for imports that are never used."""
-
-    def __getattr__(self, name):
-        if name.startswith('__'):
-            raise AttributeError(name)
-        child = _Stub(f'{self.__name__}.{name}')
-        setattr(self, name, child)
-        return child
-
-    def __call__(self, *args, **kwargs):
-        return _Stub(self.__name__ + '()')
-
-    def __mro_entries__(self, bases):
-        return (object,)
-
-    def __iter__(self):
-        return iter(())
-
-    def __bool__(self):
-        return False
-
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / 'scripts'))
+from official_shims import install_stubs  # noqa: E402
 
 # Only what the official code imports unconditionally; the rest it guards with try/except ImportError itself.
 OPTIONAL = ('seaborn', 'tensorboard')
@@ -65,28 +43,8 @@ def _missing(name):
 
 
 STUBBED = tuple(n for n in OPTIONAL if _missing(n))
-
-
-class _StubFinder:
-    """Answers imports of missing optional packages (and torch's tensorboard bridge, which needs one) with stubs."""
-
-    def find_spec(self, fullname, path=None, target=None):
-        top = fullname.split('.')[0]
-        bridge = fullname.startswith('torch.utils.tensorboard') and 'tensorboard' in STUBBED
-        if top not in STUBBED and not bridge:
-            return None
-        return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
-
-    def create_module(self, spec):
-        module = _Stub(spec.name)
-        module.__path__ = []
-        return module
-
-    def exec_module(self, module):
-        pass
-
-
-sys.meta_path.insert(0, _StubFinder())
+# torch's tensorboard bridge imports tensorboard itself.
+install_stubs(STUBBED + (('torch.utils.tensorboard',) if 'tensorboard' in STUBBED else ()))
 
 
 def coco_rle(mask):

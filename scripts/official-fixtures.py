@@ -26,51 +26,13 @@ from copy import deepcopy
 from pathlib import Path
 
 
-class _Stub(types.ModuleType):
-    """A module whose every attribute is another stub: enough for imports that are never used."""
-
-    def __getattr__(self, name):
-        if name.startswith('__'):
-            raise AttributeError(name)
-        child = _Stub(f'{self.__name__}.{name}')
-        setattr(self, name, child)
-        return child
-
-    def __call__(self, *args, **kwargs):
-        return _Stub(self.__name__ + '()')
-
-    def __mro_entries__(self, bases):
-        return (object,)
-
-    def __iter__(self):
-        return iter(())
-
-    def __getitem__(self, key):
-        return _Stub(f'{self.__name__}[]')
-
-
 STUBBED = ('cv2', 'pandas', 'PIL', 'matplotlib', 'seaborn', 'torchvision', 'tqdm', 'scipy', 'thop', 'pycocotools', 'albumentations')
 
 
-class _StubFinder:
-    """Answers imports of the stubbed packages and any of their submodules with a stub."""
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from official_shims import install_stubs  # noqa: E402
 
-    def find_spec(self, fullname, path=None, target=None):
-        if fullname.split('.')[0] not in STUBBED:
-            return None
-        import importlib.machinery
-        return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
-
-    def create_module(self, spec):
-        module = _Stub(spec.name)
-        module.__path__ = []
-        return module
-
-    def exec_module(self, module):
-        pass
-
-
-sys.meta_path.insert(0, _StubFinder())
+install_stubs(STUBBED)
 
 official = Path(sys.argv[1]).resolve()
 out = Path(sys.argv[2])

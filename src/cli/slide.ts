@@ -29,6 +29,7 @@ interface SlideCli {
   runtime: RuntimeName;
   threads?: number;
   workers: number;
+  batch: number;
   device: Device;
 }
 
@@ -53,6 +54,7 @@ export function slideCommand(): Command {
     .addOption(new Option('--ensemble <e>', 'how several models combine').choices([...ENSEMBLES]).default(DEFAULT_PREDICT.ensemble))
     .addOption(new Option('--post <p>', 'keep the largest connected component of each mask, or nothing').choices(['lcc', 'none']).default(DEFAULT_PREDICT.post))
     .option('--max-det <n>', 'most instances per window', integerAtLeast(1), DEFAULT_PREDICT.maxDet)
+    .option('--batch <n>', 'windows per forward pass (a GPU runs several at once; the instances are those of --batch 1)', integerAtLeast(1), 1)
     .addOption(new Option('--runtime <r>', 'what runs the network').choices([...RUNTIMES]).default('onnx'))
     .option('--threads <n>', 'onnxruntime threads (default: the cores the --workers leave)', integerAtLeast(0))
     .option('--workers <n>', 'worker threads that finish windows (masks, post-processing) while the network runs on the next', integerAtLeast(0), 1)
@@ -70,7 +72,7 @@ export function slideCommand(): Command {
       const predict = { ...DEFAULT_PREDICT, imgsz: opts.imgsz ?? models[0]!.imgsz, conf: opts.conf, iou: opts.iou, tta: opts.tta, ensemble: opts.ensemble, post: opts.post, maxDet: opts.maxDet, context: 0, dilate: 0 };
       const bar = progress('windows');
       try {
-        const r = await runSlide(opts.weights, models, opts.image, out, { mpp: opts.mpp, slideMpp: opts.slideMpp, tile: opts.tile, overlap: opts.overlap, tissue: opts.tissue, predict }, opts.workers,
+        const r = await runSlide(opts.weights, models, opts.image, out, { mpp: opts.mpp, slideMpp: opts.slideMpp, tile: opts.tile, overlap: opts.overlap, tissue: opts.tissue, predict }, opts.workers, opts.batch,
           (p) => bar.update(p.done, p.total), (line) => { console.log(line); });
         bar.stop();
         const s = r.summary as { vessels: { per_mm2_tissue: number | null }; seconds: number; peak_rss_mb: number; tissue: { area_mm2: number } };

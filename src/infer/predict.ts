@@ -120,6 +120,42 @@ export async function runTile(runtimes: readonly Runtime[], image: RgbImage, opt
   return { runs, tile: image.width, size, inputSize, pad };
 }
 
+/** Image k of a batch of raw outputs, as the outputs of a batch of one. */
+function pick(raw: RawOutputs, k: number, n: number): RawOutputs {
+  const one = (a: RawOutputs['proto']) => {
+    const per = a.data.length / n;
+    return { data: a.data.slice(k * per, (k + 1) * per), shape: [1, a.shape[1], a.shape[2], a.shape[3]] as [number, number, number, number] };
+  };
+  return { heads: raw.heads.map(one), proto: one(raw.proto) };
+}
+
+/**
+ * The network part for several square tiles of one size at once (one forward per model and
+ * flip for the whole batch), without context: what `runTile` gives each of them.
+ */
+export async function runTiles(runtimes: readonly Runtime[], images: readonly RgbImage[], opts: PredictOptions, timings = newTimings()): Promise<TileOutputs[]> {
+  if (images.length === 1 || opts.context > 0) return Promise.all(images.map((im) => runTile(runtimes, im, opts, () => null, timings)));
+  const side = images[0]!.width;
+  if (images.some((im) => im.width !== side || im.height !== side)) throw new Error(`a batch of tiles must share one square size (${side} px)`);
+  const inputSize = side !== TILE_SIZE ? canvasInputSize(side, opts.imgsz, TILE_SIZE) : opts.imgsz;
+  const flips: Flip[] = opts.tta === 'flip' ? ['none', 'h', 'v'] : ['none'];
+  const plane = inputSize * inputSize * 3;
+  const input = new Float32Array(images.length * plane);
+  const out: TileOutputs[] = images.map(() => ({ runs: [], tile: side, size: side, inputSize, pad: 0 }));
+  for (const [model, runtime] of runtimes.entries()) {
+    for (const flip of flips) {
+      let t = performance.now();
+      images.forEach((im, k) => imageToInput(im, inputSize, flip, input.subarray(k * plane, (k + 1) * plane)));
+      timings.preprocess += performance.now() - t;
+      t = performance.now();
+      const raw = await runtime.run(input, images.length, inputSize);
+      timings.forward += performance.now() - t;
+      out.forEach((o, k) => o.runs.push({ model, flip, config: runtime.config, raw: pick(raw, k, images.length) }));
+    }
+  }
+  return out;
+}
+
 /**
  * The rest, pure JS on plain data (so it can run in a worker thread): decode each run, pool
  * the detections, ensemble, threshold, clip to the tile, post-process, encode.

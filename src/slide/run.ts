@@ -4,7 +4,7 @@ import { basename, join } from 'node:path';
 import type { RgbImage } from '../data/images.ts';
 import { decodeWindow, encodeMask, rleFromString, rleToString } from '../eval/rle.ts';
 import { FinishPool } from '../infer/finish-pool.ts';
-import { runTile, type PredictOptions } from '../infer/predict.ts';
+import { runTiles, type PredictOptions } from '../infer/predict.ts';
 import type { Runtime } from '../infer/runtime.ts';
 import { CLASSES } from '../model/yolov7seg.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
@@ -93,7 +93,7 @@ export interface SlideResult {
  * and gives the same outputs. Outputs in `out`: vessels.geojson (QuPath), vessels.coco.json,
  * vessels.csv, overview.png, summary.json.
  */
-export async function runSlide(weights: readonly string[], runtimes: readonly Runtime[], file: string, out: string, settings: SlideSettings, workers: number, onProgress?: (p: SlideProgress) => void, log: (line: string) => void = () => {}): Promise<SlideResult> {
+export async function runSlide(weights: readonly string[], runtimes: readonly Runtime[], file: string, out: string, settings: SlideSettings, workers: number, batch: number, onProgress?: (p: SlideProgress) => void, log: (line: string) => void = () => {}): Promise<SlideResult> {
   const started = performance.now();
   const timings = { read: 0, network: 0, finish: 0, bands: 0, merge: 0, outputs: 0 };
   const src = await openSlide(file);
@@ -153,22 +153,29 @@ export async function runSlide(weights: readonly string[], runtimes: readonly Ru
         }
         const band: SlideInstance[] = [];
         const inflight: Promise<void>[] = [];
-        // The next window is read (libvips, in its own threads) while the network runs on this one.
-        let next: Promise<RgbImage> | null = windows.length > 0 ? readRegion(src, scale, windows[0]!.x, windows[0]!.y, tile, tile) : null;
-        for (const [k, win] of windows.entries()) {
+        // Windows go to the network `batch` at a time; the next group is read (libvips, in its
+        // own threads) while the network runs on this one.
+        const groups: SlideWindow[][] = [];
+        for (let k = 0; k < windows.length; k += batch) groups.push(windows.slice(k, k + batch));
+        const read = (g: SlideWindow[]) => Promise.all(g.map((w) => readRegion(src, scale, w.x, w.y, tile, tile)));
+        let next: Promise<RgbImage[]> | null = groups.length > 0 ? read(groups[0]!) : null;
+        for (const [k, group] of groups.entries()) {
           mark = performance.now();
-          const image = await next!;
-          next = k + 1 < windows.length ? readRegion(src, scale, windows[k + 1]!.x, windows[k + 1]!.y, tile, tile) : null;
+          const images = await next!;
+          next = k + 1 < groups.length ? read(groups[k + 1]!) : null;
           timings.read += performance.now() - mark;
           mark = performance.now();
-          const outputs = await runTile(runtimes, image, settings.predict);
+          const outputs = await runTiles(runtimes, images, settings.predict);
           timings.network += performance.now() - mark;
-          inflight.push(pool.finish(outputs, settings.predict).then((predictions) => {
-            band.push(...ownInstances(predictions, win, tile, width, height));
-            done++;
-            onProgress?.({ done, total: todo.length, skipped });
-          }));
-          if (inflight.length > Math.max(1, pool.size)) {
+          outputs.forEach((o, j) => {
+            const win = group[j]!;
+            inflight.push(pool.finish(o, settings.predict).then((predictions) => {
+              band.push(...ownInstances(predictions, win, tile, width, height));
+              done++;
+              onProgress?.({ done, total: todo.length, skipped });
+            }));
+          });
+          while (inflight.length > Math.max(1, pool.size) * batch) {
             mark = performance.now();
             await inflight.shift();
             timings.finish += performance.now() - mark;

@@ -195,6 +195,12 @@ test('vascseg slide: QuPath GeoJSON, COCO, CSV and overview; killed mid-slide, a
   assert.match(other.stderr, /holds a slide run of other weights, slide or settings/);
 });
 
+test('vascseg slide --batch 4 sends four windows per forward and finds the same vessels', async () => {
+  const out = join(root, 'batch4');
+  assert.equal((await vascseg(...slideArgs(slideFile, out, '--batch', '4'))).code, 0);
+  assert.deepEqual(await readFile(join(out, 'vessels.csv'), 'utf8'), await readFile(join(root, 'straight', 'vessels.csv'), 'utf8'));
+});
+
 test('vascseg slide reads a plain PNG slide (resolution from --slide-mpp) to the same vessels', async () => {
   const png = join(root, 'slide.png');
   // From the pixels alone: a PNG that records no resolution.

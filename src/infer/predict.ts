@@ -93,6 +93,11 @@ export interface TileOutputs {
   pad: number;
 }
 
+/** Model input side for a canvas: `imgsz` for a plain 512 px tile, else the same scale as a 512 px tile at `imgsz`. */
+const inputSizeFor = (size: number, pad: number, imgsz: number): number => (pad > 0 || size !== TILE_SIZE ? canvasInputSize(size, imgsz, TILE_SIZE) : imgsz);
+
+const flipsOf = (tta: PredictOptions['tta']): Flip[] => (tta === 'flip' ? ['none', 'h', 'v'] : ['none']);
+
 /**
  * The network part of predicting a tile: every model (and flip) on the tile's canvas. A tile is
  * any square; one of another side than the competition's 512 px goes in at the scale a 512 px
@@ -105,8 +110,8 @@ export async function runTile(runtimes: readonly Runtime[], image: RgbImage, opt
   const pad = opts.context;
   const canvas = pad > 0 ? contextCanvas(image, pad, neighbour) : image;
   const size = canvas.width;
-  const inputSize = pad > 0 || size !== TILE_SIZE ? canvasInputSize(size, opts.imgsz, TILE_SIZE) : opts.imgsz;
-  const flips: Flip[] = opts.tta === 'flip' ? ['none', 'h', 'v'] : ['none'];
+  const inputSize = inputSizeFor(size, pad, opts.imgsz);
+  const flips = flipsOf(opts.tta);
   const input = new Float32Array(inputSize * inputSize * 3);
   const runs: TileOutputs['runs'] = [];
   for (const [model, runtime] of runtimes.entries()) {
@@ -137,8 +142,8 @@ export async function runTiles(runtimes: readonly Runtime[], images: readonly Rg
   if (images.length === 1 || opts.context > 0) return Promise.all(images.map((im) => runTile(runtimes, im, opts, () => null, timings)));
   const side = images[0]!.width;
   if (images.some((im) => im.width !== side || im.height !== side)) throw new Error(`a batch of tiles must share one square size (${side} px)`);
-  const inputSize = side !== TILE_SIZE ? canvasInputSize(side, opts.imgsz, TILE_SIZE) : opts.imgsz;
-  const flips: Flip[] = opts.tta === 'flip' ? ['none', 'h', 'v'] : ['none'];
+  const inputSize = inputSizeFor(side, 0, opts.imgsz);
+  const flips = flipsOf(opts.tta);
   const plane = inputSize * inputSize * 3;
   const input = new Float32Array(images.length * plane);
   const out: TileOutputs[] = images.map(() => ({ runs: [], tile: side, size: side, inputSize, pad: 0 }));

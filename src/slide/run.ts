@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import type { RgbImage } from '../data/images.ts';
-import { decodeWindow, encodeMask, rleFromString, rleToString } from '../eval/rle.ts';
+import { decodeRle, encodeMask, rleFromString, rleToString } from '../eval/rle.ts';
 import { FinishPool } from '../infer/finish-pool.ts';
 import { runTiles, type PredictOptions } from '../infer/predict.ts';
 import type { Runtime } from '../infer/runtime.ts';
@@ -69,7 +69,7 @@ function encodeBand(row: number, windows: number, instances: readonly SlideInsta
 
 function decodeBand(text: string): SlideInstance[] {
   const band = JSON.parse(text) as BandFile;
-  return band.instances.map((i) => ({ ...i, mask: decodeWindow(rleFromString(i.counts, i.h, i.w), 0, 0, i.w, i.h) }));
+  return band.instances.map((i) => ({ ...i, mask: decodeRle(rleFromString(i.counts, i.h, i.w)) }));
 }
 
 /** A short hash of everything that decides the results: a rerun with other settings must not mix its bands with these. */
@@ -214,6 +214,7 @@ export async function runSlide(weights: readonly string[], runtimes: readonly Ru
     const areas = sortedNumbers(rows.map((r) => r.area_um2));
     const diameters = sortedNumbers(rows.map((r) => r.equivalent_diameter_um));
     const bins = [0, 5, 10, 20, 50, 100, Infinity];
+    timings.outputs += performance.now() - mark;
     const seconds = (performance.now() - started) / 1000;
     const summary = {
       slide: name,
@@ -232,8 +233,6 @@ export async function runSlide(weights: readonly string[], runtimes: readonly Ru
       seconds_by_step: Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, v / 1000])),
       peak_rss_mb: process.resourceUsage().maxRSS / 1024,
     };
-    timings.outputs += performance.now() - mark;
-    summary.seconds_by_step = Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, v / 1000]));
     await writeFileAtomic(outputs[4]!, JSON.stringify(summary, null, 2));
     return { vessels: vessels.length, summary, outputs };
   } finally {

@@ -11,6 +11,7 @@ import { exportCommand } from './export.ts';
 import { importCommand } from './import.ts';
 import { pipelineCommand } from './pipeline.ts';
 import { reportCommand } from './report.ts';
+import { workerCommand } from './worker.ts';
 
 // `vascseg ... | head` closes stdout early: that is the reader's choice, not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -36,6 +37,7 @@ program.addCommand(slideCommand());
 program.addCommand(exportCommand());
 program.addCommand(importCommand());
 program.addCommand(pipelineCommand());
+program.addCommand(workerCommand());
 program.addCommand(reportCommand());
 program.addCommand(evalCommand());
 program.addCommand(submissionCommand());

@@ -5,6 +5,8 @@ import { presetConfig } from '../synth/config.ts';
 import { generateDataset } from '../synth/generate.ts';
 import { loadPipelineConfig, PIPELINE_PRESETS, type PresetName } from '../pipeline/config.ts';
 import { runPipeline } from '../pipeline/run.ts';
+import { LocalExecutor, type Executor } from '../pipeline/executor.ts';
+import { DEFAULT_QUEUE, DEFAULT_SHARD_TILES, QueueExecutor } from '../pipeline/queue.ts';
 import { integerAtLeast } from './options.ts';
 import { pathExists } from '../util/fs.ts';
 import { progress } from './progress.ts';
@@ -16,6 +18,10 @@ interface PipelineCli {
   name: string;
   project: string;
   workers?: number;
+  executor: 'local' | 'queue';
+  redis?: string;
+  queue: string;
+  shardTiles: number;
 }
 
 export const DEMO_DATA = join('runs', 'demo', 'synth-demo');
@@ -39,8 +45,15 @@ export function pipelineCommand(): Command {
     .addOption(new Option('--preset <p>', 'starting settings: seed (the gold-medal numbers: 640 px, 100 epochs, 5 folds) or demo (minutes on 2 cores); default demo without --data, seed with it').choices(Object.keys(PIPELINE_PRESETS)))
     .option('--name <name>', 'run name: runs/pipeline/<name>/', 'exp')
     .option('--project <dir>', 'parent directory of runs', join('runs', 'pipeline'))
-    .option('--workers <n>', 'training jobs (folds) in parallel, one process each, sharing the cores (default: one per core, at most the folds)', integerAtLeast(1))
+    .option('--workers <n>', 'training jobs (folds) in parallel, one process each, sharing the cores (default: one per core, at most the folds); with --executor local', integerAtLeast(1))
+    .addOption(new Option('--executor <e>', 'where jobs run: local (child processes here) or queue (a Redis job queue that `vascseg worker`s on any machine take jobs from)').choices(['local', 'queue']).default('local'))
+    .option('--redis <url>', 'with --executor queue: the Redis server, redis://host:6379')
+    .option('--queue <name>', 'with --executor queue: the queue name the workers listen on', DEFAULT_QUEUE)
+    .option('--shard-tiles <n>', 'with --executor queue: tiles per prediction job (pseudo-labelling, predict and evaluate are cut into shards of this many)', integerAtLeast(1), DEFAULT_SHARD_TILES)
     .action(async (opts: PipelineCli) => {
+      if (opts.executor === 'queue' && !opts.redis) throw new Error('--executor queue needs --redis redis://host:port');
+      if (opts.executor === 'local' && opts.redis) throw new Error('--redis is for --executor queue; add --executor queue, or drop --redis');
+      if (opts.executor === 'queue' && opts.workers !== undefined) throw new Error('--workers is for --executor local; with --executor queue, start as many `vascseg worker`s as you want');
       // The config is checked before anything is generated or trained.
       const preset = opts.preset ?? (opts.data ? 'seed' : 'demo');
       const config = await loadPipelineConfig(opts.config, preset);
@@ -50,9 +63,19 @@ export function pipelineCommand(): Command {
       // 23 s where the same two in turn with two threads each took 35 s (augmentation and the
       // loss are single-threaded JS). So: one job per core, at most the folds.
       const workers = opts.workers ?? Math.max(1, Math.min(availableParallelism(), config.folds));
-      console.log(`pipeline ${join(opts.project, opts.name)}: data ${data}, preset ${preset}${opts.config ? ` + ${opts.config}` : ''}, ${workers} worker${workers > 1 ? 's' : ''}`);
+      const log = (line: string) => console.log(line);
+      const executor: Executor = opts.executor === 'queue'
+        ? await QueueExecutor.open({ redis: opts.redis!, queue: opts.queue, shardTiles: opts.shardTiles, log })
+        : new LocalExecutor(workers);
+      const where = opts.executor === 'queue' ? `queue ${opts.queue} at ${opts.redis}` : `${workers} worker${workers > 1 ? 's' : ''}`;
+      console.log(`pipeline ${join(opts.project, opts.name)}: data ${data}, preset ${preset}${opts.config ? ` + ${opts.config}` : ''}, ${where}`);
       console.log(`settings: ${JSON.stringify(config)}`);
-      const summary = await runPipeline({ data, config, name: opts.name, project: opts.project, workers, log: (line) => console.log(line) });
+      let summary;
+      try {
+        summary = await runPipeline({ data, config, name: opts.name, project: opts.project, executor, log });
+      } finally {
+        await executor.close();
+      }
       console.log(`\n${summary.markdown}`);
       console.log(`wrote ${join(opts.project, opts.name, 'summary.md')} and summary.json`);
     });

@@ -5,13 +5,13 @@ import { groundTruthTile } from '../eval/groundtruth.ts';
 import { evaluateOid } from '../eval/metric.ts';
 import { formatSubmission, parseSubmission } from '../eval/submission.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
-import { predictTiles } from '../infer/tiles.ts';
 import { tilePredictions } from '../infer/outputs.ts';
 import type { Prediction } from '../infer/predict.ts';
 import { groundTruthOf, loadHiddenTruth, type PseudoSummary } from '../pseudo/pseudo.ts';
 import type { PipelineConfig } from './config.ts';
-import { closeAll, pipelineFolds, openFolds, predictOptions } from './models.ts';
-import type { Stage, TrainStage } from './stages.ts';
+import { pipelineFolds } from './models.ts';
+import type { PredictPart } from './jobs.ts';
+import { foldWeights, stageFolds, type Stage, type TrainStage } from './stages.ts';
 
 /** One row of the ending table. */
 export interface StageRow {
@@ -45,6 +45,14 @@ interface EvaluateInput {
   stages: Stage[];
   stageSeconds: Map<string, number>;
   log: (line: string) => void;
+  /** Runs the predictions (through the pipeline's executor); answers one map per part, in order. */
+  predict: (requests: PredictRequest[]) => Promise<Map<string, Prediction[]>[][]>;
+}
+
+/** Predictions a step needs: parts of (models, tiles), named for progress lines. */
+export interface PredictRequest {
+  label: string;
+  parts: PredictPart[];
 }
 
 const submissionCsv = (preds: ReadonlyMap<string, Prediction[]>) =>
@@ -66,11 +74,22 @@ function score(gtLabels: ReadonlyMap<string, import('../data/types.ts').Annotati
  */
 export async function evaluateStages(input: EvaluateInput): Promise<PipelineSummary> {
   const { source: ds, config: c, root } = input;
-  const opts = predictOptions(c);
-  const folds = pipelineFolds(ds, c);
-  const expertIds = [...folds.keys()].sort();
+  const foldOf = pipelineFolds(ds, c);
+  const expertIds = [...foldOf.keys()].sort();
   const truth = await loadHiddenTruth(input.data);
   const hiddenIds = truth ? ds.tiles.filter((t) => t.dataset === 3 && ds.images.train.has(t.id) && truth.has(t.id)).map((t) => t.id).sort() : [];
+  const trainStages = input.stages.filter((s): s is TrainStage => s.kind === 'train');
+  // Every stage's predictions are asked for at once, so an executor with several workers
+  // scores stages side by side. Per stage: one part per fold model (its out-of-fold tiles),
+  // then the stage's ensemble on the hidden-truth tiles.
+  const requests: PredictRequest[] = trainStages.map((t) => {
+    const folds = stageFolds(t, c);
+    const parts: PredictPart[] = folds.map((f) => ({ weights: [foldWeights(join(root, t.name), f)], ids: t.folds === 'all' ? expertIds.filter((id) => foldOf.get(id) === f) : expertIds }));
+    const ensemble = t.folds === 'all' ? folds.filter((f) => c.ensembleFolds.includes(f)) : folds;
+    if (truth && hiddenIds.length > 0) parts.push({ weights: ensemble.map((f) => foldWeights(join(root, t.name), f)), ids: hiddenIds });
+    return { label: `score ${t.name}`, parts };
+  });
+  const answers = await input.predict(requests);
   const rows: StageRow[] = [];
   const lastOfRole = new Map<string, StageRow>();
   for (const stage of input.stages) {
@@ -80,20 +99,14 @@ export async function evaluateStages(input: EvaluateInput): Promise<PipelineSumm
     }
     if (stage.kind === 'train') {
       const t = stage as TrainStage;
-      const models = await openFolds(root, t, c);
+      const parts = answers[trainStages.indexOf(t)]!;
+      const folds = stageFolds(t, c).length;
       const oof = new Map<string, Prediction[]>();
-      for (const m of models) {
-        const ids = t.folds === 'all' ? expertIds.filter((id) => folds.get(id) === m.fold) : expertIds;
-        for (const [id, p] of await predictTiles([m.runtime], ds, ids, 'train', opts)) oof.set(id, p);
-      }
+      for (const m of parts.slice(0, folds)) for (const [id, p] of m) oof.set(id, p);
       row.oofAp = score(ds.labels, oof);
       // Kept for reports (PR curves, worst tiles) and for anyone who wants to re-score them.
       await writeFileAtomic(join(root, 'evaluate', `oof-${stage.name}.csv`), submissionCsv(oof));
-      if (truth && hiddenIds.length > 0) {
-        const ensemble = t.folds === 'all' ? models.filter((m) => c.ensembleFolds.includes(m.fold)) : models;
-        row.hiddenAp = score(truth, await predictTiles(ensemble.map((m) => m.runtime), ds, hiddenIds, 'train', opts));
-      }
-      await closeAll(models);
+      if (parts.length > folds) row.hiddenAp = score(truth!, parts[folds]!);
       const role = t.folds === 'all' ? 'finetune' : 'pretrain';
       const prev = lastOfRole.get(role);
       if (prev) row.versus = { stage: prev.stage, oof: row.oofAp - prev.oofAp!, hidden: row.hiddenAp !== undefined && prev.hiddenAp !== undefined ? row.hiddenAp - prev.hiddenAp : undefined };

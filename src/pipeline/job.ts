@@ -1,25 +1,23 @@
 /**
- * A training job in a child process: receives its TrainOptions over IPC, trains, and reports
- * log lines and the result back. It exits when the parent goes away (even after `kill -9`),
- * so a rerun never races an orphan writing into the same run directory.
+ * A pipeline job in a child process: receives its JobRequest over IPC, runs it, and reports
+ * log lines and the end back. It exits when the parent goes away (even after `kill -9`), so a
+ * rerun never races an orphan writing into the same run directory.
  */
 import { setupBackend } from '../engine/backend.ts';
-import { train, type TrainOptions } from '../train/trainer.ts';
-
-export type JobMessage =
-  | { type: 'log'; line: string }
-  | { type: 'done'; runDir: string }
-  | { type: 'error'; message: string };
+import { executeJob, type JobMessage, type JobRequest } from './jobs.ts';
 
 const send = (m: JobMessage) => process.send?.(m);
 let finished = false;
 process.on('disconnect', () => { if (!finished) process.exit(1); });
+// Ctrl-C in a terminal reaches the whole process group; the parent decides what it means
+// (a worker finishes its job first), and this process ends when the parent does.
+process.on('SIGINT', () => {});
 
-process.once('message', async (opts: TrainOptions) => {
+process.once('message', async (request: JobRequest) => {
   try {
     await setupBackend('auto', { quiet: true });
-    const result = await train(opts, undefined, (line) => send({ type: 'log', line }));
-    send({ type: 'done', runDir: result.runDir });
+    await executeJob(request.job, request.threads, (line) => send({ type: 'log', line }));
+    send({ type: 'done' });
     finished = true;
     process.disconnect();
   } catch (e) {

@@ -1,31 +1,29 @@
 import { createHash } from 'node:crypto';
-import { fork } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { loadDataset, type Dataset } from '../data/dataset.ts';
 import { setupBackend } from '../engine/backend.ts';
 import { lockDirectory } from '../util/fs.ts';
 import { formatSubmission } from '../eval/submission.ts';
-import { predictTiles } from '../infer/tiles.ts';
 import { tilePredictions } from '../infer/outputs.ts';
+import type { Prediction } from '../infer/predict.ts';
 import { loadHiddenTruth, pseudoQuality, selectPseudoLabels, summarize, writePseudoDataset, type PseudoSummary, type PseudoTile } from '../pseudo/pseudo.ts';
-import { DEFAULT_TRAIN, type TrainOptions } from '../train/trainer.ts';
+import { DEFAULT_TRAIN } from '../train/trainer.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import type { PipelineConfig } from './config.ts';
-import type { JobMessage } from './job.ts';
 import { foldWeights, planStages, stageFolds, type Stage, type TrainStage } from './stages.ts';
-import { closeAll, openFolds, predictOptions } from './models.ts';
-import { evaluateStages, type PipelineSummary } from './evaluate.ts';
-import { pathExists } from '../util/fs.ts';
+import { predictOptions } from './models.ts';
+import { evaluateStages, type PipelineSummary, type PredictRequest } from './evaluate.ts';
+import { fmtSeconds as fmt, type Executor } from './executor.ts';
+import { readPredictions, type PredictJob, type PredictPart, type TrainJob } from './jobs.ts';
 
 export interface PipelineOptions {
   data: string;
   config: PipelineConfig;
   name: string;
   project: string;
-  /** Training jobs (folds) run at once, each in its own process; the cores are shared out between them. */
-  workers: number;
+  /** Where the stages' jobs run: child processes here (LocalExecutor) or a job queue's workers. */
+  executor: Executor;
   log: (line: string) => void;
 }
 
@@ -37,7 +35,6 @@ interface DoneMarker {
 }
 
 const sha = (value: unknown) => createHash('sha256').update(typeof value === 'string' ? value : JSON.stringify(value)).digest('hex').slice(0, 16);
-const fmt = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`);
 
 /** Identity of the input data: labels and metadata by content, images by name and size. */
 async function dataHash(dir: string): Promise<string> {
@@ -77,9 +74,12 @@ class Pipeline {
   private readonly stages: Stage[];
   private readonly hashes = new Map<string, string>();
   private source!: Dataset;
+  private readonly data: string;
 
   constructor(private readonly opts: PipelineOptions) {
-    this.root = join(opts.project, opts.name);
+    // Absolute: jobs carry their paths to workers, which may run anywhere the run directory is mounted.
+    this.root = resolve(opts.project, opts.name);
+    this.data = resolve(opts.data);
     this.stages = planStages(opts.config);
   }
 
@@ -101,8 +101,8 @@ class Pipeline {
     // Checkpoints load through tfjs before they are exported to onnxruntime.
     await setupBackend('auto', { quiet: true });
     await writeFileAtomic(join(this.root, 'config.json'), JSON.stringify(config, null, 2));
-    this.source = await loadDataset(this.opts.data, { strict: true });
-    const data = await dataHash(this.opts.data);
+    this.source = await loadDataset(this.data, { strict: true });
+    const data = await dataHash(this.data);
     for (const s of this.stages) this.hashes.set(s.name, sha({ data, settings: stageSettings(s, config), deps: s.deps.map((d) => this.hashes.get(d)) }));
     const started = Date.now();
     for (const [k, stage] of this.stages.entries()) {
@@ -139,53 +139,90 @@ class Pipeline {
     }
   }
 
+  /** A job of a stage: its id is unique over every pipeline that shares a queue. */
+  private jobBase(stage: string, label: string) {
+    const stageHash = this.hashes.get(stage)!;
+    return { id: `vascseg-${sha({ root: this.root, stage, label, stageHash })}`, label, stageDir: this.dir(stage), stageHash };
+  }
+
   private trainStage(stage: TrainStage, tag: string): Promise<void> {
     const c = this.opts.config;
-    const data = stage.data === 'source' ? this.opts.data : join(this.dir(stage.data), 'data');
-    const jobs = stageFolds(stage, c).map((fold): TrainOptions => ({
-      ...DEFAULT_TRAIN,
-      data,
-      project: this.dir(stage.name),
-      name: `fold${fold}`,
-      trainDatasets: stage.trainDatasets,
-      fold,
-      folds: c.folds,
-      foldSeed: c.foldSeed,
-      // Pretraining runs are single jobs saved as fold0.
-      // Stages that start from scratch start from the config's `init` when it names weights.
-      init: stage.init ? foldWeights(this.dir(stage.init), 0) : c.init,
-      imgsz: c.imgsz,
-      epochs: stage.epochs,
-      batch: c.batch,
-      model: c.model,
-      optimizer: c.optimizer,
-      lr0: c.lr0,
-      seed: c.seed,
-      preciseBn: c.preciseBn,
-      // The evaluate stage scores every model; validating each epoch would only cost time.
-      valInterval: stage.epochs,
-      resume: false,
+    const data = stage.data === 'source' ? this.data : join(this.dir(stage.data), 'data');
+    const jobs = stageFolds(stage, c).map((fold): TrainJob => ({
+      ...this.jobBase(stage.name, `fold${fold}`),
+      kind: 'train',
+      options: {
+        ...DEFAULT_TRAIN,
+        data,
+        project: this.dir(stage.name),
+        name: `fold${fold}`,
+        trainDatasets: stage.trainDatasets,
+        fold,
+        folds: c.folds,
+        foldSeed: c.foldSeed,
+        // Pretraining runs are single jobs saved as fold0.
+        // Stages that start from scratch start from the config's `init` when it names weights.
+        init: stage.init ? foldWeights(this.dir(stage.init), 0) : c.init ? resolve(c.init) : undefined,
+        imgsz: c.imgsz,
+        epochs: stage.epochs,
+        batch: c.batch,
+        model: c.model,
+        optimizer: c.optimizer,
+        lr0: c.lr0,
+        seed: c.seed,
+        preciseBn: c.preciseBn,
+        // The evaluate stage scores every model; validating each epoch would only cost time.
+        valInterval: stage.epochs,
+        resume: false,
+      },
     }));
-    return runJobs(jobs, this.opts.workers, tag, this.opts.log);
+    return this.opts.executor.run(jobs, tag, this.opts.log);
+  }
+
+  /**
+   * Predict through the executor: each request becomes one job per shard (the executor says
+   * how many), and the answers come back in the order asked, one map per part.
+   */
+  private async predict(stage: string, tag: string, split: 'train' | 'test', requests: PredictRequest[]): Promise<Map<string, Prediction[]>[][]> {
+    const opts = predictOptions(this.opts.config);
+    const jobs: PredictJob[][] = requests.map((r) => {
+      const tiles = r.parts.reduce((n, p) => n + p.ids.length, 0);
+      const shards = Math.max(1, Math.min(tiles, this.opts.executor.predictShards(tiles)));
+      return Array.from({ length: shards }, (_, k): PredictJob => {
+        const label = shards > 1 ? `${r.label} shard ${k + 1}/${shards}` : r.label;
+        // Shard k takes every shards-th tile of each part, so shards stay even across parts.
+        const parts: PredictPart[] = r.parts.map((p) => ({ weights: p.weights, ids: p.ids.filter((_, i) => i % shards === k) }));
+        return { ...this.jobBase(stage, label), kind: 'predict', data: this.data, split, opts, parts, tiles: parts.reduce((n, p) => n + p.ids.length, 0), out: join(this.dir(stage), 'jobs', `${label.replace(/[^\w.-]+/g, '-')}.json`) };
+      });
+    });
+    await this.opts.executor.run(jobs.flat(), tag, this.opts.log);
+    const answers: Map<string, Prediction[]>[][] = [];
+    for (const [r, shards] of jobs.entries()) {
+      const merged = requests[r]!.parts.map(() => new Map<string, Prediction[]>());
+      for (const job of shards) (await readPredictions(job)).forEach((m, p) => { for (const [id, v] of m) merged[p]!.set(id, v); });
+      // Back in the order the request listed its tiles.
+      answers.push(merged.map((m, p) => new Map(requests[r]!.parts[p]!.ids.map((id) => [id, m.get(id)!]))));
+    }
+    return answers;
+  }
+
+  private foldModels(stage: string, folds: readonly number[]): string[] {
+    return folds.map((f) => foldWeights(this.dir(stage), f));
   }
 
   private async pseudoStage(stage: Extract<Stage, { kind: 'pseudo' }>, tag: string): Promise<void> {
     const c = this.opts.config;
     const modelStage = this.stages.find((s) => s.name === stage.models) as TrainStage;
-    const models = await openFolds(this.root, modelStage, c);
     const tiles = this.source.tiles.filter((t) => c.pseudo.datasets.includes(t.dataset) && this.source.images.train.has(t.id));
-    let last = Date.now();
-    const preds = await predictTiles(models.map((m) => m.runtime), this.source, tiles.map((t) => t.id), 'train', predictOptions(c), (done, total) => {
-      if (Date.now() - last > 10_000 || done === total) { this.opts.log(`${tag} predicted ${done}/${total} tiles`); last = Date.now(); }
-    });
-    await closeAll(models);
+    const weights = this.foldModels(modelStage.name, stageFolds(modelStage, c));
+    const [[preds]] = await this.predict(stage.name, tag, 'train', [{ label: 'pseudo-label', parts: [{ weights, ids: tiles.map((t) => t.id) }] }]);
     const pseudo: PseudoTile[] = [];
     for (const t of tiles) {
-      const p = selectPseudoLabels(t.id, preds.get(t.id)!, c.pseudo);
+      const p = selectPseudoLabels(t.id, preds!.get(t.id)!, c.pseudo);
       if (p) pseudo.push(p);
     }
     const summary: PseudoSummary = summarize(tiles, pseudo);
-    const truth = await loadHiddenTruth(this.opts.data);
+    const truth = await loadHiddenTruth(this.data);
     if (truth) summary.quality = pseudoQuality(pseudo, truth);
     await writePseudoDataset(join(this.dir(stage.name), 'data'), this.source, pseudo);
     await writeFileAtomic(join(this.dir(stage.name), 'summary.json'), JSON.stringify(summary, null, 2));
@@ -198,16 +235,13 @@ class Pipeline {
 
   private async predictStage(stage: Extract<Stage, { kind: 'predict' }>, tag: string): Promise<void> {
     const c = this.opts.config;
-    const modelStage = this.stages.find((s) => s.name === stage.models) as TrainStage;
-    const models = await openFolds(this.root, modelStage, c, c.ensembleFolds);
     // The submission covers test/ when the layout has one; otherwise the unlabelled tiles of train/.
     const split = this.source.images.test.size > 0 ? 'test' : 'train';
     const ids = split === 'test'
       ? [...this.source.images.test].sort()
       : this.source.tiles.filter((t) => t.dataset === 3 && this.source.images.train.has(t.id)).map((t) => t.id).sort();
-    const preds = await predictTiles(models.map((m) => m.runtime), this.source, ids, split, predictOptions(c));
-    await closeAll(models);
-    const csv = formatSubmission(ids.map((id) => tilePredictions(id, preds.get(id)!)));
+    const [[preds]] = await this.predict(stage.name, tag, split, [{ label: 'predict', parts: [{ weights: this.foldModels(stage.models, c.ensembleFolds), ids }] }]);
+    const csv = formatSubmission(ids.map((id) => tilePredictions(id, preds!.get(id)!)));
     await writeFileAtomic(join(this.dir('predict'), 'submission.csv'), csv);
     await writeFileAtomic(join(this.dir('predict'), 'predict.json'), JSON.stringify({ split, tiles: ids.length, folds: c.ensembleFolds, models: stage.models }, null, 2));
     this.opts.log(`${tag} ${ids.length} ${split === 'test' ? 'test' : 'dataset-3'} tiles: ${join(this.dir('predict'), 'submission.csv')}`);
@@ -219,64 +253,11 @@ class Pipeline {
       const d = JSON.parse(await readFile(join(this.dir(s.name), 'done.json'), 'utf8').catch(() => 'null')) as DoneMarker | null;
       if (d) stageSeconds.set(s.name, d.seconds);
     }
-    const summary = await evaluateStages({ root: this.root, data: this.opts.data, source: this.source, config: this.opts.config, stages: this.stages, stageSeconds, log: (l) => this.opts.log(`${tag} ${l}`) });
+    const summary = await evaluateStages({ root: this.root, data: this.data, source: this.source, config: this.opts.config, stages: this.stages, stageSeconds, log: (l) => this.opts.log(`${tag} ${l}`), predict: (requests) => this.predict('evaluate', tag, 'train', requests) });
     await writeFileAtomic(join(this.dir('evaluate'), 'summary.json'), JSON.stringify(summary, null, 2));
     await writeFileAtomic(join(this.root, 'summary.json'), JSON.stringify(summary, null, 2));
     await writeFileAtomic(join(this.root, 'summary.md'), summary.markdown);
   }
-}
-
-/**
- * Run training jobs, `workers` at a time, each in a child process (tfjs-wasm uses one core
- * per process, so folds in parallel use the machine). A fold that finished earlier (its
- * `job-done.json`) is skipped; one with a `last` checkpoint resumes; one without starts clean.
- */
-async function runJobs(jobs: TrainOptions[], workers: number, tag: string, log: (line: string) => void): Promise<void> {
-  const queue: TrainOptions[] = [];
-  for (const job of jobs) {
-    const dir = join(job.project, job.name);
-    if (await pathExists(join(dir, 'job-done.json'))) { log(`${tag} ${job.name} done earlier: skipped`); continue; }
-    if (await pathExists(join(dir, 'weights', 'last', 'model.json'))) queue.push({ ...job, resume: true });
-    else {
-      await rm(dir, { recursive: true, force: true });
-      queue.push(job);
-    }
-  }
-  const total = queue.length;
-  const parallel = Math.max(1, Math.min(workers, total));
-  // A lone job (pretraining) gets every core; jobs side by side share them.
-  const threads = Math.max(1, Math.floor(availableParallelism() / parallel));
-  let finished = 0;
-  const epochTimes: number[] = [];
-  const runOne = async (job: TrainOptions): Promise<void> => {
-    const started = Date.now();
-    await new Promise<void>((resolve, reject) => {
-      const child = fork(new URL('./job-entry.mjs', import.meta.url).pathname, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-      let failure: string | null = null;
-      child.on('message', (m: JobMessage) => {
-        if (m.type === 'log') {
-          const s = /\| ([\d.]+) s/.exec(m.line);
-          if (s) epochTimes.push(Number(s[1]));
-          const perEpoch = epochTimes.length ? epochTimes.reduce((a, b) => a + b, 0) / epochTimes.length : 0;
-          const left = total * job.epochs - epochTimes.length;
-          const eta = perEpoch > 0 ? ` | stage ETA ${fmt((Math.max(0, left) * perEpoch) / Math.min(workers, total - finished))}` : '';
-          log(`${tag} ${job.name} ${m.line}${eta}`);
-        }
-        if (m.type === 'error') failure = m.message;
-      });
-      child.on('exit', (code) => {
-        if (code === 0 && !failure) resolve();
-        else reject(new Error(`${tag} ${job.name} failed: ${failure ?? `exit code ${code}`}`));
-      });
-      child.send({ ...job, threads });
-    });
-    await writeFileAtomic(join(job.project, job.name, 'job-done.json'), JSON.stringify({ seconds: (Date.now() - started) / 1000 }));
-    finished++;
-  };
-  const pool = Array.from({ length: parallel }, async () => {
-    for (let job = queue.shift(); job; job = queue.shift()) await runOne(job);
-  });
-  await Promise.all(pool);
 }
 
 export async function runPipeline(opts: PipelineOptions): Promise<PipelineSummary> {

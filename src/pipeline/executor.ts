@@ -26,7 +26,7 @@ export const fmtSeconds = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h$
 
 /**
  * Progress lines of a stage's jobs, with the stage's ETA from the epoch times seen so far
- * (training lines end in `| N s`); shared by the executors so their logs read the same.
+ * (training lines carry `..., N s` or `| N s`); shared by the executors so their logs read the same.
  */
 export function progressLines(jobs: readonly PipelineJob[], parallel: number, tag: string, log: (line: string) => void) {
   const epochTimes: number[] = [];
@@ -34,11 +34,11 @@ export function progressLines(jobs: readonly PipelineJob[], parallel: number, ta
   let finished = 0;
   return {
     line(job: PipelineJob, line: string): void {
-      const s = /\| ([\d.]+) s/.exec(line);
+      const s = /[|,] ([\d.]+) s\b/.exec(line);
       if (s) epochTimes.push(Number(s[1]));
       const perEpoch = epochTimes.length ? epochTimes.reduce((a, b) => a + b, 0) / epochTimes.length : 0;
       const left = Math.max(0, epochs - epochTimes.length);
-      const eta = job.kind === 'train' && perEpoch > 0 ? ` | stage ETA ${fmtSeconds((left * perEpoch) / Math.max(1, Math.min(parallel, jobs.length - finished)))}` : '';
+      const eta = s && perEpoch > 0 ? ` | stage ETA ${fmtSeconds((left * perEpoch) / Math.max(1, Math.min(parallel, jobs.length - finished)))}` : '';
       log(`${tag} ${job.label} ${line}${eta}`);
     },
     finished(): void { finished++; },

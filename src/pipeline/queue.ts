@@ -43,6 +43,8 @@ export async function connectRedis(url: string, log: (line: string) => void = ()
   // ioredis reconnects by itself; say so once per outage instead of once per retry.
   let down = false;
   redis.on('error', (e: Error) => { if (!down) log(`redis ${url}: ${e.message}; reconnecting`); down = true; });
+  // A restart can be over before any command fails, so the reconnection itself marks the outage.
+  redis.on('reconnecting', () => { down = true; });
   redis.on('ready', () => { if (down) log(`redis ${url}: connected again`); down = false; });
   return redis;
 }

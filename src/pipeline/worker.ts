@@ -76,7 +76,13 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
     autorun: false,
   });
   worker.on('failed', (job, err) => { if (job && !(err instanceof WaitingError)) log(`[${basename(job.data.stageDir)}] ${job.data.label} failed: ${err.message}`); });
-  worker.on('error', (err) => log(`worker: ${err.message}`));
+  // While Redis is away every retry errors; one line per minute per message is enough.
+  const said = new Map<string, number>();
+  worker.on('error', (err) => {
+    if (Date.now() - (said.get(err.message) ?? 0) < 60_000) return;
+    said.set(err.message, Date.now());
+    log(`worker: ${err.message}`);
+  });
 
   let interrupts = 0;
   const stop = () => {

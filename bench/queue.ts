@@ -24,9 +24,9 @@ import { Redis } from 'ioredis';
 import { generateDataset } from '../src/synth/generate.ts';
 import { presetConfig } from '../src/synth/config.ts';
 import { DEFAULT_PREDICT } from '../src/infer/predict.ts';
-import { runJobProcess } from '../src/pipeline/executor.ts';
-import { QueueExecutor } from '../src/pipeline/queue.ts';
-import type { PredictJob } from '../src/pipeline/jobs.ts';
+import { runJobProcess } from '../src/jobs/executor.ts';
+import { QueueExecutor } from '../src/jobs/queue.ts';
+import type { PredictJob } from '../src/jobs/jobs.ts';
 
 const args = process.argv.slice(2);
 const flag = (name: string, def?: string): string | undefined => {

@@ -57,3 +57,10 @@ export async function readIdList(path: string): Promise<Set<string>> {
   if (ids.size === 0) throw new Error(`--ids ${path}: the file lists no tile ids, so there is nothing to do`);
   return ids;
 }
+
+/** `--executor` with `--redis` (and `--workers`, where a verb has both meanings) must agree. */
+export function checkExecutorFlags(opts: { executor: 'local' | 'queue'; redis?: string }, localWorkers?: number): void {
+  if (opts.executor === 'queue' && !opts.redis) throw new Error('--executor queue needs --redis redis://host:port');
+  if (opts.executor === 'local' && opts.redis) throw new Error('--redis is for --executor queue; add --executor queue, or drop --redis');
+  if (opts.executor === 'queue' && localWorkers !== undefined) throw new Error('--workers is for --executor local; with --executor queue, start as many `vascseg worker`s as you want');
+}

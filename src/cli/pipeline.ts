@@ -5,9 +5,9 @@ import { presetConfig } from '../synth/config.ts';
 import { generateDataset } from '../synth/generate.ts';
 import { loadPipelineConfig, PIPELINE_PRESETS, type PresetName } from '../pipeline/config.ts';
 import { runPipeline } from '../pipeline/run.ts';
-import { LocalExecutor, type Executor } from '../pipeline/executor.ts';
-import { DEFAULT_QUEUE, DEFAULT_SHARD_TILES, QueueExecutor } from '../pipeline/queue.ts';
-import { integerAtLeast } from './options.ts';
+import { LocalExecutor, type Executor } from '../jobs/executor.ts';
+import { DEFAULT_QUEUE, DEFAULT_SHARD_TILES, QueueExecutor } from '../jobs/queue.ts';
+import { checkExecutorFlags, integerAtLeast } from './options.ts';
 import { pathExists } from '../util/fs.ts';
 import { progress } from './progress.ts';
 
@@ -51,9 +51,7 @@ export function pipelineCommand(): Command {
     .option('--queue <name>', 'with --executor queue: the queue name the workers listen on', DEFAULT_QUEUE)
     .option('--shard-tiles <n>', 'with --executor queue: tiles per prediction job (pseudo-labelling, predict and evaluate are cut into shards of this many)', integerAtLeast(1), DEFAULT_SHARD_TILES)
     .action(async (opts: PipelineCli) => {
-      if (opts.executor === 'queue' && !opts.redis) throw new Error('--executor queue needs --redis redis://host:port');
-      if (opts.executor === 'local' && opts.redis) throw new Error('--redis is for --executor queue; add --executor queue, or drop --redis');
-      if (opts.executor === 'queue' && opts.workers !== undefined) throw new Error('--workers is for --executor local; with --executor queue, start as many `vascseg worker`s as you want');
+      checkExecutorFlags(opts, opts.workers);
       // The config is checked before anything is generated or trained.
       const preset = opts.preset ?? (opts.data ? 'seed' : 'demo');
       const config = await loadPipelineConfig(opts.config, preset);

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { availableParallelism } from 'node:os';
-import { DEFAULT_QUEUE } from '../pipeline/queue.ts';
-import { runWorker } from '../pipeline/worker.ts';
+import { DEFAULT_QUEUE } from '../jobs/queue.ts';
+import { runWorker } from '../jobs/worker.ts';
 import { integerAtLeast } from './options.ts';
 
 interface WorkerCli {

@@ -10,7 +10,7 @@ import type { Prediction } from '../infer/predict.ts';
 import { groundTruthOf, loadHiddenTruth, type PseudoSummary } from '../pseudo/pseudo.ts';
 import type { PipelineConfig } from './config.ts';
 import { pipelineFolds } from './models.ts';
-import type { PredictPart } from './jobs.ts';
+import type { PredictPart } from '../jobs/jobs.ts';
 import { foldWeights, stageFolds, type Stage, type TrainStage } from './stages.ts';
 
 /** One row of the ending table. */

@@ -14,8 +14,8 @@ import type { PipelineConfig } from './config.ts';
 import { foldWeights, planStages, stageFolds, type Stage, type TrainStage } from './stages.ts';
 import { predictOptions } from './models.ts';
 import { evaluateStages, type PipelineSummary, type PredictRequest } from './evaluate.ts';
-import { fmtSeconds as fmt, type Executor } from './executor.ts';
-import { readPredictions, type PredictJob, type PredictPart, type TrainJob } from './jobs.ts';
+import { fmtSeconds as fmt, type Executor } from '../jobs/executor.ts';
+import { readPredictions, type PredictJob, type PredictPart, type TrainJob } from '../jobs/jobs.ts';
 
 export interface PipelineOptions {
   data: string;

@@ -77,6 +77,22 @@ function settingsHash(weights: readonly string[], file: string, settings: SlideS
   return createHash('sha256').update(JSON.stringify({ weights, file: basename(file), settings })).digest('hex').slice(0, 16);
 }
 
+/**
+ * Mark `out` as this slide run's (`slide-run.json`, with the hash of the weights, slide and
+ * settings), or check that it already is: a rerun continues only the same run. Returns the hash.
+ */
+export async function claimSlideRun(out: string, weights: readonly string[], file: string, settings: SlideSettings): Promise<string> {
+  const hash = settingsHash(weights, file, settings);
+  const runFile = join(out, 'slide-run.json');
+  if (await pathExists(runFile)) {
+    const prev = JSON.parse(await readFile(runFile, 'utf8')) as { hash: string };
+    if (prev.hash !== hash) throw new Error(`--out ${out}: holds a slide run of other weights, slide or settings (${runFile}); give another --out, or remove it to start over`);
+  } else {
+    await writeFileAtomic(runFile, JSON.stringify({ hash, weights, file, settings }, null, 2));
+  }
+  return hash;
+}
+
 export interface SlideResult {
   vessels: number;
   summary: Record<string, unknown>;
@@ -109,14 +125,7 @@ export async function runSlide(weights: readonly string[], runtimes: readonly Ru
   await mkdir(join(out, 'bands'), { recursive: true });
   const release = await lockDirectory(out, 'a slide run');
   try {
-    const hash = settingsHash(weights, file, settings);
-    const runFile = join(out, 'slide-run.json');
-    if (await pathExists(runFile)) {
-      const prev = JSON.parse(await readFile(runFile, 'utf8')) as { hash: string };
-      if (prev.hash !== hash) throw new Error(`--out ${out}: holds a slide run of other weights, slide or settings (${runFile}); give another --out, or remove it to start over`);
-    } else {
-      await writeFileAtomic(runFile, JSON.stringify({ hash, weights, file, settings }, null, 2));
-    }
+    await claimSlideRun(out, weights, file, settings);
 
     // Tissue on a thumbnail: THUMB_PER_TILE pixels per window side.
     const thumbScale = Math.max(1, Math.floor(tile / THUMB_PER_TILE));

@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -21,3 +21,28 @@ export async function vascsegWith(env: Record<string, string>, ...args: string[]
 export async function vascseg(...args: string[]): Promise<CliResult> {
   return vascsegWith({}, ...args);
 }
+
+export interface Proc { child: ChildProcess; out: () => string; exited: Promise<{ code: number | null; signal: string | null }>; waitFor: (re: RegExp, seconds?: number) => Promise<void> }
+
+/** Start the CLI in the background; `waitFor` resolves once its output (stdout and stderr) matches. */
+export function startCli(args: string[], env: Record<string, string> = {}): Proc {
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let out = '';
+  const waiters: { re: RegExp; resolve: () => void }[] = [];
+  const onData = (d: Buffer) => {
+    out += d.toString();
+    for (const w of waiters.splice(0)) (w.re.test(out) ? w.resolve() : waiters.push(w));
+  };
+  child.stdout!.on('data', onData);
+  child.stderr!.on('data', onData);
+  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  // A line that never comes fails the test with the output instead of hanging the suite.
+  const waitFor = (re: RegExp, seconds = 180) => new Promise<void>((resolve, reject) => {
+    if (re.test(out)) return resolve();
+    const timer = setTimeout(() => reject(new Error(`no ${re} within ${seconds} s:\n${out}`)), seconds * 1000);
+    waiters.push({ re, resolve: () => { clearTimeout(timer); resolve(); } });
+    void exited.then(() => { if (!re.test(out)) { clearTimeout(timer); reject(new Error(`exited before ${re}:\n${out}`)); } });
+  });
+  return { child, out: () => out, exited, waitFor };
+}
+

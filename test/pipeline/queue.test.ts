@@ -1,26 +1,24 @@
 /**
  * The queue executor with a real Redis (the test's own redis-server) and real `vascseg worker`
  * processes: the same results as the local executor, workers killed and interrupted mid-fold,
- * Redis restarted under a waiting worker, a job that fails for a real reason, two pipelines on
+ * Redis restarted under a waiting worker and a waiting pipeline, a job that fails for a real reason, two pipelines on
  * one Redis, and a worker that cannot see the run directory.
  */
 import { test, before, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateDataset } from '../../src/synth/generate.ts';
 import { presetConfig } from '../../src/synth/config.ts';
-import { QueueExecutor } from '../../src/pipeline/queue.ts';
+import { QueueExecutor } from '../../src/jobs/queue.ts';
 import { DEFAULT_TRAIN } from '../../src/train/trainer.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { vascseg } from '../helpers/cli.ts';
+import { startCli as start, vascseg, type Proc } from '../helpers/cli.ts';
 import { startRedis, freePort, type RedisServer } from '../helpers/redis.ts';
 
 const root = await tempDir();
 const data = join(root, 'tiny');
 const config = join(root, 'pipe.yaml');
-const bin = new URL('../../bin/vascseg.js', import.meta.url).pathname;
 const redis: RedisServer = await startRedis();
 // Short locks so a killed worker's job is handed on in seconds (the default is 30 s).
 const workerEnv = { VASCSEG_QUEUE_LOCK_MS: '1500' };
@@ -30,30 +28,6 @@ before(async () => {
   await writeFile(config, ['imgsz: 64', 'folds: 2', 'ensembleFolds: [0, 1]', 'optimizer: adamw', 'lr0: 0.003', 'batch: 2', 'preciseBn: 1',
     'pretrainDs2: { epochs: 1 }', 'finetune: { epochs: 2 }', 'pretrainPseudo: { epochs: 1 }', 'pseudo: { conf: 0.01, tileConf: 0.01 }'].join('\n'));
 });
-
-interface Proc { child: ChildProcess; out: () => string; exited: Promise<{ code: number | null; signal: string | null }>; waitFor: (re: RegExp, seconds?: number) => Promise<void> }
-
-/** Start the CLI; `waitFor` resolves once its output (stdout and stderr) matches. */
-function start(args: string[], env: Record<string, string> = {}): Proc {
-  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  let out = '';
-  const waiters: { re: RegExp; resolve: () => void }[] = [];
-  const onData = (d: Buffer) => {
-    out += d.toString();
-    for (const w of waiters.splice(0)) (w.re.test(out) ? w.resolve() : waiters.push(w));
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  // A line that never comes fails the test with the output instead of hanging the suite.
-  const waitFor = (re: RegExp, seconds = 180) => new Promise<void>((resolve, reject) => {
-    if (re.test(out)) return resolve();
-    const timer = setTimeout(() => reject(new Error(`no ${re} within ${seconds} s:\n${out}`)), seconds * 1000);
-    waiters.push({ re, resolve: () => { clearTimeout(timer); resolve(); } });
-    void exited.then(() => { if (!re.test(out)) { clearTimeout(timer); reject(new Error(`exited before ${re}:\n${out}`)); } });
-  });
-  return { child, out: () => out, exited, waitFor };
-}
 
 // Workers a test leaves running (it failed before stopping them) would take the next test's jobs.
 let workers: Proc[] = [];
@@ -139,7 +113,7 @@ test('a worker killed with -9 mid-fold: another takes the job and resumes it fro
   await third.exited;
 });
 
-test('Redis restarted under a waiting worker: it reconnects and takes the next job; a job that fails for a real reason fails once, its error shown by the pipeline', { timeout: 300_000 }, async () => {
+test('Redis restarted under a waiting worker, and under a waiting pipeline: both reconnect and the jobs run; a job that fails for a real reason fails once, its error shown by the pipeline', { timeout: 300_000 }, async () => {
   const w = await startWorker();
   await redis.stop();
   await redis.start();
@@ -150,11 +124,24 @@ test('Redis restarted under a waiting worker: it reconnects and takes the next j
   const meta = (await readFile(join(bad, 'tile_meta.csv'), 'utf8')).split('\n');
   const ds2 = meta.map((l) => l.split(',')).find((cols) => cols[2] === '2')![0]!;
   await writeFile(join(bad, 'train', `${ds2}.tif`), 'not a tiff');
-  const p = start(['pipeline', '--data', bad, '--config', config, '--project', join(root, 'runs'), '--name', 'bad', '--executor', 'queue', '--redis', redis.url]);
+  const badArgs = (name: string, queue: string) => ['pipeline', '--data', bad, '--config', config, '--project', join(root, 'runs'), '--name', name, '--executor', 'queue', '--redis', redis.url, '--queue', queue];
+  const failed = new RegExp(`error: \\[1/7 pretrain-ds2\\] fold0 failed on a worker: .*${ds2}\\.tif`);
+  const p = start(badArgs('bad', 'vascseg'));
   const { code } = await p.exited;
   assert.equal(code, 1, p.out());
-  assert.match(p.out(), new RegExp(`error: \\[1/7 pretrain-ds2\\] fold0 failed on a worker: .*${ds2}\\.tif`));
+  assert.match(p.out(), failed);
   assert.equal((w.out().match(/\[pretrain-ds2\] fold0 started on/g) ?? []).length, 1, `tried once, not retried:\n${w.out()}`);
+
+  // A pipeline waits on a queue no worker serves; Redis restarts (without persistence: the
+  // queued job is gone); the pipeline queues it again, and a worker that comes later runs it.
+  const waiting = start(badArgs('bad-waiting', 'later'));
+  await waiting.waitFor(/no worker is connected yet/);
+  await redis.stop();
+  await redis.start();
+  await waiting.waitFor(/fold0 vanished from the queue .*: queued again/, 60);
+  await startWorker(workerEnv, 'later');
+  assert.equal((await waiting.exited).code, 1, waiting.out());
+  assert.match(waiting.out(), failed);
   w.child.kill('SIGINT');
   assert.equal((await w.exited).code, 0);
 });

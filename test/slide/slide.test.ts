@@ -1,6 +1,6 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, readdir, writeFile } from 'node:fs/promises';
+import { copyFile, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { encodeWindow, rleFromString, rleIntersection, rleIou, rleArea, type Rle } from '../../src/eval/rle.ts';
@@ -20,7 +20,8 @@ import { train, DEFAULT_TRAIN } from '../../src/train/trainer.ts';
 import { NO_AUGMENT } from '../../src/train/data.ts';
 import { generateDataset } from '../../src/synth/generate.ts';
 import { presetConfig } from '../../src/synth/config.ts';
-import { vascseg, vascsegWith } from '../helpers/cli.ts';
+import { startCli, vascseg, vascsegWith } from '../helpers/cli.ts';
+import { startRedis } from '../helpers/redis.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
 const root = await tempDir('vascseg-slide-');
@@ -233,3 +234,37 @@ test('vascseg slide: a bad slide or weights of other classes fail with one line 
   await assert.rejects(readdir(join(root, 'wrong-out', 'bands')), /ENOENT/, 'no work started');
 });
 
+
+test('vascseg slide with several slides: one job per slide on the job queue (real Redis, a real worker) writes the files the local run writes', async () => {
+  const redis = await startRedis();
+  try {
+    const copy = join(root, 'second.tif');
+    await copyFile(slideFile, copy);
+    const [local, queued] = [join(root, 'many-local'), join(root, 'many-queued')];
+    const twoSlides = (out: string, ...extra: string[]) => {
+      const args = [...slideArgs(slideFile, out), ...extra];
+      args.splice(args.indexOf(slideFile) + 1, 0, copy);
+      return args;
+    };
+    const localRun = await vascseg(...twoSlides(local));
+    assert.equal(localRun.code, 0, localRun.stderr);
+    const worker = startCli(['worker', '--redis', redis.url, '--threads', '1']);
+    try {
+      await worker.waitFor(/waiting for jobs/);
+      const q = await vascseg(...twoSlides(queued, '--executor', 'queue', '--redis', redis.url));
+      assert.equal(q.code, 0, q.stderr + q.stdout);
+      assert.match(q.stdout, /\[slide\] 2 jobs on queue vascseg/);
+      assert.match(q.stdout, /second\.tif: \d+ vessels/);
+      assert.match(worker.out(), /\[second\] second\.tif started on [^]*\[second\] second\.tif finished in/);
+      for (const name of ['slide', 'second']) {
+        for (const f of outputs) assert.ok((await readFile(join(queued, name, f))).equals(await readFile(join(local, name, f))), `${name}/${f}`);
+      }
+      // The single-slide run of the same file found the same vessels.
+      assert.deepEqual(await readFile(join(local, 'slide', 'vessels.csv'), 'utf8'), await readFile(join(root, 'straight', 'vessels.csv'), 'utf8'));
+    } finally {
+      worker.child.kill('SIGKILL');
+    }
+  } finally {
+    await redis.stop();
+  }
+});

@@ -4,7 +4,7 @@
  * decides where and when they run:
  *
  * - `local` (the default): training jobs in child processes on this machine, `workers` at a
- *   time, the cores shared out between them; prediction jobs in this process, one at a time.
+ *   time, the cores shared out between them; prediction and slide jobs in this process, one at a time.
  * - `queue` (./queue.ts): every job on a Redis queue (BullMQ), run by `vascseg worker`s.
  *
  * An executor for another scheduler is one file implementing this interface (see
@@ -96,7 +96,7 @@ export class LocalExecutor implements Executor {
       }
     });
     await Promise.all(pool);
-    for (const job of queue.filter((j) => j.kind === 'predict')) {
+    for (const job of queue.filter((j) => j.kind !== 'train')) {
       await executeJob(job, Math.max(1, availableParallelism() - 1), (line) => progress.line(job, line));
       progress.finished();
     }

@@ -1,5 +1,5 @@
 /**
- * The pipeline's unit of work, as a self-contained description any executor can run on any
+ * A unit of work of the pipeline (or of `vascseg slide`), as a self-contained description any executor can run on any
  * machine that mounts the run directory at the same path: the verb, its settings, its input
  * and output paths (absolute), and the hash of the stage it belongs to.
  *
@@ -13,6 +13,7 @@ import { loadDataset, type Split } from '../data/dataset.ts';
 import { openRuntime, type Runtime } from '../infer/runtime.ts';
 import { predictTiles } from '../infer/tiles.ts';
 import type { Prediction, PredictOptions } from '../infer/predict.ts';
+import { runSlide, type SlideSettings } from '../slide/run.ts';
 import { train, type TrainOptions } from '../train/trainer.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { pathExists } from '../util/fs.ts';
@@ -51,7 +52,20 @@ export interface PredictJob extends JobBase {
   tiles: number;
 }
 
-export type PipelineJob = TrainJob | PredictJob;
+/** One whole slide (`vascseg slide` over a queue): its `stageDir` is the slide's output directory. */
+export interface SlideJob extends JobBase {
+  kind: 'slide';
+  /** The weights as the user named them (the run's hash is over these) and as absolute paths. */
+  weights: string[];
+  weightFiles: string[];
+  image: string;
+  settings: SlideSettings;
+  batch: number;
+  /** Worker threads that finish windows. */
+  finishers: number;
+}
+
+export type PipelineJob = TrainJob | PredictJob | SlideJob;
 
 /** What a job's process is told: the job and the onnxruntime threads it may use. */
 export interface JobRequest {
@@ -69,16 +83,19 @@ export const jobDoneFile = (job: TrainJob) => join(trainDir(job), 'job-done.json
 
 /** Whether a job's result is already on disk (then running it again would only redo it). */
 export async function jobFinished(job: PipelineJob): Promise<boolean> {
-  return pathExists(job.kind === 'train' ? jobDoneFile(job) : job.out);
+  return pathExists(job.kind === 'train' ? jobDoneFile(job) : job.kind === 'predict' ? job.out : join(job.stageDir, 'summary.json'));
 }
 
+/** The file that says a job's directory is the one its submitter prepared, with its hash. */
+const markerFile = (job: PipelineJob) => join(job.stageDir, job.kind === 'slide' ? 'slide-run.json' : 'stage.json');
+
 /**
- * Why a worker cannot run this job here, or null: it must see the stage the pipeline prepared
- * (its `stage.json` with the job's hash), or it would train on nothing and write where no
- * one looks.
+ * Why a worker cannot run this job here, or null: it must see the directory its submitter
+ * prepared (a stage's `stage.json`, a slide run's `slide-run.json`, with the job's hash), or it
+ * would train on nothing and write where no one looks.
  */
 export async function jobInvisible(job: PipelineJob): Promise<string | null> {
-  const marker = join(job.stageDir, 'stage.json');
+  const marker = markerFile(job);
   const stage = JSON.parse(await readFile(marker, 'utf8').catch(() => 'null')) as { hash?: string } | null;
   const why = !stage ? `${marker} is not there` : stage.hash !== job.stageHash ? `${marker} belongs to another configuration (hash ${stage.hash}, the job's ${job.stageHash})` : null;
   if (!why) return null;
@@ -89,7 +106,22 @@ export async function jobInvisible(job: PipelineJob): Promise<string | null> {
 export async function executeJob(job: PipelineJob, threads: number, log: (line: string) => void): Promise<void> {
   if (await jobFinished(job)) return;
   if (job.kind === 'train') return executeTrain(job, threads, log);
-  return executePredict(job, threads, log);
+  if (job.kind === 'predict') return executePredict(job, threads, log);
+  return executeSlide(job, threads, log);
+}
+
+async function executeSlide(job: SlideJob, threads: number, log: (line: string) => void): Promise<void> {
+  const runtimes: Runtime[] = [];
+  let last = Date.now();
+  try {
+    for (const w of job.weightFiles) runtimes.push(await openRuntime(w, 'onnx', { threads }));
+    const r = await runSlide(job.weights, runtimes, job.image, job.stageDir, job.settings, job.finishers, job.batch, (p) => {
+      if (Date.now() - last > 10_000 || p.done === p.total) { log(`${p.done}/${p.total} windows`); last = Date.now(); }
+    }, log);
+    log(`${r.vessels} vessels: wrote ${r.outputs.join(', ')}`);
+  } finally {
+    for (const r of runtimes) await r.dispose();
+  }
 }
 
 async function executeTrain(job: TrainJob, threads: number, log: (line: string) => void): Promise<void> {

@@ -16,6 +16,7 @@ import { jobFinished, type PipelineJob } from './jobs.ts';
 export const DEFAULT_QUEUE = 'vascseg';
 /** Tiles per prediction shard: big enough that loading the models is a small part of a shard. */
 export const DEFAULT_SHARD_TILES = 50;
+const VANISHED_CHECK_MS = 10_000;
 
 /**
  * A Redis connection that survives Redis restarts (it reconnects and retries forever), after
@@ -94,6 +95,18 @@ export class QueueExecutor implements Executor {
       if (job && typeof line === 'string') progress.line(job, line);
     };
     this.events.on('progress', onProgress);
+    const done = new Set<string>();
+    // A Redis restarted without persistence forgets queued jobs, and nobody would ever finish
+    // them: look for ours now and then, and queue again any that vanished.
+    const watch = setInterval(() => {
+      void (async () => {
+        for (const job of pending) {
+          if (done.has(job.id) || (await this.queue.getJob(job.id))) continue;
+          log(`${tag} ${job.label} vanished from the queue (Redis restarted without persistence?): queued again`);
+          await this.enqueue(job);
+        }
+      })().catch(() => {});
+    }, VANISHED_CHECK_MS);
     try {
       const queued: Job[] = [];
       for (const job of pending) queued.push(await this.enqueue(job));
@@ -104,10 +117,12 @@ export class QueueExecutor implements Executor {
           throw new Error(`${tag} ${job.label} failed on a worker: ${e.message}`);
         });
         // The worker wrote its result on its side of the shared filesystem; it must be here too.
+        done.add(job.id);
         if (!(await jobFinished(job))) throw new Error(`${tag} ${job.label}: a worker finished it, but its result is not in ${job.stageDir} on ${hostname()}; the run directory must be on a filesystem the pipeline and every worker share`);
         progress.finished();
       }));
     } finally {
+      clearInterval(watch);
       this.events.off('progress', onProgress);
     }
   }

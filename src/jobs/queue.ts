@@ -98,13 +98,13 @@ export class QueueExecutor implements Executor {
     const done = new Set<string>();
     // A Redis restarted without persistence forgets queued jobs, and nobody would ever finish
     // them: look for ours now and then, and queue again any that vanished.
+    const requeue = (job: PipelineJob) => {
+      log(`${tag} ${job.label} vanished from the queue (Redis restarted without persistence?): queued again`);
+      return this.enqueue(job);
+    };
     const watch = setInterval(() => {
       void (async () => {
-        for (const job of pending) {
-          if (done.has(job.id) || (await this.queue.getJob(job.id))) continue;
-          log(`${tag} ${job.label} vanished from the queue (Redis restarted without persistence?): queued again`);
-          await this.enqueue(job);
-        }
+        for (const job of pending) if (!done.has(job.id) && !(await this.queue.getJob(job.id))) await requeue(job);
       })().catch(() => {});
     }, VANISHED_CHECK_MS);
     try {
@@ -113,9 +113,16 @@ export class QueueExecutor implements Executor {
       log(`${tag} ${pending.length} job${pending.length > 1 ? 's' : ''} on queue ${this.opts.queue} at ${this.opts.redis}; ${workers === 0 ? `no worker is connected yet: start one with \`vascseg worker --redis ${this.opts.redis} --queue ${this.opts.queue}\`` : `${workers} worker${workers > 1 ? 's' : ''} connected`}`);
       await Promise.all(queued.map(async (q, k) => {
         const job = pending[k]!;
-        await q.waitUntilFinished(this.events).catch((e: Error) => {
-          throw new Error(`${tag} ${job.label} failed on a worker: ${e.message}`);
-        });
+        for (let waiting: Job | null = q; waiting;) {
+          try {
+            await waiting.waitUntilFinished(this.events);
+            waiting = null;
+          } catch (e) {
+            // BullMQ's word for a job that is no longer in Redis (it looks again on reconnecting).
+            if (!/Missing key for job/.test((e as Error).message)) throw new Error(`${tag} ${job.label} failed on a worker: ${(e as Error).message}`);
+            waiting = await requeue(job);
+          }
+        }
         // The worker wrote its result on its side of the shared filesystem; it must be here too.
         done.add(job.id);
         if (!(await jobFinished(job))) throw new Error(`${tag} ${job.label}: a worker finished it, but its result is not in ${job.stageDir} on ${hostname()}; the run directory must be on a filesystem the pipeline and every worker share`);

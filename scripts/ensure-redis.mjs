@@ -21,4 +21,8 @@ if (!onPath('redis-server')) {
       process.exit(1);
     }
   }
+  if (!onPath('redis-server')) {
+    console.error('npm test needs redis-server on PATH for the job-queue tests: the redis-server package is installed, but its redis-server is not on this PATH');
+    process.exit(1);
+  }
 }

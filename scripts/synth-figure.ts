@@ -1,43 +1,66 @@
 /**
- * docs/synth-vs-real.png: a real tile (with its real labels) beside synthetic tiles of two
- * WSIs with their labels drawn (vessels cyan, unsure orange, glomeruli yellow).
- * Run: npx tsx scripts/synth-figure.ts [out.png]
+ * docs/synth-vs-real.png: real tiles beside synthetic tiles of the same dataset and WSI, one
+ * row per (dataset, WSI): three real tiles on the left, three synthetic ones on the right.
+ * Run: npm run docs:synth-figure -- [--real DIR] [--out docs/synth-vs-real.png] [--seed 0]
+ * (DIR: a dataset of real tiles in the Kaggle layout, such as the 218 of ../shared/hubmap-real.)
  */
 import sharp from 'sharp';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { tmpdir } from 'node:os';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { loadDataset, readTileImage } from '../src/data/dataset.ts';
-import { drawOutlines } from '../src/data/overlay.ts';
-import { REFERENCE_DIR } from '../src/reference/build.ts';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadDataset, readTileImage, type Dataset } from '../src/data/dataset.ts';
 import { synthSchema } from '../src/synth/config.ts';
 import { generateDataset } from '../src/synth/generate.ts';
+import { pathExists } from '../src/util/fs.ts';
 
-const out = process.argv[2] ?? 'docs/synth-vs-real.png';
+const args = process.argv.slice(2);
+const flag = (name: string, def: string) => { const k = args.indexOf(name); return k >= 0 && args[k + 1] ? args[k + 1]! : def; };
+const realDir = flag('--real', '../shared/hubmap-real');
+const out = flag('--out', 'docs/synth-vs-real.png');
+const seed = Number(flag('--seed', '0'));
+const PER = 3, SIDE = 200, GAP = 6, LABEL = 150;
+
+if (!(await pathExists(join(realDir, 'tile_meta.csv')))) throw new Error(`--real ${realDir}: no tile_meta.csv; give a dataset of real tiles in the Kaggle layout`);
+const real = await loadDataset(realDir, { strict: true });
+const groups = [...new Set(real.tiles.filter((t) => real.images.train.has(t.id)).map((t) => `${t.dataset}/${t.sourceWsi}`))].sort();
+const key = (g: string) => g.split('/').map(Number) as [number, number];
+
 const work = await mkdtemp(join(tmpdir(), 'synth-figure-'));
 const dir = join(work, 'ds');
-await generateDataset(synthSchema.parse({ seed: 0, wsis: [{ wsi: 2, dataset1: 4 }, { wsi: 9, dataset3: 4 }] }), dir);
-const ds = await loadDataset(dir);
-const truth = new Map<string, { type: string; coordinates: [number, number][][] }[]>();
-for (const line of (await readFile(join(dir, 'truth', 'polygons.jsonl'), 'utf8')).trim().split('\n')) {
-  const t = JSON.parse(line) as { id: string; annotations: { type: string; coordinates: [number, number][][] }[] };
-  truth.set(t.id, t.annotations);
+const wsis = new Map<number, { wsi: number; dataset1: number; dataset2: number }>();
+for (const g of groups) {
+  const [d, w] = key(g);
+  const c = wsis.get(w) ?? { wsi: w, dataset1: 0, dataset2: 0 };
+  if (d === 1) c.dataset1 = PER; else c.dataset2 = PER;
+  wsis.set(w, c);
 }
-const pick = (wsi: number) => ds.tiles.filter((t) => t.sourceWsi === wsi).map((t) => t.id)
-  .sort((a, b) => (truth.get(b) ?? ds.labels.get(b) ?? []).length - (truth.get(a) ?? ds.labels.get(a) ?? []).length)[0]!;
-const panels: Buffer[] = [];
-const realRaw = await sharp(REFERENCE_DIR + 'trn_img_0006ff2aa7cd.png').removeAlpha().raw().toBuffer();
-panels.push(await sharp(realRaw, { raw: { width: 512, height: 512, channels: 3 } }).png().toBuffer());
-for (const id of [pick(2), pick(9)]) {
+await generateDataset(synthSchema.parse({ seed, wsis: [...wsis.values()] }), dir);
+const synth = await loadDataset(dir);
+
+const pick = (ds: Dataset, g: string) => {
+  const [d, w] = key(g);
+  return ds.tiles.filter((t) => t.dataset === d && t.sourceWsi === w && ds.images.train.has(t.id)).map((t) => t.id).sort().slice(0, PER);
+};
+const thumb = async (ds: Dataset, id: string) => {
   const img = await readTileImage(ds, id);
-  panels.push(await sharp(Buffer.from(img.data), { raw: { width: 512, height: 512, channels: 3 } }).png().toBuffer());
-  const labelled = drawOutlines(img, (ds.labels.get(id) ?? truth.get(id) ?? []) as never);
-  panels.push(await sharp(Buffer.from(labelled.data), { raw: { width: 512, height: 512, channels: 3 } }).png().toBuffer());
+  return sharp(Buffer.from(img.data), { raw: { width: img.width, height: img.height, channels: 3 } }).resize(SIDE, SIDE).png().toBuffer();
+};
+const text = (s: string, w: number, h: number, size = 18) => Buffer.from(`<svg width="${w}" height="${h}"><text x="${w / 2}" y="${h / 2}" font-family="sans-serif" font-size="${size}" text-anchor="middle" dominant-baseline="middle">${s}</text></svg>`);
+
+const top = 34;
+const width = LABEL + 2 * PER * (SIDE + GAP) + GAP * 3;
+const height = top + groups.length * (SIDE + GAP);
+const layers: sharp.OverlayOptions[] = [
+  { input: text('real', PER * (SIDE + GAP), top), left: LABEL, top: 0 },
+  { input: text('synthetic (vascseg synth)', PER * (SIDE + GAP), top), left: LABEL + PER * (SIDE + GAP) + GAP * 3, top: 0 },
+];
+for (const [row, g] of groups.entries()) {
+  const [d, w] = key(g);
+  const y = top + row * (SIDE + GAP);
+  layers.push({ input: text(`dataset ${d}, WSI ${w}`, LABEL, SIDE, 16), left: 0, top: y });
+  for (const [k, id] of pick(real, g).entries()) layers.push({ input: await thumb(real, id), left: LABEL + k * (SIDE + GAP), top: y });
+  for (const [k, id] of pick(synth, g).entries()) layers.push({ input: await thumb(synth, id), left: LABEL + (PER + k) * (SIDE + GAP) + GAP * 3, top: y });
 }
-const gap = 8;
-await sharp({ create: { width: 5 * 512 + 4 * gap, height: 512, channels: 3, background: '#ffffff' } })
-  .composite(panels.map((input, k) => ({ input, left: k * (512 + gap), top: 0 })))
-  .png().toFile(out);
+await sharp({ create: { width, height, channels: 3, background: '#ffffff' } }).composite(layers).png({ compressionLevel: 9 }).toFile(out);
 await rm(work, { recursive: true, force: true });
-console.log(`wrote ${out}: real tile (WSI 2) | synthetic WSI 2 tile, with labels | synthetic WSI 9 (dataset 3 stain) tile, with true labels`);
+console.log(`wrote ${out}: ${groups.length} rows (dataset, WSI), ${PER} real tiles from ${realDir} | ${PER} synthetic tiles (seed ${seed}) each, at ${SIDE} px`);

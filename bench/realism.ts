@@ -1,0 +1,258 @@
+/**
+ * npm run bench:realism -- --real ../shared/hubmap-real [--seeds 0,1,2] [--epochs 12] [--synth-seed 0] [--work DIR]
+ *
+ * How far the synthetic tissue is from real tiles: classifier two-sample tests (50% held-out
+ * accuracy = indistinguishable) and per-feature distances.
+ *
+ *   - A synthetic dataset with as many tiles of each (dataset, WSI) as the real one holds
+ *     (`vascseg synth` with those counts, --synth-seed), so both sides have the same mix.
+ *   - Per-tile features: RGB means and spreads, HSV saturation and value means and spreads,
+ *     fractions of near-white (lumens, glass) and dark (nuclei) pixels, an 8-bin histogram of
+ *     Sobel gradient magnitude on grey, and a 10-bin histogram of uniform local binary
+ *     patterns (radius 1, 8 neighbours: local texture).
+ *   - Linear test: logistic regression on the standardised features, trained on a random
+ *     half of each side, accuracy on the other half, per seed.
+ *   - CNN test: a small convolutional net (3 strided 3x3 conv layers, 16-32-64 channels,
+ *     global average pooling, one logit) trained on 128 px full-resolution crops of the same
+ *     training halves (4 random crops per tile and epoch), a tile's score the mean over its 16
+ *     crops; accuracy on the held-out halves, per seed.
+ *   - Per feature: the Kolmogorov-Smirnov statistic between real and synthetic values, and
+ *     the standardised mean difference (difference of means over the pooled sd): the larger,
+ *     the more that statistic gives the synthetic tiles away.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { loadDataset, readTileImage, type Dataset } from '../src/data/dataset.ts';
+import type { RgbImage } from '../src/data/images.ts';
+import { setupBackend } from '../src/engine/backend.ts';
+import { synthSchema } from '../src/synth/config.ts';
+import { generateDataset } from '../src/synth/generate.ts';
+import { Rng } from '../src/util/random.ts';
+import { pathExists } from '../src/util/fs.ts';
+
+const args = process.argv.slice(2);
+const flag = (name: string, def?: string): string => {
+  const k = args.indexOf(name);
+  if (k >= 0 && args[k + 1] !== undefined) return args[k + 1]!;
+  if (def === undefined) throw new Error(`${name} is required (see the top of bench/realism.ts)`);
+  return def;
+};
+const realDir = resolve(flag('--real'));
+const seeds = flag('--seeds', '0,1,2').split(',').map(Number);
+const epochs = Number(flag('--epochs', '12'));
+const synthSeed = Number(flag('--synth-seed', '0'));
+const work = resolve(flag('--work', join('runs', 'bench', 'realism')));
+await mkdir(work, { recursive: true });
+
+// --- the two sides ---------------------------------------------------------------------------
+const real = await loadDataset(realDir, { strict: true });
+const counts = new Map<number, { wsi: number; dataset1: number; dataset2: number; dataset3: number }>();
+for (const t of real.tiles) {
+  const c = counts.get(t.sourceWsi) ?? { wsi: t.sourceWsi, dataset1: 0, dataset2: 0, dataset3: 0 };
+  c[`dataset${t.dataset}` as 'dataset1' | 'dataset2' | 'dataset3']++;
+  counts.set(t.sourceWsi, c);
+}
+const synthDir = join(work, `synth-${synthSeed}`);
+if (!(await pathExists(join(synthDir, 'tile_meta.csv')))) {
+  console.log(`rendering ${real.tiles.length} synthetic tiles with the real (dataset, WSI) counts into ${synthDir}`);
+  await generateDataset(synthSchema.parse({ seed: synthSeed, wsis: [...counts.values()].sort((a, b) => a.wsi - b.wsi) }), synthDir);
+}
+const synth = await loadDataset(synthDir, { strict: true });
+
+async function images(ds: Dataset): Promise<RgbImage[]> {
+  const out: RgbImage[] = [];
+  for (const t of ds.tiles) if (ds.images.train.has(t.id)) out.push(await readTileImage(ds, t.id));
+  return out;
+}
+const realImgs = await images(real), synthImgs = await images(synth);
+console.log(`real ${realImgs.length} tiles (${realDir}), synthetic ${synthImgs.length} tiles (synth seed ${synthSeed})`);
+
+// --- features ----------------------------------------------------------------------------------
+const GRAD_EDGES = [2, 4, 8, 16, 32, 64, 128]; // 8 bins of Sobel magnitude on 0..255 grey
+const names = ['mean R', 'mean G', 'mean B', 'sd R', 'sd G', 'sd B', 'mean saturation', 'sd saturation', 'mean value', 'sd value', 'near-white fraction', 'dark fraction',
+  ...GRAD_EDGES.map((e, k) => `gradient ${k === 0 ? 0 : GRAD_EDGES[k - 1]}-${e}`), 'gradient >128',
+  ...Array.from({ length: 9 }, (_, k) => `LBP uniform ${k}`), 'LBP non-uniform'];
+
+/** LBP code -> bin: uniform patterns (at most 2 transitions) by their count of ones, the rest in bin 9. */
+const LBP_BIN = Array.from({ length: 256 }, (_, code) => {
+  let transitions = 0;
+  for (let b = 0; b < 8; b++) if (((code >> b) & 1) !== ((code >> ((b + 1) % 8)) & 1)) transitions++;
+  if (transitions > 2) return 9;
+  let ones = 0;
+  for (let b = 0; b < 8; b++) ones += (code >> b) & 1;
+  return ones;
+});
+
+function features(img: RgbImage): number[] {
+  const { width: w, height: h, data } = img;
+  const n = w * h;
+  const sum = [0, 0, 0], sq = [0, 0, 0];
+  let sSum = 0, sSq = 0, vSum = 0, vSq = 0, white = 0, dark = 0;
+  const grey = new Float32Array(n);
+  for (let p = 0; p < n; p++) {
+    const r = data[p * 3]!, g = data[p * 3 + 1]!, b = data[p * 3 + 2]!;
+    sum[0] += r; sum[1] += g; sum[2] += b;
+    sq[0] += r * r; sq[1] += g * g; sq[2] += b * b;
+    const mx = Math.max(r, g, b), mn = Math.min(r, g, b);
+    const s = mx === 0 ? 0 : (mx - mn) / mx, v = mx / 255;
+    sSum += s; sSq += s * s; vSum += v; vSq += v * v;
+    const y = 0.299 * r + 0.587 * g + 0.114 * b;
+    grey[p] = y;
+    if (y > 215 && s < 0.12) white++;
+    if (y < 90) dark++;
+  }
+  const sd = (s: number, q: number) => Math.sqrt(Math.max(0, q / n - (s / n) ** 2));
+  const grad = new Array(GRAD_EDGES.length + 1).fill(0);
+  const lbp = new Array(10).fill(0);
+  const at = (x: number, y: number) => grey[y * w + x]!;
+  for (let y = 1; y < h - 1; y++) {
+    for (let x = 1; x < w - 1; x++) {
+      const gx = at(x + 1, y - 1) + 2 * at(x + 1, y) + at(x + 1, y + 1) - at(x - 1, y - 1) - 2 * at(x - 1, y) - at(x - 1, y + 1);
+      const gy = at(x - 1, y + 1) + 2 * at(x, y + 1) + at(x + 1, y + 1) - at(x - 1, y - 1) - 2 * at(x, y - 1) - at(x + 1, y - 1);
+      const m = Math.sqrt(gx * gx + gy * gy) / 4;
+      let bin = 0;
+      while (bin < GRAD_EDGES.length && m >= GRAD_EDGES[bin]!) bin++;
+      grad[bin]++;
+      const c = at(x, y);
+      const ring = [at(x - 1, y - 1), at(x, y - 1), at(x + 1, y - 1), at(x + 1, y), at(x + 1, y + 1), at(x, y + 1), at(x - 1, y + 1), at(x - 1, y)];
+      let code = 0;
+      for (let b = 0; b < 8; b++) if (ring[b]! >= c) code |= 1 << b;
+      lbp[LBP_BIN[code]!]++;
+    }
+  }
+  const inner = (w - 2) * (h - 2);
+  return [sum[0]! / n, sum[1]! / n, sum[2]! / n, sd(sum[0]!, sq[0]!), sd(sum[1]!, sq[1]!), sd(sum[2]!, sq[2]!), sSum / n, sd(sSum, sSq), vSum / n, sd(vSum, vSq), white / n, dark / n,
+    ...grad.map((g) => g / inner), ...lbp.map((l) => l / inner)];
+}
+
+const realF = realImgs.map(features), synthF = synthImgs.map(features);
+
+// --- per-feature distances -----------------------------------------------------------------
+function ks(a: number[], b: number[]): number {
+  const xs = [...a, ...b].sort((p, q) => p - q);
+  const sa = [...a].sort((p, q) => p - q), sb = [...b].sort((p, q) => p - q);
+  let i = 0, j = 0, d = 0;
+  for (const x of xs) {
+    while (i < sa.length && sa[i]! <= x) i++;
+    while (j < sb.length && sb[j]! <= x) j++;
+    d = Math.max(d, Math.abs(i / sa.length - j / sb.length));
+  }
+  return d;
+}
+const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
+const sdOf = (v: number[]) => Math.sqrt(mean(v.map((x) => (x - mean(v)) ** 2)));
+const distances = names.map((name, f) => {
+  const a = realF.map((r) => r[f]!), b = synthF.map((r) => r[f]!);
+  const pooled = Math.sqrt((sdOf(a) ** 2 + sdOf(b) ** 2) / 2) || 1;
+  return { name, real: mean(a), synth: mean(b), ks: ks(a, b), smd: (mean(b) - mean(a)) / pooled };
+}).sort((p, q) => q.ks - p.ks);
+
+// --- the two-sample tests -----------------------------------------------------------------
+interface Split { train: number[]; test: number[] }
+/** A random half of each side trains, the other half tests (indices into real ++ synthetic). */
+function split(seed: number): Split {
+  const rng = Rng.of(seed, 0x5eed);
+  const half = (n: number, offset: number) => {
+    const idx = Array.from({ length: n }, (_, k) => k + offset);
+    for (let k = n - 1; k > 0; k--) { const j = rng.int(0, k); [idx[k], idx[j]] = [idx[j]!, idx[k]!]; }
+    return [idx.slice(0, n >> 1), idx.slice(n >> 1)] as const;
+  };
+  const [rTrain, rTest] = half(realF.length, 0), [sTrain, sTest] = half(synthF.length, realF.length);
+  return { train: [...rTrain, ...sTrain], test: [...rTest, ...sTest] };
+}
+const allF = [...realF, ...synthF];
+const label = (k: number) => (k < realF.length ? 0 : 1);
+const accuracy = (scores: number[], idx: number[]) => idx.filter((k, i) => (scores[i]! > 0.5 ? 1 : 0) === label(k)).length / idx.length;
+
+function linearTest(s: Split): number {
+  const dims = names.length;
+  const mu = names.map((_, f) => mean(s.train.map((k) => allF[k]![f]!)));
+  const sigma = names.map((_, f) => sdOf(s.train.map((k) => allF[k]![f]!)) || 1);
+  const x = (k: number) => allF[k]!.map((v, f) => (v - mu[f]!) / sigma[f]!);
+  const w = new Array(dims).fill(0);
+  let b = 0;
+  const lr = 0.1, l2 = 1e-3;
+  for (let it = 0; it < 2000; it++) {
+    const gw = new Array(dims).fill(0);
+    let gb = 0;
+    for (const k of s.train) {
+      const xi = x(k);
+      const p = 1 / (1 + Math.exp(-(xi.reduce((a, v, f) => a + v * w[f], b))));
+      const e = p - label(k);
+      for (let f = 0; f < dims; f++) gw[f] += e * xi[f]!;
+      gb += e;
+    }
+    for (let f = 0; f < dims; f++) w[f] -= lr * (gw[f] / s.train.length + l2 * w[f]);
+    b -= lr * gb / s.train.length;
+  }
+  return accuracy(s.test.map((k) => 1 / (1 + Math.exp(-(x(k).reduce((a, v, f) => a + v * w[f], b))))), s.test);
+}
+
+const CROP = 128;
+const allImgs = [...realImgs, ...synthImgs];
+function crop(img: RgbImage, x0: number, y0: number, out: Float32Array, at: number): void {
+  for (let y = 0; y < CROP; y++) for (let x = 0; x < CROP; x++) for (let c = 0; c < 3; c++) out[at + (y * CROP + x) * 3 + c] = img.data[((y0 + y) * img.width + x0 + x) * 3 + c]! / 255;
+}
+
+async function cnnTest(s: Split, seed: number): Promise<number> {
+  const rng = Rng.of(seed, 0xc2a);
+  const model = tf.sequential({
+    layers: [
+      tf.layers.conv2d({ inputShape: [CROP, CROP, 3], filters: 16, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.heNormal({ seed }) }),
+      tf.layers.conv2d({ filters: 32, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.heNormal({ seed: seed + 1 }) }),
+      tf.layers.conv2d({ filters: 64, kernelSize: 3, strides: 2, padding: 'same', activation: 'relu', kernelInitializer: tf.initializers.heNormal({ seed: seed + 2 }) }),
+      tf.layers.globalAveragePooling2d({}),
+      tf.layers.dense({ units: 1, activation: 'sigmoid', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 3 }) }),
+    ],
+  });
+  model.compile({ optimizer: tf.train.adam(1e-3), loss: 'binaryCrossentropy' });
+  const per = 4;
+  for (let e = 0; e < epochs; e++) {
+    const n = s.train.length * per;
+    const xs = new Float32Array(n * CROP * CROP * 3), ys = new Float32Array(n);
+    const order = s.train.flatMap((k) => Array.from({ length: per }, () => k));
+    for (let k = order.length - 1; k > 0; k--) { const j = rng.int(0, k); [order[k], order[j]] = [order[j]!, order[k]!]; }
+    order.forEach((k, i) => {
+      const img = allImgs[k]!;
+      crop(img, rng.int(0, img.width - CROP), rng.int(0, img.height - CROP), xs, i * CROP * CROP * 3);
+      ys[i] = label(k);
+    });
+    const x = tf.tensor4d(xs, [n, CROP, CROP, 3]), y = tf.tensor2d(ys, [n, 1]);
+    await model.fit(x, y, { batchSize: 16, epochs: 1, shuffle: false, verbose: 0 });
+    x.dispose(); y.dispose();
+  }
+  const scores: number[] = [];
+  for (const k of s.test) {
+    const img = allImgs[k]!;
+    const side = Math.floor(img.width / CROP);
+    const xs = new Float32Array(side * side * CROP * CROP * 3);
+    for (let gy = 0; gy < side; gy++) for (let gx = 0; gx < side; gx++) crop(img, gx * CROP, gy * CROP, xs, (gy * side + gx) * CROP * CROP * 3);
+    const p = tf.tidy(() => (model.predict(tf.tensor4d(xs, [side * side, CROP, CROP, 3])) as tf.Tensor).mean());
+    scores.push((await p.data())[0]!);
+    p.dispose();
+  }
+  model.dispose();
+  return accuracy(scores, s.test);
+}
+
+await setupBackend('auto', { quiet: true });
+const results: { seed: number; linear: number; cnn: number }[] = [];
+for (const seed of seeds) {
+  const s = split(seed);
+  const t0 = performance.now();
+  const linear = linearTest(s);
+  const cnn = await cnnTest(s, seed);
+  results.push({ seed, linear, cnn });
+  console.log(`seed ${seed}: held-out accuracy, linear on features ${(linear * 100).toFixed(1)}%, CNN on crops ${(cnn * 100).toFixed(1)}% (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
+}
+const summary = (key: 'linear' | 'cnn') => {
+  const v = results.map((r) => r[key]);
+  return `${(mean(v) * 100).toFixed(1)}% (sd ${(sdOf(v) * 100).toFixed(1)}, ${v.map((a) => (a * 100).toFixed(1)).join(' / ')})`;
+};
+console.log(`\ntwo-sample accuracy over seeds ${seeds.join(',')} (50% = indistinguishable): linear ${summary('linear')}; CNN ${summary('cnn')}\n`);
+console.log('| feature | real mean | synthetic mean | KS | standardised mean difference |');
+console.log('|---|---|---|---|---|');
+for (const d of distances) console.log(`| ${d.name} | ${d.real.toFixed(4)} | ${d.synth.toFixed(4)} | ${d.ks.toFixed(3)} | ${d.smd >= 0 ? '+' : ''}${d.smd.toFixed(2)} |`);
+await writeFile(join(work, `realism-${synthSeed}.json`), JSON.stringify({ real: realDir, synthSeed, seeds, epochs, results, distances }, null, 2));
+console.log(`\nwrote ${join(work, `realism-${synthSeed}.json`)}`);

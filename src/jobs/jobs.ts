@@ -15,6 +15,7 @@ import { predictTiles } from '../infer/tiles.ts';
 import type { Prediction, PredictOptions } from '../infer/predict.ts';
 import { runSlide, type SlideSettings } from '../slide/run.ts';
 import { train, type TrainOptions } from '../train/trainer.ts';
+import { rleFromString, rleToString } from '../eval/rle.ts';
 import { writeFileAtomic } from '../util/atomic.ts';
 import { pathExists } from '../util/fs.ts';
 
@@ -48,6 +49,8 @@ export interface PredictJob extends JobBase {
   opts: PredictOptions;
   parts: PredictPart[];
   out: string;
+  /** Predictions scoring below this are not kept (pseudo-labelling reads only those above its conf). */
+  minScore?: number;
   /** A total for progress lines: the tiles over all parts. */
   tiles: number;
 }
@@ -136,8 +139,8 @@ async function executeTrain(job: TrainJob, threads: number, log: (line: string) 
   await writeFileAtomic(jobDoneFile(job), JSON.stringify({ seconds: (Date.now() - started) / 1000 }));
 }
 
-/** Predictions as JSON (RLE counts as plain arrays). */
-type StoredPrediction = Omit<Prediction, 'rle'> & { rle: { height: number; width: number; counts: number[] } };
+/** Predictions as JSON, masks as COCO's compressed RLE strings (a few times smaller than count arrays). */
+type StoredPrediction = Omit<Prediction, 'rle'> & { rle: { height: number; width: number; counts: string } };
 
 async function executePredict(job: PredictJob, threads: number, log: (line: string) => void): Promise<void> {
   const ds = await loadDataset(job.data, { strict: true });
@@ -152,7 +155,8 @@ async function executePredict(job: PredictJob, threads: number, log: (line: stri
         done++;
         if (Date.now() - last > 10_000 || done === job.tiles) { log(`predicted ${done}/${job.tiles} tiles`); last = Date.now(); }
       });
-      out.push(part.ids.map((id) => [id, preds.get(id)!.map((p) => ({ ...p, rle: { height: p.rle.height, width: p.rle.width, counts: [...p.rle.counts] } }))]));
+      const kept = (id: string) => preds.get(id)!.filter((p) => p.score >= (job.minScore ?? -Infinity));
+      out.push(part.ids.map((id) => [id, kept(id).map((p) => ({ ...p, rle: { height: p.rle.height, width: p.rle.width, counts: rleToString(p.rle.counts) } }))]));
     }
   } finally {
     for (const r of runtimes.values()) await r.dispose();
@@ -163,5 +167,5 @@ async function executePredict(job: PredictJob, threads: number, log: (line: stri
 /** A predict job's output: one map of tile predictions per part. */
 export async function readPredictions(job: PredictJob): Promise<Map<string, Prediction[]>[]> {
   const stored = JSON.parse(await readFile(job.out, 'utf8')) as [string, StoredPrediction[]][][];
-  return stored.map((part) => new Map(part.map(([id, ps]) => [id, ps.map((p) => ({ ...p, rle: { ...p.rle, counts: Uint32Array.from(p.rle.counts) } }))])));
+  return stored.map((part) => new Map(part.map(([id, ps]) => [id, ps.map((p) => ({ ...p, rle: rleFromString(p.rle.counts, p.rle.height, p.rle.width) }))])));
 }

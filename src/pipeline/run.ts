@@ -183,7 +183,7 @@ class Pipeline {
    * Predict through the executor: each request becomes one job per shard (the executor says
    * how many), and the answers come back in the order asked, one map per part.
    */
-  private async predict(stage: string, tag: string, split: 'train' | 'test', requests: PredictRequest[]): Promise<Map<string, Prediction[]>[][]> {
+  private async predict(stage: string, tag: string, split: 'train' | 'test', requests: PredictRequest[], minScore?: number): Promise<Map<string, Prediction[]>[][]> {
     const opts = predictOptions(this.opts.config);
     const jobs: PredictJob[][] = requests.map((r) => {
       const tiles = r.parts.reduce((n, p) => n + p.ids.length, 0);
@@ -192,7 +192,7 @@ class Pipeline {
         const label = shards > 1 ? `${r.label} shard ${k + 1}/${shards}` : r.label;
         // Shard k takes every shards-th tile of each part, so shards stay even across parts.
         const parts: PredictPart[] = r.parts.map((p) => ({ weights: p.weights, ids: p.ids.filter((_, i) => i % shards === k) }));
-        return { ...this.jobBase(stage, label), kind: 'predict', data: this.data, split, opts, parts, tiles: parts.reduce((n, p) => n + p.ids.length, 0), out: join(this.dir(stage), 'jobs', `${label.replace(/[^\w.-]+/g, '-')}.json`) };
+        return { ...this.jobBase(stage, label), kind: 'predict', data: this.data, split, opts, parts, minScore, tiles: parts.reduce((n, p) => n + p.ids.length, 0), out: join(this.dir(stage), 'jobs', `${label.replace(/[^\w.-]+/g, '-')}.json`) };
       });
     });
     await this.opts.executor.run(jobs.flat(), tag, this.opts.log);
@@ -215,7 +215,8 @@ class Pipeline {
     const modelStage = this.stages.find((s) => s.name === stage.models) as TrainStage;
     const tiles = this.source.tiles.filter((t) => c.pseudo.datasets.includes(t.dataset) && this.source.images.train.has(t.id));
     const weights = this.foldModels(modelStage.name, stageFolds(modelStage, c));
-    const [[preds]] = await this.predict(stage.name, tag, 'train', [{ label: 'pseudo-label', parts: [{ weights, ids: tiles.map((t) => t.id) }] }]);
+    // Only instances above pseudo.conf can become labels, so only those are kept.
+    const [[preds]] = await this.predict(stage.name, tag, 'train', [{ label: 'pseudo-label', parts: [{ weights, ids: tiles.map((t) => t.id) }] }], c.pseudo.conf);
     const pseudo: PseudoTile[] = [];
     for (const t of tiles) {
       const p = selectPseudoLabels(t.id, preds!.get(t.id)!, c.pseudo);

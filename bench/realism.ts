@@ -1,5 +1,5 @@
 /**
- * npm run bench:realism -- --real ../shared/hubmap-real [--seeds 0,1,2] [--epochs 12] [--synth-seed 0] [--work DIR]
+ * npm run bench:realism -- --real ../shared/hubmap-real [--seeds 0,1,2] [--epochs 12] [--synth-seed 0] [--appearance JSON] [--work DIR]
  *
  * How far the synthetic tissue is from real tiles: classifier two-sample tests (50% held-out
  * accuracy = indistinguishable) and per-feature distances.
@@ -42,6 +42,9 @@ const realDir = resolve(flag('--real'));
 const seeds = flag('--seeds', '0,1,2').split(',').map(Number);
 const epochs = Number(flag('--epochs', '12'));
 const synthSeed = Number(flag('--synth-seed', '0'));
+/** Overrides of the synthetic appearance (`appearanceSchema`), to see what moves the figures. */
+const appearance = JSON.parse(flag('--appearance', '{}')) as Record<string, unknown>;
+const variant = Object.keys(appearance).length ? `-${Object.entries(appearance).map(([k, v]) => `${k}${v}`).join('-')}` : '';
 const work = resolve(flag('--work', join('runs', 'bench', 'realism')));
 await mkdir(work, { recursive: true });
 
@@ -53,10 +56,10 @@ for (const t of real.tiles) {
   c[`dataset${t.dataset}` as 'dataset1' | 'dataset2' | 'dataset3']++;
   counts.set(t.sourceWsi, c);
 }
-const synthDir = join(work, `synth-${synthSeed}`);
+const synthDir = join(work, `synth-${synthSeed}${variant}`);
 if (!(await pathExists(join(synthDir, 'tile_meta.csv')))) {
   console.log(`rendering ${real.tiles.length} synthetic tiles with the real (dataset, WSI) counts into ${synthDir}`);
-  await generateDataset(synthSchema.parse({ seed: synthSeed, wsis: [...counts.values()].sort((a, b) => a.wsi - b.wsi) }), synthDir);
+  await generateDataset(synthSchema.parse({ seed: synthSeed, wsis: [...counts.values()].sort((a, b) => a.wsi - b.wsi), appearance }), synthDir);
 }
 const synth = await loadDataset(synthDir, { strict: true });
 
@@ -254,5 +257,6 @@ console.log(`\ntwo-sample accuracy over seeds ${seeds.join(',')} (50% = indistin
 console.log('| feature | real mean | synthetic mean | KS | standardised mean difference |');
 console.log('|---|---|---|---|---|');
 for (const d of distances) console.log(`| ${d.name} | ${d.real.toFixed(4)} | ${d.synth.toFixed(4)} | ${d.ks.toFixed(3)} | ${d.smd >= 0 ? '+' : ''}${d.smd.toFixed(2)} |`);
-await writeFile(join(work, `realism-${synthSeed}.json`), JSON.stringify({ real: realDir, synthSeed, seeds, epochs, results, distances }, null, 2));
-console.log(`\nwrote ${join(work, `realism-${synthSeed}.json`)}`);
+const report = join(work, `realism-${synthSeed}${variant}.json`);
+await writeFile(report, JSON.stringify({ real: realDir, synthSeed, appearance, seeds, epochs, results, distances }, null, 2));
+console.log(`\nwrote ${report}`);

@@ -61,6 +61,6 @@ for (const [row, g] of groups.entries()) {
   for (const [k, id] of pick(real, g).entries()) layers.push({ input: await thumb(real, id), left: LABEL + k * (SIDE + GAP), top: y });
   for (const [k, id] of pick(synth, g).entries()) layers.push({ input: await thumb(synth, id), left: LABEL + (PER + k) * (SIDE + GAP) + GAP * 3, top: y });
 }
-await sharp({ create: { width, height, channels: 3, background: '#ffffff' } }).composite(layers).png({ compressionLevel: 9 }).toFile(out);
+await sharp({ create: { width, height, channels: 3, background: '#ffffff' } }).composite(layers).png({ palette: true, quality: 90, compressionLevel: 9 }).toFile(out); // a palette keeps the figure near 1 MB
 await rm(work, { recursive: true, force: true });
 console.log(`wrote ${out}: ${groups.length} rows (dataset, WSI), ${PER} real tiles from ${realDir} | ${PER} synthetic tiles (seed ${seed}) each, at ${SIDE} px`);

@@ -27,16 +27,13 @@ import { DEFAULT_PREDICT } from '../src/infer/predict.ts';
 import { runJobProcess } from '../src/jobs/executor.ts';
 import { QueueExecutor } from '../src/jobs/queue.ts';
 import type { PredictJob } from '../src/jobs/jobs.ts';
+import { flagReader } from './flags.ts';
 
-const args = process.argv.slice(2);
-const flag = (name: string, def?: string): string | undefined => {
-  const k = args.indexOf(name);
-  return k >= 0 && args[k + 1] !== undefined ? args[k + 1]! : def;
-};
+const flag = flagReader('bench/queue.ts');
 const repeats = Number(flag('--repeats', '15'));
-const finetune = flag('--finetune');
+const finetune = flag('--finetune', '') || undefined;
 const stageRepeats = Number(flag('--stage-repeats', '2'));
-const work = resolve(flag('--work', join('runs', 'bench', 'queue'))!);
+const work = resolve(flag('--work', join('runs', 'bench', 'queue')));
 const bin = new URL('../bin/vascseg.js', import.meta.url).pathname;
 await mkdir(work, { recursive: true });
 

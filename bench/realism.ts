@@ -30,14 +30,9 @@ import { synthSchema } from '../src/synth/config.ts';
 import { generateDataset } from '../src/synth/generate.ts';
 import { Rng } from '../src/util/random.ts';
 import { pathExists } from '../src/util/fs.ts';
+import { flagReader } from './flags.ts';
 
-const args = process.argv.slice(2);
-const flag = (name: string, def?: string): string => {
-  const k = args.indexOf(name);
-  if (k >= 0 && args[k + 1] !== undefined) return args[k + 1]!;
-  if (def === undefined) throw new Error(`${name} is required (see the top of bench/realism.ts)`);
-  return def;
-};
+const flag = flagReader('bench/realism.ts');
 const realDir = resolve(flag('--real'));
 const seeds = flag('--seeds', '0,1,2').split(',').map(Number);
 const epochs = Number(flag('--epochs', '12'));

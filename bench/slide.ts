@@ -32,14 +32,9 @@ import { evaluateOid } from '../src/eval/metric.ts';
 import { encodeWindow, rleFromString, type Rle } from '../src/eval/rle.ts';
 import { appearanceSchema } from '../src/synth/config.ts';
 import { renderSlide } from '../src/synth/slide.ts';
+import { flagReader } from './flags.ts';
 
-const args = process.argv.slice(2);
-const flag = (name: string, def?: string): string => {
-  const k = args.indexOf(name);
-  if (k >= 0 && args[k + 1] !== undefined) return args[k + 1]!;
-  if (def === undefined) throw new Error(`${name} is required (see the top of bench/slide.ts)`);
-  return def;
-};
+const flag = flagReader('bench/slide.ts');
 const weights = resolve(flag('--weights'));
 const size = Number(flag('--size', '16384'));
 const big = Number(flag('--big', '50000'));
@@ -136,7 +131,7 @@ const slideRate = s1.analysis.predicted / s1.seconds;
 console.log(`predict's work alone on ${images.length} of its windows: ${tileRate.toFixed(2)} windows/s; the slide run ${slideRate.toFixed(2)} windows/s: reading, merging and writing add ${((tileRate / slideRate - 1) * 100).toFixed(0)}%`);
 
 // 3. A big slide that is mostly glass, built by libvips without holding it.
-if (!args.includes('--skip-big')) {
+if (!process.argv.includes('--skip-big')) {
   const bigFile = join(work, `glass-${big}.tif`);
   if (!existsSync(bigFile)) {
     const t = performance.now();

@@ -22,7 +22,14 @@ export interface Executor {
   close(): Promise<void>;
 }
 
-export const fmtSeconds = (s: number) => (s >= 3600 ? `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m` : s >= 60 ? `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, '0')}s` : `${s.toFixed(0)}s`);
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/** 42s, 3m07s, 2h05m. */
+export function fmtSeconds(s: number): string {
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${pad2(Math.floor((s % 3600) / 60))}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m${pad2(Math.round(s % 60))}s`;
+  return `${s.toFixed(0)}s`;
+}
 
 /**
  * Progress lines of a stage's jobs, with the stage's ETA from the epoch times seen so far

@@ -102,7 +102,7 @@ export async function jobInvisible(job: PipelineJob): Promise<string | null> {
   const stage = JSON.parse(await readFile(marker, 'utf8').catch(() => 'null')) as { hash?: string } | null;
   const why = !stage ? `${marker} is not there` : stage.hash !== job.stageHash ? `${marker} belongs to another configuration (hash ${stage.hash}, the job's ${job.stageHash})` : null;
   if (!why) return null;
-  return `${job.label}: this machine cannot see the pipeline's run directory (${why}); a worker must mount the run directory at the same path as the pipeline (a shared filesystem such as NFS)`;
+  return `${job.label}: this machine cannot see the job's run directory (${why}); a worker must mount the run directories at the same paths as the machine that queued the job (a shared filesystem such as NFS)`;
 }
 
 /** Run a job to the end in this process. */

@@ -163,7 +163,7 @@ test('a worker that cannot see the run directory refuses the job with a clear er
   try {
     const stageDir = join(root, 'not-mounted', 'finetune-ds1');
     const job = { kind: 'train' as const, id: 'invisible-1', label: 'fold0', stageDir, stageHash: 'abc', options: { ...DEFAULT_TRAIN, data, project: stageDir, name: 'fold0' } };
-    await assert.rejects(executor.run([job], '[x]', () => {}), /\[x\] fold0 failed on a worker: fold0: this machine cannot see the pipeline's run directory \(.*not-mounted\/finetune-ds1\/stage\.json is not there\); a worker must mount the run directory at the same path/);
+    await assert.rejects(executor.run([job], '[x]', () => {}), /\[x\] fold0 failed on a worker: fold0: this machine cannot see the job's run directory \(.*not-mounted\/finetune-ds1\/stage\.json is not there\); a worker must mount the run directories at the same paths/);
   } finally {
     await executor.close();
   }

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
@@ -8,8 +7,8 @@ import { ENSEMBLES } from '../infer/ensemble.ts';
 import { DEFAULT_PREDICT } from '../infer/predict.ts';
 import { openRuntime, RUNTIMES, type Runtime, type RuntimeName } from '../infer/runtime.ts';
 import { openSlide } from '../slide/reader.ts';
-import { checkClasses, claimSlideRun, runSlide, slideResolution, type SlideSettings } from '../slide/run.ts';
-import type { SlideJob } from '../jobs/jobs.ts';
+import { checkClasses, claimSlideRun, runSlide, SLIDE_OUTPUTS, slideResolution, type SlideSettings } from '../slide/run.ts';
+import { jobId, type SlideJob } from '../jobs/jobs.ts';
 import { DEFAULT_QUEUE, DEFAULT_SHARD_TILES, QueueExecutor } from '../jobs/queue.ts';
 import { prepareOutput } from '../util/fs.ts';
 import { checkExecutorFlags, integerAtLeast, numberIn, parseImgsz } from './options.ts';
@@ -121,7 +120,7 @@ async function slidesOnQueue(opts: SlideCli, outs: readonly string[], settings: 
   for (const [k, image] of opts.image.entries()) {
     const dir = resolve(outs[k]!);
     const hash = await claimSlideRun(dir, opts.weights, image, settings);
-    jobs.push({ kind: 'slide', id: `vascseg-slide-${createHash('sha256').update(`${dir}\n${hash}`).digest('hex').slice(0, 16)}`, label: basename(image), stageDir: dir, stageHash: hash,
+    jobs.push({ kind: 'slide', id: jobId({ slide: dir, hash }), label: basename(image), stageDir: dir, stageHash: hash,
       weights: opts.weights, weightFiles: opts.weights.map((w) => resolve(w)), image: resolve(image), settings, batch: opts.batch, finishers: opts.workers });
   }
   const log = (line: string) => console.log(line);
@@ -133,6 +132,6 @@ async function slidesOnQueue(opts: SlideCli, outs: readonly string[], settings: 
   }
   for (const job of jobs) {
     const summary = JSON.parse(await readFile(join(job.stageDir, 'summary.json'), 'utf8')) as Record<string, unknown>;
-    console.log(`${job.label}: ${slideLine(summary, ['vessels.geojson', 'vessels.coco.json', 'vessels.csv', 'overview.png', 'summary.json'].map((f) => join(job.stageDir, f)))}`);
+    console.log(`${job.label}: ${slideLine(summary, SLIDE_OUTPUTS.map((f) => join(job.stageDir, f)))}`);
   }
 }

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { availableParallelism } from 'node:os';
+import { threadsEach } from '../jobs/executor.ts';
 import { DEFAULT_QUEUE } from '../jobs/queue.ts';
 import { runWorker } from '../jobs/worker.ts';
 import { integerAtLeast } from './options.ts';
@@ -19,7 +19,7 @@ export function workerCommand(): Command {
     .option('--concurrency <n>', 'jobs at once, each in its own process', integerAtLeast(1), 1)
     .option('--threads <n>', 'onnxruntime threads per job (default: the cores shared out between the --concurrency jobs)', integerAtLeast(1))
     .action(async (opts: WorkerCli) => {
-      const threads = opts.threads ?? Math.max(1, Math.floor(availableParallelism() / opts.concurrency));
+      const threads = opts.threads ?? threadsEach(opts.concurrency);
       await runWorker({ redis: opts.redis!, queue: opts.queue, concurrency: opts.concurrency, threads, log: (line) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`) });
     });
 }

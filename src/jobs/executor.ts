@@ -52,6 +52,19 @@ export function progressLines(jobs: readonly PipelineJob[], parallel: number, ta
   };
 }
 
+/** The jobs not yet done; each one done earlier gets a line saying it is skipped. */
+export async function unfinishedJobs(jobs: readonly PipelineJob[], tag: string, log: (line: string) => void): Promise<PipelineJob[]> {
+  const pending: PipelineJob[] = [];
+  for (const job of jobs) {
+    if (await jobFinished(job)) log(`${tag} ${job.label} done earlier: skipped`);
+    else pending.push(job);
+  }
+  return pending;
+}
+
+/** onnxruntime threads for each of `parallel` jobs side by side: the cores shared out. */
+export const threadsEach = (parallel: number) => Math.max(1, Math.floor(availableParallelism() / parallel));
+
 /** Run a job in a child process (`job.ts`); resolves when it finished, rejects with its error. */
 export function runJobProcess(job: PipelineJob, threads: number, onLine: (line: string) => void, onChild?: (kill: () => void) => void): Promise<void> {
   return new Promise<void>((resolve, reject) => {
@@ -84,14 +97,10 @@ export class LocalExecutor implements Executor {
   }
 
   async run(jobs: readonly PipelineJob[], tag: string, log: (line: string) => void): Promise<void> {
-    const queue: PipelineJob[] = [];
-    for (const job of jobs) {
-      if (await jobFinished(job)) log(`${tag} ${job.label} done earlier: skipped`);
-      else queue.push(job);
-    }
+    const queue = await unfinishedJobs(jobs, tag, log);
     const training = queue.filter((j) => j.kind === 'train');
     const parallel = Math.max(1, Math.min(this.workers, training.length));
-    const threads = Math.max(1, Math.floor(availableParallelism() / parallel));
+    const threads = threadsEach(parallel);
     const progress = progressLines(queue, parallel, tag, log);
     const pool = Array.from({ length: parallel }, async () => {
       for (let job = training.shift(); job; job = training.shift()) {

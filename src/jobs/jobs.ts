@@ -7,6 +7,7 @@
  * `vascseg worker` that took it from the queue): a finished job is skipped, a training job
  * with a `last` checkpoint resumes, outputs are written atomically and last.
  */
+import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadDataset, type Split } from '../data/dataset.ts';
@@ -80,6 +81,11 @@ export type JobMessage =
   | { type: 'log'; line: string }
   | { type: 'done' }
   | { type: 'error'; message: string };
+
+/** A job's id from what makes it unique (its run directory, stage hash, label): the same job gets the same id on every start. */
+export function jobId(identity: unknown): string {
+  return `vascseg-${createHash('sha256').update(JSON.stringify(identity)).digest('hex').slice(0, 16)}`;
+}
 
 const trainDir = (job: TrainJob) => join(job.options.project, job.options.name);
 export const jobDoneFile = (job: TrainJob) => join(trainDir(job), 'job-done.json');

@@ -10,7 +10,7 @@
 import { hostname } from 'node:os';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
-import { progressLines, type Executor } from './executor.ts';
+import { progressLines, unfinishedJobs, type Executor } from './executor.ts';
 import { jobFinished, type PipelineJob } from './jobs.ts';
 
 export const DEFAULT_QUEUE = 'vascseg';
@@ -80,11 +80,7 @@ export class QueueExecutor implements Executor {
   }
 
   async run(jobs: readonly PipelineJob[], tag: string, log: (line: string) => void): Promise<void> {
-    const pending: PipelineJob[] = [];
-    for (const job of jobs) {
-      if (await jobFinished(job)) log(`${tag} ${job.label} done earlier: skipped`);
-      else pending.push(job);
-    }
+    const pending = await unfinishedJobs(jobs, tag, log);
     if (pending.length === 0) return;
     const workers = await this.queue.getWorkersCount();
     const progress = progressLines(pending, Math.max(1, workers), tag, log);

@@ -15,7 +15,7 @@ import { foldWeights, planStages, stageFolds, type Stage, type TrainStage } from
 import { predictOptions } from './models.ts';
 import { evaluateStages, type PipelineSummary, type PredictRequest } from './evaluate.ts';
 import { fmtSeconds as fmt, type Executor } from '../jobs/executor.ts';
-import { readPredictions, type PredictJob, type PredictPart, type TrainJob } from '../jobs/jobs.ts';
+import { jobId, readPredictions, type PredictJob, type PredictPart, type TrainJob } from '../jobs/jobs.ts';
 
 export interface PipelineOptions {
   data: string;
@@ -142,7 +142,7 @@ class Pipeline {
   /** A job of a stage: its id is unique over every pipeline that shares a queue. */
   private jobBase(stage: string, label: string) {
     const stageHash = this.hashes.get(stage)!;
-    return { id: `vascseg-${sha({ root: this.root, stage, label, stageHash })}`, label, stageDir: this.dir(stage), stageHash };
+    return { id: jobId({ root: this.root, stage, label, stageHash }), label, stageDir: this.dir(stage), stageHash };
   }
 
   private trainStage(stage: TrainStage, tag: string): Promise<void> {

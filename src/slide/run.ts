@@ -93,6 +93,9 @@ export async function claimSlideRun(out: string, weights: readonly string[], fil
   return hash;
 }
 
+/** What a slide run writes into its directory, in this order (summary.json last). */
+export const SLIDE_OUTPUTS = ['vessels.geojson', 'vessels.coco.json', 'vessels.csv', 'overview.png', 'summary.json'] as const;
+
 export interface SlideResult {
   vessels: number;
   summary: Record<string, unknown>;
@@ -212,7 +215,7 @@ export async function runSlide(weights: readonly string[], runtimes: readonly Ru
     const name = basename(file);
     const rings = vessels.map(localRings); // traced once, for the measurements, GeoJSON and COCO
     const rows = vessels.map((a, k) => measure(a, rings[k]!, k + 1, geometry));
-    const outputs = ['vessels.geojson', 'vessels.coco.json', 'vessels.csv', 'overview.png', 'summary.json'].map((f) => join(out, f));
+    const outputs = SLIDE_OUTPUTS.map((f) => join(out, f));
     await writeFileAtomic(outputs[0]!, JSON.stringify(slideGeoJson(vessels, rings, rows, geometry, name)));
     await writeFileAtomic(outputs[1]!, JSON.stringify(slideCoco(vessels, rings, geometry, name)));
     await writeFileAtomic(outputs[2]!, vesselsCsv(rows));

@@ -1,6 +1,5 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { access, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { loadPipelineConfig, resolveConfig } from '../../src/pipeline/config.ts';
@@ -12,11 +11,10 @@ import { generateDataset } from '../../src/synth/generate.ts';
 import { presetConfig } from '../../src/synth/config.ts';
 import { loadDataset } from '../../src/data/dataset.ts';
 import { tempDir } from '../helpers/tmp.ts';
-import { vascseg } from '../helpers/cli.ts';
+import { startCli, vascseg } from '../helpers/cli.ts';
 
 const root = await tempDir();
 const data = join(root, 'tiny');
-const bin = new URL('../../bin/vascseg.js', import.meta.url).pathname;
 before(() => generateDataset(presetConfig('tiny', 0), data, { workers: 0 }));
 
 test('config: presets, JSON and YAML files over a preset, and errors that name the setting', async () => {
@@ -62,18 +60,11 @@ test('pseudo labels: instances above 0.5 on tiles whose mean kept score is above
 });
 
 /** Run the pipeline CLI; with `killAfter`, SIGKILL it as soon as a line matches. */
-function pipeline(args: string[], killAfter?: RegExp): Promise<{ out: string; code: number | null; signal: string | null }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bin, 'pipeline', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      if (killAfter && killAfter.test(out)) child.kill('SIGKILL');
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code, signal) => resolve({ out, code, signal }));
-  });
+async function pipeline(args: string[], killAfter?: RegExp): Promise<{ out: string; code: number | null; signal: string | null }> {
+  const p = startCli(['pipeline', ...args]);
+  if (killAfter) await p.waitFor(killAfter).then(() => p.child.kill('SIGKILL'), () => {});
+  const { code, signal } = await p.exited;
+  return { out: p.out(), code, signal };
 }
 
 test('vascseg pipeline: killed with -9 mid-stage, rerun resumes; finished stages are skipped; a changed setting reruns what depends on it', async () => {

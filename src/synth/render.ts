@@ -1,9 +1,10 @@
 import { fillPolygon, type Point } from '../data/rasterize.ts';
 import type { RgbImage } from '../data/images.ts';
 import type { AppearanceConfig } from './config.ts';
-import { hashSeed, Rng } from '../util/random.ts';
+import { Rng } from '../util/random.ts';
+import { fieldSeed, lattice, orientedNoiseField, valueNoiseField } from './noise.ts';
 import type { Palette, Rgb, WsiStain } from './stain.ts';
-import type { Glomerulus, Tubule, Vessel, WsiWorld } from './world.ts';
+import type { CellNucleus, Glomerulus, Tubule, Vessel, WsiWorld } from './world.ts';
 
 const S = 512;
 
@@ -35,7 +36,7 @@ export interface RenderedTile {
 class Canvas {
   readonly px = new Float32Array(S * S * 3);
   /** Pixel = (a + (b - a) * t) * f, without allocating (the per-pixel hot path). */
-  setMix(p: number, a: Rgb, b: Rgb, t: number, f: number): void {
+  setMix(p: number, a: Rgb, b: Rgb, t: number, f = 1): void {
     const o = p * 3;
     this.px[o] = (a[0] + (b[0] - a[0]) * t) * f;
     this.px[o + 1] = (a[1] + (b[1] - a[1]) * t) * f;
@@ -54,61 +55,88 @@ class Canvas {
 }
 
 const mix = (a: Rgb, b: Rgb, t: number): Rgb => [a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t, a[2] + (b[2] - a[2]) * t];
+const clamp = (v: number, lo: number, hi: number) => (v < lo ? lo : v > hi ? hi : v);
 
-/** Smooth value noise in [-1, 1] on a lattice of `cell` px, in WSI coordinates (seamless across tiles). */
-function valueNoiseField(seed: number, x0: number, y0: number, cell: number): Float32Array {
-  const out = new Float32Array(S * S);
-  const gx0 = Math.floor(x0 / cell), gy0 = Math.floor(y0 / cell);
-  const n = Math.ceil(S / cell) + 2;
-  const lattice = new Float32Array(n * n);
-  for (let j = 0; j < n; j++) for (let i = 0; i < n; i++) lattice[j * n + i] = (hashSeed(seed, gx0 + i, gy0 + j) / 2 ** 32) * 2 - 1;
-  for (let y = 0; y < S; y++) {
-    const fy = (y0 + y) / cell - gy0;
-    const jy = Math.floor(fy), ty = fy - jy, sy = ty * ty * (3 - 2 * ty);
-    for (let x = 0; x < S; x++) {
-      const fx = (x0 + x) / cell - gx0;
-      const ix = Math.floor(fx), tx = fx - ix, sx = tx * tx * (3 - 2 * tx);
-      const a = lattice[jy * n + ix]!, b = lattice[jy * n + ix + 1]!;
-      const c = lattice[(jy + 1) * n + ix]!, d = lattice[(jy + 1) * n + ix + 1]!;
-      out[y * S + x] = (a + (b - a) * sx) + ((c + (d - c) * sx) - (a + (b - a) * sx)) * sy;
-    }
-  }
-  return out;
+/** The noise fields a tile is painted with, all in WSI coordinates (seamless across tiles). */
+interface Fields {
+  /** Grain of cytoplasm and stroma (3 px), times the appearance's `grain`. */
+  fine: Float32Array;
+  /** Texture at 4 px: membrane thickness, ragged edges. */
+  texture: Float32Array;
+  /** Lumen outlines and the froth inside them (7 px). */
+  medium: Float32Array;
+  /** Width of the interstitium between tubules (40 px). */
+  gap: Float32Array;
+  /** Fibres of the interstitium: streaks in two directions, blended over the WSI, times `grain`. */
+  fibre: Float32Array;
 }
 
-function disc(canvas: Canvas, cx: number, cy: number, r: number, colour: Rgb, centre?: Rgb): void {
+function tileFields(world: WsiWorld, appearance: AppearanceConfig, x0: number, y0: number): Fields {
+  const f = (k: number) => fieldSeed(world.seed, world.wsi, k);
+  const angle = (f(30) >>> 0) / 2 ** 32 * Math.PI;
+  const a = orientedNoiseField(f(31), x0, y0, 11, 2.5, angle);
+  const b = orientedNoiseField(f(32), x0, y0, 11, 2.5, angle + Math.PI / 2);
+  const blend = valueNoiseField(f(33), x0, y0, 220);
+  const fibre = new Float32Array(S * S);
+  for (let p = 0; p < fibre.length; p++) { const w = 0.5 + 0.5 * blend[p]!; fibre[p] = a[p]! * w + b[p]! * (1 - w); }
+  const fine = valueNoiseField(f(12), x0, y0, 3);
+  for (let p = 0; p < fine.length; p++) fine[p]! *= appearance.grain;
+  for (let p = 0; p < fibre.length; p++) fibre[p]! *= appearance.grain;
+  return {
+    fine,
+    texture: valueNoiseField(f(13), x0, y0, 4),
+    medium: valueNoiseField(f(14), x0, y0, 7),
+    gap: valueNoiseField(f(15), x0, y0, 40),
+    fibre,
+  };
+}
+
+function disc(canvas: Canvas, cx: number, cy: number, r: number, colour: Rgb, rim?: Rgb): void {
   const x0 = Math.max(0, Math.floor(cx - r)), x1 = Math.min(S - 1, Math.ceil(cx + r));
   const y0 = Math.max(0, Math.floor(cy - r)), y1 = Math.min(S - 1, Math.ceil(cy + r));
   for (let y = y0; y <= y1; y++) {
     for (let x = x0; x <= x1; x++) {
       const d = Math.hypot(x - cx, y - cy) / r;
       if (d > 1) continue;
-      // Vesicular nuclei: a paler centre; soft rim for anti-aliasing.
-      const c = centre && d < 0.45 ? centre : colour;
+      const c = rim && d > 0.65 ? rim : colour;
       canvas.set(y * S + x, c, d > 0.8 ? (1 - d) * 5 : 1);
     }
   }
 }
 
-function ellipseNucleus(canvas: Canvas, cx: number, cy: number, len: number, wid: number, angle: number, colour: Rgb): void {
-  const r = Math.max(len, wid);
-  const cos = Math.cos(angle), sin = Math.sin(angle);
+/**
+ * An elliptical nucleus: a dark rim around paler, speckled chromatin. Painted only where
+ * `allowed(p)` (its own cell's cytoplasm, or stroma).
+ */
+function nucleus(canvas: Canvas, n: CellNucleus, x0: number, y0: number, pal: Palette, fine: Float32Array, allowed: (p: number) => boolean, dark = false): void {
+  const cx = n.x - x0, cy = n.y - y0, r = Math.max(n.len, n.wid);
+  const cos = Math.cos(n.angle), sin = Math.sin(n.angle);
+  const rim = dark ? pal.nucleusDark : mix(pal.nucleusDark, pal.nucleus, 0.4);
   for (let y = Math.max(0, Math.floor(cy - r)); y <= Math.min(S - 1, Math.ceil(cy + r)); y++) {
     for (let x = Math.max(0, Math.floor(cx - r)); x <= Math.min(S - 1, Math.ceil(cx + r)); x++) {
-      const u = ((x - cx) * cos + (y - cy) * sin) / len;
-      const v = (-(x - cx) * sin + (y - cy) * cos) / wid;
+      const p = y * S + x;
+      if (!allowed(p)) continue;
+      const u = ((x - cx) * cos + (y - cy) * sin) / n.len;
+      const v = (-(x - cx) * sin + (y - cy) * cos) / n.wid;
       const d = u * u + v * v;
-      if (d <= 1) canvas.set(y * S + x, colour, d > 0.6 ? (1 - d) * 2.5 : 1);
+      if (d > 1) continue;
+      if (d > 0.5 || dark) canvas.set(p, rim, d > 0.75 ? (1 - d) * 4 : 1);
+      else canvas.setMix(p, pal.nucleus, pal.cytoplasmLight, 0.12 + 0.3 * fine[p]!);
     }
   }
 }
 
+/** Pixels of the tile: who owns them. */
+const STROMA = -1;
+
 /**
  * Tubules fill the tissue like a packed mosaic: each pixel belongs to the tubule whose centre
- * is nearest relative to its size (a weighted Voronoi cell), clipped to that size; thin dark
- * basement membranes run where two cells meet, stroma shows where none reaches.
+ * is nearest relative to its size (a weighted Voronoi cell). Between two tubules runs a strip
+ * of interstitium of varying width, each tubule lined by its PAS-positive basement membrane;
+ * inside, granular cytoplasm (darker at the base, a pale brush border at the lumen), nuclei in
+ * a ring, and an irregular lumen with froth in it.
  */
-function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0: number, pal: Palette, texture: Float32Array, rng: Rng, lumens: LocalMask[]): void {
+function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0: number, pal: Palette, fl: Fields, glass: Uint8Array, owner: Int32Array, lumens: LocalMask[]): void {
   const reach = 80;
   const near = tubules.filter((t) => t.cx > x0 - reach && t.cx < x0 + S + reach && t.cy > y0 - reach && t.cy < y0 + S + reach);
   // Buckets of 80 px (more than the largest tubule radius): each pixel looks at 3x3 of them.
@@ -118,50 +146,72 @@ function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0
     const bx = Math.floor((t.cx - x0 + reach) / B), by = Math.floor((t.cy - y0 + reach) / B);
     buckets[by * nb + bx]!.push(k);
   });
-  const owner = new Int32Array(S * S).fill(-1);
   const lumenCount = new Int32Array(near.length);
+  const { fine, texture, medium, gap } = fl;
+  // Per tubule, once: its centre in tile coordinates, rotation, axis ratio and 1 / a.
+  const tcx = Float64Array.from(near, (t) => t.cx - x0), tcy = Float64Array.from(near, (t) => t.cy - y0);
+  const tcos = Float64Array.from(near, (t) => Math.cos(t.angle)), tsin = Float64Array.from(near, (t) => Math.sin(t.angle));
+  const tratio = Float64Array.from(near, (t) => t.a / t.b), tinv = Float64Array.from(near, (t) => 1 / t.a);
   for (let y = 0; y < S; y++) {
     const by = Math.floor((y + reach) / B);
     for (let x = 0; x < S; x++) {
+      const p = y * S + x;
+      if (glass[p]) continue;
       const bx = Math.floor((x + reach) / B);
       let k1 = -1, d1 = Infinity, d2 = Infinity;
       for (let yy = Math.max(0, by - 1); yy <= Math.min(nb - 1, by + 1); yy++) {
         for (let xx = Math.max(0, bx - 1); xx <= Math.min(nb - 1, bx + 1); xx++) {
           for (const k of buckets[yy * nb + xx]!) {
-            const t = near[k]!;
-            const ex = t.cx - x0 - x, ey = (t.cy - y0 - y) * (t.a / t.b);
-            const d = Math.sqrt(ex * ex + ey * ey) / t.a;
+            const dx = tcx[k]! - x, dy = tcy[k]! - y;
+            const c = tcos[k]!, s = tsin[k]!;
+            const u = dx * c + dy * s, v = (-dx * s + dy * c) * tratio[k]!;
+            const d = Math.sqrt(u * u + v * v) * tinv[k]!;
             if (d < d1) { d2 = d1; d1 = d; k1 = k; } else if (d < d2) d2 = d;
           }
         }
       }
-      const p = y * S + x;
-      if (k1 < 0 || d1 > 1 + 0.06 * texture[p]!) continue; // stroma
+      if (k1 < 0) continue;
       const t = near[k1]!;
-      const grain = 1 + 0.12 * texture[p]!;
-      const toBorder = ((d2 - d1) * t.a) / 2; // px to the membrane shared with the next tubule
-      const rho = Math.max(d1 / ((d1 + d2) / 2), d1);
+      // Distance in px to the interstitium: to the strip shared with the next tubule, or to
+      // the outer edge where no tubule is next.
+      const halfGap = 1 + 1.8 * (0.5 + 0.5 * gap[p]!);
+      const toBorder = ((d2 - d1) * t.a) / 2 - halfGap;
+      const toEdge = (1.2 - d1) * t.a + 1.5 * texture[p]!;
+      const m = Math.min(toBorder, toEdge);
+      if (m < 0) continue; // interstitium
       owner[p] = k1;
-      if (toBorder < 1.3 || d1 > 0.97) canvas.set(p, pal.membrane);
-      else if (rho < t.lumen + 0.1 * texture[p]!) {
-        canvas.setMix(p, pal.lumen, pal.cytoplasmLight, 0.3 + 0.25 * texture[p]!, grain);
-        owner[p] = -2 - k1; // lumen of k1
+      const membrane = 1.6 + 0.6 * texture[p]!;
+      if (m < membrane) { canvas.setMix(p, pal.membrane, pal.stroma, 0.2 + 0.2 * fine[p]!); continue; }
+      const rho = Math.max(d1 / ((d1 + d2) / 2), d1);
+      const lumen = t.lumen * (1 + 0.45 * medium[p]!);
+      if (rho < lumen) {
+        // Froth: pale lavender debris in the white lumen, thicker near its edge.
+        const froth = clamp(0.8 * medium[p]! + 0.3 * fine[p]! - 0.35, 0, 0.6);
+        canvas.setMix(p, pal.glass, pal.cytoplasmLight, froth);
+        owner[p] = -2 - k1;
         lumenCount[k1]!++;
-      } else canvas.setMix(p, pal.stroma, pal.cytoplasm, 0.35 + Math.max(0, 0.9 - rho) * 0.8 + 0.3 * texture[p]!, grain);
+        continue;
+      }
+      const basal = Math.max(0, 1 - (m - membrane) / 6);
+      const brush = rho < lumen + 0.07 ? 0.35 : 0;
+      canvas.setMix(p, pal.cytoplasm, pal.cytoplasmLight, clamp(0.4 + 0.25 * t.tone + 0.35 * fine[p]! - 0.3 * basal + brush, -0.3, 1.2));
     }
   }
   near.forEach((t, k) => {
-    // Epithelial nuclei around the lumen, drawn only on this tubule's cytoplasm.
+    // Epithelial nuclei in a ring between lumen and membrane, drawn only on this tubule's cytoplasm.
+    const rng = new Rng(t.seed);
     const cos = Math.cos(t.angle), sin = Math.sin(t.angle);
-    const ringR = (t.lumen + 1) / 2 * 0.85;
-    const n = Math.max(5, Math.floor((Math.PI * (t.a + t.b) * ringR) / 12));
+    const ringR = t.lumen + (0.92 - t.lumen) * 0.5;
+    const n = Math.max(5, Math.floor((Math.PI * (t.a + t.b) * ringR) / 11.5));
+    const phase = rng.uniform(0, 2 * Math.PI);
+    const own = (p: number) => owner[p] === k;
     for (let j = 0; j < n; j++) {
-      if (rng.chance(0.2)) continue;
-      const phi = t.nucleusPhase + (2 * Math.PI * j) / n + rng.normal(0, 0.08);
-      const rr = ringR * rng.uniform(0.9, 1.12);
+      if (rng.chance(0.25)) continue;
+      const phi = phase + (2 * Math.PI * j) / n + rng.normal(0, 0.1);
+      const rr = ringR * rng.uniform(0.85, 1.15);
       const u = t.a * rr * Math.cos(phi), v = t.b * rr * Math.sin(phi);
-      const nx = t.cx - x0 + u * cos - v * sin, ny = t.cy - y0 + u * sin + v * cos;
-      nucleus(canvas, owner, k, nx, ny, rng.uniform(3.8, 5.2), pal);
+      const r = rng.uniform(4.2, 5.6);
+      nucleus(canvas, { x: t.cx + u * cos - v * sin, y: t.cy + u * sin + v * cos, len: r, wid: r * rng.uniform(0.8, 1), angle: rng.uniform(0, Math.PI) }, x0, y0, pal, fine, own);
     }
     if (lumenCount[k]! > 60) {
       const bx0 = Math.max(0, Math.floor(t.cx - x0 - t.a)), bx1 = Math.min(S - 1, Math.ceil(t.cx - x0 + t.a));
@@ -173,20 +223,11 @@ function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0
   });
 }
 
-/** A vesicular nucleus (dark rim, paler centre) painted only where tubule `k` owns the cytoplasm. */
-function nucleus(canvas: Canvas, owner: Int32Array, k: number, cx: number, cy: number, r: number, pal: Palette): void {
-  const centre = mix(pal.nucleus, pal.cytoplasm, 0.4);
-  for (let y = Math.max(0, Math.floor(cy - r)); y <= Math.min(S - 1, Math.ceil(cy + r)); y++) {
-    for (let x = Math.max(0, Math.floor(cx - r)); x <= Math.min(S - 1, Math.ceil(cx + r)); x++) {
-      const p = y * S + x;
-      if (owner[p] !== k) continue;
-      const d = Math.hypot(x - cx, y - cy) / r;
-      if (d <= 1) canvas.set(p, d < 0.5 ? centre : pal.nucleus, d > 0.8 ? (1 - d) * 5 : 1);
-    }
-  }
-}
-
-function paintGlomerulus(canvas: Canvas, g: Glomerulus, x0: number, y0: number, pal: Palette, texture: Float32Array, truth: TruthInstance[]): void {
+/**
+ * A glomerulus: Bowman's capsule (membrane), the pale urinary space, and the tuft: capillary
+ * loops with PAS-positive walls, mesangium and crowded nuclei.
+ */
+function paintGlomerulus(canvas: Canvas, g: Glomerulus, x0: number, y0: number, pal: Palette, fl: Fields, protect: Uint8Array, truth: TruthInstance[]): void {
   const cx = g.cx - x0, cy = g.cy - y0, R = g.radius;
   const bx0 = Math.max(0, Math.floor(cx - R)), bx1 = Math.min(S - 1, Math.ceil(cx + R));
   const by0 = Math.max(0, Math.floor(cy - R)), by1 = Math.min(S - 1, Math.ceil(cy + R));
@@ -194,24 +235,29 @@ function paintGlomerulus(canvas: Canvas, g: Glomerulus, x0: number, y0: number, 
   const rng = new Rng(g.seed);
   const space = rng.uniform(4, 9);
   const mask: LocalMask = { x0: bx0, y0: by0, w: bx1 - bx0 + 1, h: by1 - by0 + 1, data: new Uint8Array((bx1 - bx0 + 1) * (by1 - by0 + 1)) };
-  const tuft = mix(pal.cytoplasm, pal.stroma, 0.4);
+  const tuft = mix(pal.cytoplasm, pal.stroma, 0.5);
+  const { medium, texture, fine } = fl;
   for (let y = by0; y <= by1; y++) {
     for (let x = bx0; x <= bx1; x++) {
       const d = Math.hypot(x - cx, y - cy);
       if (d > R) continue;
       const p = y * S + x;
       mask.data[(y - by0) * mask.w + (x - bx0)] = 1;
+      protect[p] = 1;
+      const edge = R - 2.5 - space * (1 + 0.4 * medium[p]!);
       if (d > R - 2.5) canvas.set(p, pal.membrane);
-      else if (d > R - 2.5 - space) canvas.set(p, pal.lumen);
-      else canvas.setMix(p, tuft, tuft, 0, 1 + 0.08 * texture[p]!);
+      else if (d > edge) canvas.setMix(p, pal.lumen, pal.cytoplasmLight, 0.2 + 0.2 * fine[p]!);
+      else if (Math.abs(medium[p]!) < 0.07) canvas.setMix(p, pal.membrane, pal.stroma, 0.3); // capillary loop walls
+      else if (texture[p]! > 0.45) canvas.setMix(p, pal.lumen, pal.blood, 0.4); // loop lumens
+      else canvas.setMix(p, tuft, pal.cytoplasmLight, 0.3 * fine[p]!);
     }
   }
   truth.push({ type: 'glomerulus', mask, key: `g${g.cx},${g.cy}` });
   const inner = R - 2.5 - space - 3;
-  for (let k = Math.floor((Math.PI * inner * inner) / 110); k > 0; k--) {
+  for (let k = Math.floor((Math.PI * inner * inner) / 75); k > 0; k--) {
     const a = rng.uniform(0, 2 * Math.PI), rr = inner * Math.sqrt(rng.uniform());
-    const pale = rng.chance(0.12);
-    disc(canvas, cx + rr * Math.cos(a), cy + rr * Math.sin(a), pale ? rng.uniform(2, 4) : rng.uniform(3, 4.5), pale ? mix(pal.lumen, pal.cytoplasmLight, 0.4) : pal.nucleus);
+    const r = rng.uniform(2.6, 4);
+    nucleus(canvas, { x: g.cx + rr * Math.cos(a), y: g.cy + rr * Math.sin(a), len: r, wid: r * rng.uniform(0.7, 1), angle: rng.uniform(0, Math.PI) }, x0, y0, pal, fine, () => true, rng.chance(0.5));
   }
 }
 
@@ -254,7 +300,17 @@ function depthInside(m: Uint8Array, w: number, h: number, cap: number): Uint8Arr
   return depth;
 }
 
-function paintVessel(canvas: Canvas, v: Vessel, x0: number, y0: number, pal: Palette, texture: Float32Array, rng: Rng, truth: TruthInstance[]): void {
+/** What fills a vessel's lumen. */
+type Content = 'blood' | 'plasma' | 'empty';
+
+/**
+ * A vessel, labelled by its polygon. Capillaries (most of them): a thin PAS-positive wall with
+ * flat endothelial nuclei, the lumen packed with red cells, or pale plasma, or empty and white.
+ * Larger vessels: a wall of smooth muscle (pink, nuclei along the circumference) inside the
+ * polygon. Ambiguous (collapsed) vessels are faint. The polygon and a rim around it are kept
+ * clear of glass.
+ */
+function paintVessel(canvas: Canvas, v: Vessel, x0: number, y0: number, pal: Palette, fl: Fields, protect: Uint8Array, truth: TruthInstance[]): void {
   const margin = 5;
   let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
   for (const [x, y] of v.ring) { minX = Math.min(minX, x); minY = Math.min(minY, y); maxX = Math.max(maxX, x); maxY = Math.max(maxY, y); }
@@ -264,10 +320,19 @@ function paintVessel(canvas: Canvas, v: Vessel, x0: number, y0: number, pal: Pal
   const local = new Uint8Array(w * h);
   const ring: Point[] = v.ring.map(([x, y]) => [x - x0 - lx0, y - y0 - ly0]);
   fillPolygon(local, w, h, [ring], 1);
-  const halo = dilate(local, w, h, 3);
-  const depth = depthInside(local, w, h, 4);
-  const lumen = v.ambiguous ? mix(pal.stroma, pal.lumen, 0.35) : mix(pal.lumen, pal.cytoplasmLight, 0.3);
-  const wall = v.ambiguous ? mix(pal.membrane, pal.stroma, 0.5) : pal.membrane;
+  let area = 0;
+  for (let q = 0; q < local.length; q++) area += local[q]!;
+  const rng = new Rng(v.seed);
+  const radius = Math.sqrt(area / Math.PI);
+  const capillary = radius < 13;
+  const wall = v.ambiguous || capillary ? 1.5 : clamp(0.2 * radius, 2.5, 9);
+  const u = rng.uniform();
+  const content: Content = capillary ? (u < 0.45 ? 'blood' : u < 0.75 ? 'plasma' : 'empty') : (u < 0.3 ? 'blood' : u < 0.6 ? 'plasma' : 'empty');
+  const halo = dilate(local, w, h, 2);
+  const depth = depthInside(local, w, h, Math.ceil(wall) + 3);
+  const lumenColour = v.ambiguous ? mix(pal.stroma, pal.lumen, 0.35) : content === 'plasma' ? mix(pal.lumen, pal.cytoplasmLight, 0.45) : mix(pal.lumen, pal.glass, 0.4);
+  const wallColour = v.ambiguous ? mix(pal.membrane, pal.stroma, 0.6) : capillary ? mix(pal.membrane, pal.stroma, 0.3) : pal.stromaLight;
+  const { fine } = fl;
   // The label: the vessel's pixels inside the tile.
   const cx0 = Math.max(0, lx0), cy0 = Math.max(0, ly0), cx1 = Math.min(S, lx0 + w), cy1 = Math.min(S, ly0 + h);
   const clip: LocalMask = { x0: cx0, y0: cy0, w: cx1 - cx0, h: cy1 - cy0, data: new Uint8Array((cx1 - cx0) * (cy1 - cy0)) };
@@ -279,30 +344,41 @@ function paintVessel(canvas: Canvas, v: Vessel, x0: number, y0: number, pal: Pal
       if (local[q]) {
         clip.data[(y - cy0) * clip.w + (x - cx0)] = 1;
         inside++;
-        if (depth[q]! <= 2) canvas.set(p, wall);
-        else canvas.setMix(p, lumen, lumen, 0, 1 + 0.04 * texture[p]!);
+        protect[p] = 1;
+        if (depth[q]! <= wall) canvas.setMix(p, wallColour, pal.cytoplasm, capillary ? 0 : 0.3 + 0.3 * fine[p]!);
+        else canvas.setMix(p, lumenColour, pal.cytoplasmLight, 0.08 * fine[p]!);
       } else if (halo[q]) {
-        canvas.setMix(p, pal.stroma, pal.membrane, 0.5, 1);
+        protect[p] = 1;
+        canvas.setMix(p, pal.stroma, pal.membrane, 0.45);
       }
     }
   }
   if (inside > 0) truth.push({ type: v.ambiguous ? 'unsure' : 'blood_vessel', mask: clip, key: `v${v.cx},${v.cy}` });
-  // Flat endothelial nuclei along the lining, every ~18 px of outline.
-  let run = rng.uniform(0, 18);
-  for (let k = 0; k < v.ring.length; k++) {
-    run += 1;
-    if (run < 18) continue;
+  // Nuclei along the outline: flat endothelial ones on the lining, smooth-muscle ones in a thick wall.
+  const n = v.ring.length;
+  const gcx = v.ring.reduce((s, p) => s + p[0], 0) / n, gcy = v.ring.reduce((s, p) => s + p[1], 0) / n;
+  let run = rng.uniform(0, 16);
+  for (let k = 0; k < n; k++) {
+    if (++run < (capillary ? 16 : 11)) continue;
     run = 0;
     const [ax, ay] = v.ring[k]!;
-    const [bx, by] = v.ring[(k + 3) % v.ring.length]!;
+    const [bx, by] = v.ring[(k + 3) % n]!;
     const angle = Math.atan2(by - ay, bx - ax);
-    ellipseNucleus(canvas, ax - x0, ay - y0, 4.5, 1.8, angle, pal.nucleus);
+    const toC = Math.hypot(gcx - ax, gcy - ay) || 1;
+    const inward = capillary || v.ambiguous ? 1.2 : wall * rng.uniform(0.3, 0.8);
+    const nx = ax + ((gcx - ax) / toC) * inward, ny = ay + ((gcy - ay) / toC) * inward;
+    nucleus(canvas, { x: nx, y: ny, len: capillary ? 4.5 : 5.5, wid: 1.6, angle }, x0, y0, pal, fine, () => true, true);
   }
-  for (let k = 0; k < v.bloodCells && !v.ambiguous; k++) {
+  if (v.ambiguous) return;
+  // Red cells: packed in a blood-filled lumen, a few in the others.
+  const lumenArea = [...depth].filter((d) => d > wall + 1).length;
+  const cells = content === 'blood' ? Math.round((rng.uniform(0.4, 0.9) * lumenArea) / 28) : rng.int(0, Math.min(3, Math.floor(lumenArea / 60)));
+  const rim = mix(pal.blood, pal.stroma, 0.35);
+  for (let k = 0; k < cells; k++) {
     for (let tries = 0; tries < 20; tries++) {
       const qx = rng.int(0, w - 1), qy = rng.int(0, h - 1);
-      if (depth[qy * w + qx]! < 4) continue;
-      disc(canvas, qx + lx0, qy + ly0, rng.uniform(2.5, 3.5), pal.blood);
+      if (depth[qy * w + qx]! <= wall + 1) continue;
+      disc(canvas, qx + lx0, qy + ly0, rng.uniform(2.8, 3.6), pal.blood, rim);
       break;
     }
   }
@@ -318,47 +394,67 @@ function gaussianTable(): Float32Array {
   return gaussians;
 }
 
-/** Separable [1 2 1]/4 blur, one pass. */
-function blur(px: Float32Array): void {
+/** Separable blur, one pass of [w, 1 - 2w, w] per axis (w = 1/4: the [1 2 1]/4 filter). */
+function blur(px: Float32Array, w = 0.25): void {
   const tmp = new Float32Array(px.length);
+  const c0 = 1 - 2 * w;
   for (let y = 0; y < S; y++) {
     for (let x = 0; x < S; x++) {
       const l = x > 0 ? x - 1 : x, r = x < S - 1 ? x + 1 : x;
-      for (let c = 0; c < 3; c++) tmp[(y * S + x) * 3 + c] = (px[(y * S + l) * 3 + c]! + 2 * px[(y * S + x) * 3 + c]! + px[(y * S + r) * 3 + c]!) / 4;
+      for (let c = 0; c < 3; c++) tmp[(y * S + x) * 3 + c] = w * (px[(y * S + l) * 3 + c]! + px[(y * S + r) * 3 + c]!) + c0 * px[(y * S + x) * 3 + c]!;
     }
   }
   for (let y = 0; y < S; y++) {
     const u = y > 0 ? y - 1 : y, d = y < S - 1 ? y + 1 : y;
     for (let x = 0; x < S; x++) {
-      for (let c = 0; c < 3; c++) px[(y * S + x) * 3 + c] = (tmp[(u * S + x) * 3 + c]! + 2 * tmp[(y * S + x) * 3 + c]! + tmp[(d * S + x) * 3 + c]!) / 4;
+      for (let c = 0; c < 3; c++) px[(y * S + x) * 3 + c] = w * (tmp[(u * S + x) * 3 + c]! + tmp[(d * S + x) * 3 + c]!) + c0 * tmp[(y * S + x) * 3 + c]!;
     }
   }
 }
 
+/** Scanner blur of `amount` passes of [1 2 1]/4, a fractional amount as one weaker pass. */
+function scannerBlur(px: Float32Array, amount: number): void {
+  for (let k = 0; k < Math.floor(amount); k++) blur(px);
+  const frac = amount - Math.floor(amount);
+  if (frac > 0) blur(px, frac / 4);
+}
+
 /**
- * Render the tile whose upper-left corner is (x0, y0) in its WSI: stroma, tubules, glomeruli,
- * vessels, then scanner blur and noise, then the tile's brightness matched to the real WSI's.
+ * Paint the tile whose upper-left corner is (x0, y0) in its WSI, in palette colours: glass,
+ * interstitium, tubules, interstitial nuclei, glomeruli, vessels, then scanner blur and noise.
  */
-export function renderTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, x0: number, y0: number): RenderedTile {
+function paintTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, x0: number, y0: number): { px: Float32Array; truth: TruthInstance[]; lumens: LocalMask[] } {
   const pal = stain.palette;
   const rng = Rng.of(world.seed, world.wsi, x0, y0, 3);
   const canvas = new Canvas();
-  const broad = valueNoiseField(hashSeed(world.seed, world.wsi, 11), x0, y0, 96);
-  const texture = valueNoiseField(hashSeed(world.seed, world.wsi, 12), x0, y0, 4);
-  for (let p = 0; p < S * S; p++) canvas.setMix(p, pal.membrane, pal.stroma, 0.6 + 0.4 * texture[p]!, 1 + 0.06 * broad[p]!);
+  const fl = tileFields(world, appearance, x0, y0);
+  const glass = world.tissue.glass(x0, y0, fl.medium);
+  for (let p = 0; p < S * S; p++) canvas.setMix(p, pal.stroma, pal.stromaLight, clamp(0.5 + 0.3 * fl.fibre[p]! + 0.2 * fl.fine[p]!, -0.2, 1.2));
   const objects = world.objectsNear(x0, y0);
   const truth: TruthInstance[] = [];
   const lumens: LocalMask[] = [];
-  paintTubules(canvas, objects.tubules, x0, y0, pal, texture, rng, lumens);
-  for (const g of objects.glomeruli) paintGlomerulus(canvas, g, x0, y0, pal, texture, truth);
-  for (const v of objects.vessels) paintVessel(canvas, v, x0, y0, pal, texture, rng, truth);
-  // Broad brightness variation over the whole field, like uneven section thickness.
-  const px = canvas.px;
-  for (let p = 0; p < S * S; p++) {
-    const f = 1 + 0.05 * broad[p]!;
-    px[p * 3]! *= f; px[p * 3 + 1]! *= f; px[p * 3 + 2]! *= f;
+  const owner = new Int32Array(S * S).fill(STROMA);
+  const protect = new Uint8Array(S * S);
+  paintTubules(canvas, objects.tubules, x0, y0, pal, fl, glass, owner, lumens);
+  const onStroma = (p: number) => owner[p] === STROMA && !glass[p];
+  for (const n of objects.nuclei) nucleus(canvas, n, x0, y0, pal, fl.fine, onStroma, true);
+  for (const g of objects.glomeruli) paintGlomerulus(canvas, g, x0, y0, pal, fl, protect, truth);
+  for (const v of objects.vessels) paintVessel(canvas, v, x0, y0, pal, fl, protect, truth);
+  // Granules: sparse one-pixel dark specks in the tissue (real texture is skewed towards dark
+  // points: chromatin, granular cytoplasm, fibre crossings), before the scanner blur spreads them.
+  const speckSeed = fieldSeed(world.seed, world.wsi, 16);
+  const density = 0.07, strength = 0.85; // measured against the real tiles' LBP histograms (bench:realism)
+  for (let y = 0; y < S; y++) {
+    for (let x = 0; x < S; x++) {
+      const p = y * S + x;
+      const h = 0.5 + 0.5 * lattice(speckSeed, x0 + x, y0 + y);
+      if (glass[p] || h < 1 - density) continue;
+      canvas.setMix(p, [canvas.px[p * 3]!, canvas.px[p * 3 + 1]!, canvas.px[p * 3 + 2]!], pal.nucleusDark, (strength * (h - 1 + density)) / density);
+    }
   }
-  for (let k = 0; k < appearance.blur; k++) blur(px);
+  for (let p = 0; p < S * S; p++) if (glass[p] && !protect[p]) canvas.setMix(p, pal.glass, pal.lumen, 0.15 + 0.1 * fl.fine[p]!);
+  const px = canvas.px;
+  scannerBlur(px, appearance.blur);
   // Sensor noise: unit Gaussians from a fixed table, walked from a random start with a random
   // odd stride (cheap, and no pattern shows at this amplitude).
   if (appearance.noise > 0) {
@@ -370,34 +466,76 @@ export function renderTile(world: WsiWorld, stain: WsiStain, appearance: Appeara
       at = (at + stride) & (NOISE_TABLE - 1);
     }
   }
-  // Colour: each channel's histogram matched to the real PAS tile's (so the tissue takes the
-  // real stain's colours in the same order of brightness), then the WSI's stain shift, then
-  // the pooled grey mean and spread set to a draw from the real WSI's tile statistics.
-  const { intensity, channelGain, reference } = stain;
-  const matched = new Float32Array(px.length);
-  for (let c = 0; c < 3; c++) {
-    const hist = new Float64Array(256);
-    for (let p = c; p < px.length; p += 3) hist[px[p]! < 0 ? 0 : px[p]! > 255 ? 255 : Math.round(px[p]!)]!++;
-    const lut = new Float32Array(256);
+  return { px, truth, lumens };
+}
+
+/**
+ * A WSI's colour map, the same for every tile of it (so slides show no seams): each channel's
+ * histogram over a few painted tiles of the WSI matched to the real tiles' (the stain's colours
+ * in their order of brightness), times the stain's channel gains; for a WSI without real
+ * tiles, then an affine map to the real WSI's brightness and contrast.
+ */
+interface ColourMap {
+  lut: [Float32Array, Float32Array, Float32Array];
+  scale: number;
+  offset: number;
+  mean: number;
+}
+
+const colourMaps = new Map<string, ColourMap>();
+const REFERENCE_TILES: [number, number][] = [[-8192, -8192], [-8192 + 1536, -8192], [-8192, -8192 + 1536], [-8192 + 1536, -8192 + 1536]];
+
+function colourMap(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig): ColourMap {
+  const key = JSON.stringify([world.seed, world.wsi, appearance, stain.channelGain, stain.ownReference]);
+  const hit = colourMaps.get(key);
+  if (hit) return hit;
+  const hists = [new Float64Array(256), new Float64Array(256), new Float64Array(256)];
+  const painted = REFERENCE_TILES.map(([x, y]) => paintTile(world, stain, appearance, x, y).px);
+  for (const px of painted) for (let k = 0; k < px.length; k++) hists[k % 3]![clamp(Math.round(px[k]!), 0, 255)]!++;
+  const lut = [0, 1, 2].map((c) => {
+    const hist = hists[c]!, total = hist.reduce((s, v) => s + v, 0);
+    const ref = stain.reference[c]!;
+    const out = new Float32Array(256);
     let cum = 0, q = 0;
-    const ref = reference[c]!; // cumulative counts of the real channel, 0..1
     for (let v = 0; v < 256; v++) {
-      cum += hist[v]! / (S * S);
-      while (q < 255 && ref[q]! < cum - 0.5 * hist[v]! / (S * S)) q++;
-      lut[v] = q * channelGain[c]!;
+      cum += hist[v]! / total;
+      while (q < 255 && ref[q]! < cum - (0.5 * hist[v]!) / total) q++;
+      out[v] = q * stain.channelGain[c]!;
     }
-    for (let p = c; p < px.length; p += 3) matched[p] = lut[px[p]! < 0 ? 0 : px[p]! > 255 ? 255 : Math.round(px[p]!)]!;
-  }
-  let sum = 0, sq = 0;
-  for (let k = 0; k < matched.length; k++) { sum += matched[k]!; sq += matched[k]! * matched[k]!; }
-  const mean = sum / matched.length;
-  const std = Math.sqrt(Math.max(sq / matched.length - mean * mean, 1e-6));
-  const targetMean = rng.normal(intensity.mean, intensity.meanSd * 0.8);
-  const targetStd = Math.max(20, rng.normal(intensity.std, intensity.stdSd * 0.8));
+    return out;
+  }) as ColourMap['lut'];
+  let sum = 0, sq = 0, n = 0;
+  for (const px of painted) for (let k = 0; k < px.length; k++) { const v = lut[k % 3]![clamp(Math.round(px[k]!), 0, 255)]!; sum += v; sq += v * v; n++; }
+  const mean = sum / n, std = Math.sqrt(Math.max(sq / n - mean * mean, 1e-6));
+  const { intensity } = stain;
+  const map: ColourMap = stain.ownReference
+    ? { lut, scale: 1, offset: 0, mean }
+    : { lut, scale: intensity.std / std, offset: intensity.mean - (mean * intensity.std) / std, mean: intensity.mean };
+  colourMaps.set(key, map);
+  return map;
+}
+
+/**
+ * Render the tile whose upper-left corner is (x0, y0) in its WSI: painted, then coloured by the
+ * WSI's colour map, with brightness and contrast drifting slowly over the WSI as the real
+ * WSI's tiles do (smooth fields, so neighbouring tiles join).
+ */
+export function renderTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, x0: number, y0: number): RenderedTile {
+  const { px, truth, lumens } = paintTile(world, stain, appearance, x0, y0);
+  const map = colourMap(world, stain, appearance);
+  const { intensity } = stain;
+  const shift = valueNoiseField(fieldSeed(world.seed, world.wsi, 40), x0, y0, 1500);
+  const gain = valueNoiseField(fieldSeed(world.seed, world.wsi, 41), x0, y0, 1500);
   const data = new Uint8Array(px.length);
-  for (let k = 0; k < matched.length; k++) {
-    const v = (matched[k]! - mean) * (targetStd / std) + targetMean;
-    data[k] = v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
+  for (let p = 0; p < S * S; p++) {
+    const offset = 2 * intensity.meanSd * shift[p]!;
+    const contrast = 1 + 2 * (intensity.stdSd / intensity.std) * gain[p]!;
+    for (let c = 0; c < 3; c++) {
+      const k = p * 3 + c;
+      const v = map.lut[c]![clamp(Math.round(px[k]!), 0, 255)]! * map.scale + map.offset;
+      const out = (v - map.mean) * contrast + map.mean + offset;
+      data[k] = out < 0 ? 0 : out > 255 ? 255 : Math.round(out);
+    }
   }
   return { image: { width: S, height: S, data }, truth, lumens };
 }

@@ -1,22 +1,27 @@
 import { readFileSync } from 'node:fs';
-import { PNG } from 'pngjs';
 import { REFERENCE_DIR } from '../reference/build.ts';
 import { Rng } from '../util/random.ts';
 
 export type Rgb = [number, number, number];
 
 /**
- * The tissue palette, PAS stain: k-means centres of the real training tile (WSI 2) in
- * assets/reference, from pale lumen to dark nuclei.
+ * The tissue palette (PAS): k-means centres of pixels of 31 of the 218 real tiles of
+ * ../shared/hubmap-real (every seventh), named by what they cover, from glass to dark nuclei.
+ * The magenta family (PAS-positive: membranes, interstitium) and the lavender-blue one
+ * (cytoplasm, haematoxylin nuclei) keep their real order in each channel, which is what the
+ * colour map (histogram matching) preserves.
  */
 export const BASE_PALETTE = {
-  lumen: [218, 200, 226] as Rgb,
-  cytoplasmLight: [180, 139, 202] as Rgb,
-  cytoplasm: [155, 102, 183] as Rgb,
-  stroma: [133, 74, 166] as Rgb,
-  membrane: [108, 50, 148] as Rgb,
-  nucleus: [76, 28, 124] as Rgb,
-  blood: [196, 84, 118] as Rgb,
+  glass: [232, 224, 236] as Rgb,
+  lumen: [221, 205, 224] as Rgb,
+  cytoplasmLight: [188, 143, 200] as Rgb,
+  cytoplasm: [163, 121, 181] as Rgb,
+  stromaLight: [180, 109, 189] as Rgb,
+  stroma: [157, 88, 169] as Rgb,
+  membrane: [117, 42, 133] as Rgb,
+  nucleus: [112, 74, 148] as Rgb,
+  nucleusDark: [80, 40, 118] as Rgb,
+  blood: [196, 172, 184] as Rgb,
 };
 export type Palette = typeof BASE_PALETTE;
 
@@ -65,46 +70,40 @@ export function realIntensities(): Map<number, WsiIntensity> {
 export interface WsiStain {
   palette: Palette;
   intensity: WsiIntensity;
-  /** Per-WSI gain of each channel after histogram matching (the stain's hue shift). */
+  /** Per-WSI gain of each channel after the colour map (the stain's hue shift); 1 where real tiles of the WSI set its colours. */
   channelGain: Rgb;
-  /** Cumulative histograms (0..1, 256 bins) of the real PAS tile's R, G and B channels. */
+  /** Cumulative histograms (0..1, 256 bins) of R, G and B over the real tiles of this WSI, or of all real tiles. */
   reference: [Float64Array, Float64Array, Float64Array];
+  /** Whether `reference` is this WSI's own (its colours and brightness are the real ones). */
+  ownReference: boolean;
 }
 
-let referenceCache: WsiStain['reference'] | null = null;
+let colourCache: Map<string, WsiStain['reference']> | null = null;
 
-/** Channel histograms of the real training tile (assets/reference/trn_img_0006ff2aa7cd.png), decoded once. */
-function referenceHistograms(): WsiStain['reference'] {
-  if (referenceCache) return referenceCache;
-  const png = PNG.sync.read(readFileSync(REFERENCE_DIR + 'trn_img_0006ff2aa7cd.png'));
-  const cdfs = [0, 1, 2].map(() => new Float64Array(256)) as WsiStain['reference'];
-  const n = png.width * png.height;
-  for (let p = 0; p < n; p++) for (let c = 0; c < 3; c++) cdfs[c][png.data[p * 4 + c]!]! += 1 / n;
-  for (const cdf of cdfs) for (let v = 1; v < 256; v++) cdf[v]! += cdf[v - 1]!;
-  referenceCache = cdfs;
-  return cdfs;
+/** Per-WSI channel histograms of real tiles (assets/reference/real_colour.json, from scripts/real-colour.ts); key 'all' pools them. */
+function realColour(): Map<string, WsiStain['reference']> {
+  if (colourCache) return colourCache;
+  const json = JSON.parse(readFileSync(REFERENCE_DIR + 'real_colour.json', 'utf8')) as { wsis: Record<string, { cdf: number[][] }> };
+  colourCache = new Map(Object.entries(json.wsis).map(([k, v]) => [k, v.cdf.map((c) => Float64Array.from(c)) as WsiStain['reference']]));
+  return colourCache;
 }
 
 /**
- * A WSI's stain: the real tile's colours (histogram matching) turned by a per-WSI red/blue
- * and green shift, the palette's saturation varied; brightness follows the real WSI's statistics.
- * `shift` scales the variation.
+ * A WSI's stain. For a WSI with real tiles (1-4): their colours, as they are. For the others:
+ * the colours of all real tiles turned by a per-WSI red/blue and green shift (`shift` scales
+ * it), brightness and contrast set to the real WSI's tile statistics (tile_stats.csv).
  */
 export function wsiStain(seed: number, wsi: number, shift: number): WsiStain {
   const rng = Rng.of(seed, 0x57a1, wsi);
   const redBlue = rng.normal(0, 0.06 * shift);
-  const saturation = 1 + rng.normal(0, 0.12 * shift);
   const green = rng.normal(0, 0.04 * shift);
-  const palette = Object.fromEntries(Object.entries(BASE_PALETTE).map(([name, [r, g, b]]) => {
-    const grey = (r + g + b) / 3;
-    const sat = (v: number) => grey + (v - grey) * saturation;
-    return [name, [sat(r) * (1 + redBlue), sat(g) * (1 + green), sat(b) * (1 - redBlue)] as Rgb];
-  })) as Palette;
+  const own = realColour().get(String(wsi));
   const all = realIntensities();
   return {
-    palette,
+    palette: BASE_PALETTE,
     intensity: all.get(wsi) ?? all.get(0)!,
-    channelGain: [1 + redBlue, 1 + green, 1 - redBlue],
-    reference: referenceHistograms(),
+    channelGain: own ? [1, 1, 1] : [1 + redBlue, 1 + green, 1 - redBlue],
+    reference: own ?? realColour().get('all')!,
+    ownReference: own !== undefined,
   };
 }

@@ -1,6 +1,7 @@
 import type { Point } from '../data/rasterize.ts';
 import type { AppearanceConfig } from './config.ts';
 import { Rng } from '../util/random.ts';
+import { TissueMap } from './tissue.ts';
 import { vesselTemplates } from './templates.ts';
 
 /**
@@ -17,8 +18,9 @@ export interface Vessel {
   radius: number;
   /** Collapsed, faint: experts label it unsure. */
   ambiguous: boolean;
-  bloodCells: number;
   priority: number;
+  /** The vessel's own random stream (its nuclei, its red cells): the same in every tile it crosses. */
+  seed: number;
 }
 
 export interface Tubule {
@@ -28,8 +30,19 @@ export interface Tubule {
   b: number;
   angle: number;
   lumen: number; // lumen size as a fraction of the radius
-  wobble: [number, number, number, number]; // outline harmonics: amplitude and phase of orders 3 and 5
-  nucleusPhase: number;
+  /** How pale its cytoplasm is, -1..1 (proximal tubules darker and granular, distal paler). */
+  tone: number;
+  /** The tubule's own random stream (its nuclei): the same in every tile it crosses. */
+  seed: number;
+}
+
+/** An interstitial nucleus (fibroblast, lymphocyte): painted only where it falls on stroma. */
+export interface CellNucleus {
+  x: number;
+  y: number;
+  len: number;
+  wid: number;
+  angle: number;
 }
 
 export interface Glomerulus {
@@ -43,14 +56,37 @@ interface CellObjects {
   vessels: Vessel[];
   tubules: Tubule[];
   glomeruli: Glomerulus[];
+  nuclei: CellNucleus[];
+}
+
+/** Whether (x, y) lies inside the closed ring (even-odd rule). */
+function insidePolygon(ring: readonly Point[], x: number, y: number): boolean {
+  let inside = false;
+  for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+    const [xi, yi] = ring[i]!, [xj, yj] = ring[j]!;
+    if ((yi > y) !== (yj > y) && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+/** Distance from (x, y) to the nearest vertex of a ring traced at about one-pixel steps. */
+function distanceToRing(ring: readonly Point[], x: number, y: number): number {
+  let best = Infinity;
+  for (const [px, py] of ring) best = Math.min(best, (px - x) ** 2 + (py - y) ** 2);
+  return Math.sqrt(best);
 }
 
 /** Objects of one WSI, cached by cell. */
 export class WsiWorld {
   private readonly candidates = new Map<string, { vessels: Vessel[]; glomeruli: Glomerulus[] }>();
+  private readonly kept = new Map<string, { vessels: Vessel[]; glomeruli: Glomerulus[] }>();
   private readonly finals = new Map<string, CellObjects>();
 
-  constructor(readonly seed: number, readonly wsi: number, readonly appearance: AppearanceConfig) {}
+  readonly tissue: TissueMap;
+
+  constructor(readonly seed: number, readonly wsi: number, readonly appearance: AppearanceConfig) {
+    this.tissue = new TissueMap(seed, wsi, appearance.glass);
+  }
 
   /** Vessel and glomerulus candidates of a cell, drawn independently of every other cell. */
   private cellCandidates(cx: number, cy: number): { vessels: Vessel[]; glomeruli: Glomerulus[] } {
@@ -84,8 +120,8 @@ export class WsiWorld {
       vessels.push({
         ring, cx: x0, cy: y0, radius: t.radius * scale,
         ambiguous: rng.chance(this.appearance.ambiguousRate),
-        bloodCells: rng.chance(0.4) ? rng.int(1, 6) : 0,
         priority: rng.uniform(),
+        seed: rng.int(0, 2 ** 30),
       });
     }
     const out = { vessels, glomeruli };
@@ -106,44 +142,77 @@ export class WsiWorld {
     return { vessels, glomeruli };
   }
 
-  /** The final objects of a cell: overlaps resolved the same way whichever tile asks. */
+  /** The vessels and glomeruli a cell keeps: overlaps resolved the same way whichever tile asks. */
+  private placed(cx: number, cy: number): { vessels: Vessel[]; glomeruli: Glomerulus[] } {
+    const key = `${cx},${cy}`;
+    const hit = this.kept.get(key);
+    if (hit) return hit;
+    const own = this.cellCandidates(cx, cy);
+    const near = this.neighbourhood(cx, cy);
+    // Glomeruli: drop one that overlaps a glomerulus with a larger radius, or glass.
+    const glomeruli = own.glomeruli.filter((g) => !near.glomeruli.some((o) => o !== g && o.radius > g.radius && Math.hypot(o.cx - g.cx, o.cy - g.cy) < o.radius + g.radius) &&
+      !this.tissue.glassNear(g.cx, g.cy, g.radius));
+    // Vessels: not inside a glomerulus, not near glass, and not overlapping a vessel of higher priority.
+    const vessels = own.vessels.filter((v) =>
+      !near.glomeruli.some((g) => Math.hypot(g.cx - v.cx, g.cy - v.cy) < g.radius + v.radius * 0.5) &&
+      !this.tissue.glassNear(v.cx, v.cy, v.radius) &&
+      !near.vessels.some((o) => o !== v && o.priority > v.priority && Math.hypot(o.cx - v.cx, o.cy - v.cy) < (o.radius + v.radius) * 0.6));
+    const out = { vessels, glomeruli };
+    this.kept.set(key, out);
+    return out;
+  }
+
+  /** The final objects of a cell: its vessels and glomeruli, and the tubules and nuclei around them. */
   cell(cx: number, cy: number): CellObjects {
     const key = `${cx},${cy}`;
     const hit = this.finals.get(key);
     if (hit) return hit;
-    const own = this.cellCandidates(cx, cy);
-    const near = this.neighbourhood(cx, cy);
-    // Glomeruli: drop one that overlaps a glomerulus with a larger radius.
-    const glomeruli = own.glomeruli.filter((g) => !near.glomeruli.some((o) => o !== g && o.radius > g.radius && Math.hypot(o.cx - g.cx, o.cy - g.cy) < o.radius + g.radius));
-    // Vessels: not inside a glomerulus, and not overlapping a vessel of higher priority.
-    const vessels = own.vessels.filter((v) =>
-      !near.glomeruli.some((g) => Math.hypot(g.cx - v.cx, g.cy - v.cy) < g.radius + v.radius * 0.5) &&
-      !near.vessels.some((o) => o !== v && o.priority > v.priority && Math.hypot(o.cx - v.cx, o.cy - v.cy) < (o.radius + v.radius) * 0.6));
-    // Tubules fill the rest on a jittered grid, kept off vessels and glomeruli.
+    const { vessels, glomeruli } = this.placed(cx, cy);
+    // Tubules fill the rest on a jittered grid, each shrunk to stay off the vessels and
+    // glomeruli placed around it (by their outlines, so a long thin vessel clears only its
+    // own strip); a few grid places stay empty (wider interstitium).
     const rng = Rng.of(this.seed, this.wsi, cx, cy, 2);
     const tubules: Tubule[] = [];
-    const spacing = 78;
-    for (let gy = 0; gy < CELL / spacing; gy++) {
-      for (let gx = 0; gx < CELL / spacing; gx++) {
-        const tx = cx * CELL + (gx + 0.5) * spacing + rng.normal(0, 12);
-        const ty = cy * CELL + (gy + 0.5) * spacing + rng.normal(0, 12);
-        let a = rng.uniform(46, 70);
-        const b = a * rng.uniform(0.65, 1);
-        const angle = rng.uniform(0, Math.PI);
-        const lumen = rng.uniform(0.12, 0.45);
-        const wobble: Tubule['wobble'] = [rng.uniform(0, 0.08), rng.uniform(0, 6.3), rng.uniform(0, 0.05), rng.uniform(0, 6.3)];
-        const nucleusPhase = rng.uniform(0, 6.3);
-        let scale = 1;
-        for (const o of [...near.glomeruli.map((g) => ({ x: g.cx, y: g.cy, r: g.radius })), ...near.vessels.map((v) => ({ x: v.cx, y: v.cy, r: v.radius }))]) {
-          const d = Math.hypot(o.x - tx, o.y - ty);
-          scale = Math.min(scale, (d - o.r * 0.6) / a);
-        }
-        if (scale * a < 16) continue;
-        a *= Math.min(1, scale);
-        tubules.push({ cx: tx, cy: ty, a, b: b * Math.min(1, scale), angle, lumen, wobble, nucleusPhase });
+    const spacing = 74;
+    const around: { vessels: Vessel[]; glomeruli: Glomerulus[] } = { vessels: [], glomeruli: [] };
+    for (let dy = -1; dy <= 1; dy++) {
+      for (let dx = -1; dx <= 1; dx++) {
+        const c = this.placed(cx + dx, cy + dy);
+        around.vessels.push(...c.vessels);
+        around.glomeruli.push(...c.glomeruli);
       }
     }
-    const out = { vessels, tubules, glomeruli };
+    for (let gy = 0; gy < CELL / spacing; gy++) {
+      for (let gx = 0; gx < CELL / spacing; gx++) {
+        const tx = cx * CELL + (gx + 0.5) * spacing + rng.normal(0, 20);
+        const ty = cy * CELL + (gy + 0.5) * spacing + rng.normal(0, 20);
+        let a = rng.uniform(44, 68);
+        const b = a * rng.uniform(0.6, 1);
+        const angle = rng.uniform(0, Math.PI);
+        const lumen = rng.uniform(0.15, 0.6);
+        const tone = rng.uniform(-1, 1);
+        const seed = rng.int(0, 2 ** 30);
+        if (rng.chance(0.07)) continue;
+        let room = a; // px from the centre to the nearest vessel or glomerulus
+        for (const g of around.glomeruli) room = Math.min(room, Math.hypot(g.cx - tx, g.cy - ty) - g.radius - 2);
+        for (const v of around.vessels) {
+          if (Math.hypot(v.cx - tx, v.cy - ty) > v.radius + a + 4) continue;
+          room = Math.min(room, insidePolygon(v.ring, tx, ty) ? -1 : distanceToRing(v.ring, tx, ty) - 3);
+        }
+        const scale = room / a;
+        if (room < 16) continue;
+        a *= Math.min(1, scale);
+        tubules.push({ cx: tx, cy: ty, a, b: b * Math.min(1, scale), angle, lumen, tone, seed });
+      }
+    }
+    // Interstitial nuclei: elongated fibroblasts and round lymphocytes.
+    const nuclei: CellNucleus[] = [];
+    for (let k = rng.poisson(90); k > 0; k--) {
+      const round = rng.chance(0.3);
+      const len = round ? rng.uniform(3, 4) : rng.uniform(4, 7);
+      nuclei.push({ x: (cx + rng.uniform()) * CELL, y: (cy + rng.uniform()) * CELL, len, wid: round ? len * rng.uniform(0.8, 1) : rng.uniform(1.6, 2.6), angle: rng.uniform(0, Math.PI) });
+    }
+    const out = { vessels, tubules, glomeruli, nuclei };
     this.finals.set(key, out);
     return out;
   }
@@ -151,13 +220,14 @@ export class WsiWorld {
   /** Every object that may touch the tile whose upper-left corner is (x, y). */
   objectsNear(x: number, y: number): CellObjects {
     const cx = Math.floor(x / CELL), cy = Math.floor(y / CELL);
-    const out: CellObjects = { vessels: [], tubules: [], glomeruli: [] };
+    const out: CellObjects = { vessels: [], tubules: [], glomeruli: [], nuclei: [] };
     for (let dy = -1; dy <= 1; dy++) {
       for (let dx = -1; dx <= 1; dx++) {
         const c = this.cell(cx + dx, cy + dy);
         out.vessels.push(...c.vessels);
         out.tubules.push(...c.tubules);
         out.glomeruli.push(...c.glomeruli);
+        out.nuclei.push(...c.nuclei);
       }
     }
     return out;

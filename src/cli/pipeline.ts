@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { presetConfig } from '../synth/config.ts';
-import { generateDataset } from '../synth/generate.ts';
+import { GENERATOR_VERSION, generateDataset, generatorVersionOf } from '../synth/generate.ts';
 import { loadPipelineConfig, PIPELINE_PRESETS, type PresetName } from '../pipeline/config.ts';
 import { runPipeline } from '../pipeline/run.ts';
 import { LocalExecutor, type Executor } from '../jobs/executor.ts';
@@ -28,7 +28,10 @@ export const DEMO_DATA = join('runs', 'demo', 'synth-demo');
 
 /** The synthetic demo dataset, generated once and reused (the cache is the directory itself). */
 export async function ensureDemoData(dir = DEMO_DATA): Promise<string> {
-  if (await pathExists(join(dir, 'tile_meta.csv'))) return dir;
+  const version = await generatorVersionOf(dir);
+  // A dataset put there by hand (no synth.json) is used as it is.
+  if ((version === null || version === GENERATOR_VERSION) && (await pathExists(join(dir, 'tile_meta.csv')))) return dir;
+  if (version !== null && version !== GENERATOR_VERSION) console.log(`${dir} was rendered by synthetic generator version ${version}; this is version ${GENERATOR_VERSION}: rendering it again`);
   console.log(`generating the synthetic demo dataset in ${dir} (vascseg synth --preset demo; once)`);
   const bar = progress('rendering tiles');
   const s = await generateDataset(presetConfig('demo', 0), dir, { onProgress: (d, t) => bar.update(d, t) });

@@ -31,6 +31,20 @@ export interface GenerateSummary {
 
 const CHUNK = 40;
 
+/**
+ * The generator's version, written into synth.json: a dataset rendered by another version
+ * looks different for the same config (2: the tissue measured against real tiles, 2026-12-01).
+ */
+export const GENERATOR_VERSION = 2;
+
+/** The generator version a dataset directory was rendered by (1 for datasets from before versions were written), or null when it holds none. */
+export async function generatorVersionOf(dir: string): Promise<number | null> {
+  const text = await readFile(join(dir, 'synth.json'), 'utf8').catch(() => null);
+  if (text === null) return null;
+  const v = (JSON.parse(text) as { generator?: unknown }).generator;
+  return typeof v === 'number' ? v : 1;
+}
+
 /** Chunks of at most CHUNK tiles, each of one WSI, so workers share the work evenly. */
 function chunks(tiles: readonly TileMeta[]): TileMeta[][] {
   const byWsi = new Map<number, TileMeta[]>();
@@ -90,7 +104,7 @@ const SYNTH_OUTPUT: string[] = [...Object.values(FILES), 'truth'];
 export async function generateDataset(config: SynthConfig, out: string, options: GenerateOptions = {}): Promise<GenerateSummary> {
   const start = performance.now();
   const workDir = `${out}.partial`;
-  const configText = JSON.stringify(config, null, 2);
+  const configText = JSON.stringify({ generator: GENERATOR_VERSION, ...config }, null, 2);
   // Both `out` (replaced at the end) and `out.partial` (restarted when its config differs)
   // may only be deleted when they are ours.
   await assertReplaceable(out, 'synth.json', SYNTH_OUTPUT);
@@ -123,7 +137,7 @@ export async function generateDataset(config: SynthConfig, out: string, options:
   }
   await writeDatasetFiles(workDir, { tiles: sorted, wsis: await donorRows(new Set(tiles.map((t) => t.sourceWsi))), labels });
   await writeFileAtomic(join(workDir, 'truth', 'polygons.jsonl'), formatPolygons(truth));
-  await writeFileAtomic(join(workDir, 'synth.json'), JSON.stringify({ ...config, noiseApplied: noise }, null, 2));
+  await writeFileAtomic(join(workDir, 'synth.json'), JSON.stringify({ generator: GENERATOR_VERSION, ...config, noiseApplied: noise }, null, 2));
   await rm(join(workDir, 'records'), { recursive: true, force: true });
   await rm(out, { recursive: true, force: true });
   await rename(workDir, out);

@@ -16,6 +16,9 @@
  *     global average pooling, one logit) trained on 128 px full-resolution crops of the same
  *     training halves (4 random crops per tile and epoch), a tile's score the mean over its 16
  *     crops; accuracy on the held-out halves, per seed.
+ *     The CNN's figure does not reproduce run to run, even at one seed on the same tiles (seed 0
+ *     gave 96.3% and then 73.4% on the generator of 2026-12-01; its cause, somewhere in tfjs's
+ *     training, is not found): compare means over several seeds, never one run.
  *   - Per feature: the Kolmogorov-Smirnov statistic between real and synthetic values, and
  *     the standardised mean difference (difference of means over the pooled sd): the larger,
  *     the more that statistic gives the synthetic tiles away.

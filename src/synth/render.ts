@@ -120,8 +120,9 @@ function nucleus(canvas: Canvas, n: CellNucleus, x0: number, y0: number, pal: Pa
       const v = (-(x - cx) * sin + (y - cy) * cos) / n.wid;
       const d = u * u + v * v;
       if (d > 1) continue;
-      if (d > 0.5 || dark) canvas.set(p, rim, d > 0.75 ? (1 - d) * 4 : 1);
-      else canvas.setMix(p, pal.nucleus, pal.cytoplasmLight, 0.12 + 0.3 * fine[p]!);
+      if (dark) canvas.set(p, rim, d > 0.75 ? (1 - d) * 4 : 1);
+      else if (d > 0.72) canvas.set(p, rim, d > 0.88 ? (1 - d) * 8 : 1);
+      else canvas.setMix(p, pal.nucleus, pal.cytoplasmLight, 0.4 + 0.3 * fine[p]!);
     }
   }
 }
@@ -174,20 +175,21 @@ function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0
       const t = near[k1]!;
       // Distance in px to the interstitium: to the strip shared with the next tubule, or to
       // the outer edge where no tubule is next.
-      const halfGap = 1 + 1.8 * (0.5 + 0.5 * gap[p]!);
+      const halfGap = Math.max(0, 2.6 * gap[p]! + 0.4);
       const toBorder = ((d2 - d1) * t.a) / 2 - halfGap;
       const toEdge = (1.2 - d1) * t.a + 1.5 * texture[p]!;
       const m = Math.min(toBorder, toEdge);
       if (m < 0) continue; // interstitium
       owner[p] = k1;
-      const membrane = 1.6 + 0.6 * texture[p]!;
+      const membrane = 1.1 + 0.4 * texture[p]!;
       if (m < membrane) { canvas.setMix(p, pal.membrane, pal.stroma, 0.2 + 0.2 * fine[p]!); continue; }
       const rho = Math.max(d1 / ((d1 + d2) / 2), d1);
       const lumen = t.lumen * (1 + 0.45 * medium[p]!);
       if (rho < lumen) {
         // Froth: pale lavender debris in the white lumen, thicker near its edge.
-        const froth = clamp(0.8 * medium[p]! + 0.3 * fine[p]! - 0.35, 0, 0.6);
-        canvas.setMix(p, pal.glass, pal.cytoplasmLight, froth);
+        // Froth: a lace of pale lavender strands (the ridges of a noise field) in the white lumen.
+        const lace = clamp(1 - Math.abs(medium[p]!) * 22, 0, 1) * clamp(0.6 + texture[p]!, 0, 1);
+        canvas.setMix(p, pal.glass, pal.cytoplasmLight, 0.75 * lace);
         owner[p] = -2 - k1;
         lumenCount[k1]!++;
         continue;
@@ -202,7 +204,7 @@ function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0
     const rng = new Rng(t.seed);
     const cos = Math.cos(t.angle), sin = Math.sin(t.angle);
     const ringR = t.lumen + (0.92 - t.lumen) * 0.5;
-    const n = Math.max(5, Math.floor((Math.PI * (t.a + t.b) * ringR) / 11.5));
+    const n = Math.max(5, Math.floor((Math.PI * (t.a + t.b) * ringR) / 14));
     const phase = rng.uniform(0, 2 * Math.PI);
     const own = (p: number) => owner[p] === k;
     for (let j = 0; j < n; j++) {
@@ -210,7 +212,7 @@ function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0
       const phi = phase + (2 * Math.PI * j) / n + rng.normal(0, 0.1);
       const rr = ringR * rng.uniform(0.85, 1.15);
       const u = t.a * rr * Math.cos(phi), v = t.b * rr * Math.sin(phi);
-      const r = rng.uniform(4.2, 5.6);
+      const r = rng.uniform(5, 7);
       nucleus(canvas, { x: t.cx + u * cos - v * sin, y: t.cy + u * sin + v * cos, len: r, wid: r * rng.uniform(0.8, 1), angle: rng.uniform(0, Math.PI) }, x0, y0, pal, fine, own);
     }
     if (lumenCount[k]! > 60) {
@@ -443,7 +445,7 @@ function paintTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfi
   // Granules: sparse one-pixel dark specks in the tissue (real texture is skewed towards dark
   // points: chromatin, granular cytoplasm, fibre crossings), before the scanner blur spreads them.
   const speckSeed = fieldSeed(world.seed, world.wsi, 16);
-  const density = 0.07, strength = 0.85; // measured against the real tiles' LBP histograms (bench:realism)
+  const density = 0.08, strength = 0.65; // measured against the real tiles' LBP histograms (bench:realism)
   for (let y = 0; y < S; y++) {
     for (let x = 0; x < S; x++) {
       const p = y * S + x;

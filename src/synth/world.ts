@@ -189,7 +189,7 @@ export class WsiWorld {
         let a = rng.uniform(44, 68);
         const b = a * rng.uniform(0.6, 1);
         const angle = rng.uniform(0, Math.PI);
-        const lumen = rng.uniform(0.15, 0.6);
+        const lumen = rng.uniform(0.2, 0.75);
         const tone = rng.uniform(-1, 1);
         const seed = rng.int(0, 2 ** 30);
         if (rng.chance(0.07)) continue;

@@ -76,6 +76,15 @@ function distanceToRing(ring: readonly Point[], x: number, y: number): number {
   return Math.sqrt(best);
 }
 
+/** Whether two vessels' outlines come within `gap` px of each other, or one lies inside the other. */
+function ringsTouch(a: Vessel, b: Vessel, gap: number): boolean {
+  if (Math.hypot(a.cx - b.cx, a.cy - b.cy) > a.radius + b.radius + gap + 2) return false;
+  if (insidePolygon(a.ring, b.ring[0]![0], b.ring[0]![1]) || insidePolygon(b.ring, a.ring[0]![0], a.ring[0]![1])) return true;
+  // Vertices within `gap` of the other ring (rings are traced at one-pixel steps).
+  const near = b.ring.filter(([x, y]) => Math.hypot(x - a.cx, y - a.cy) <= a.radius + gap + 2);
+  return near.some(([x, y]) => distanceToRing(a.ring, x, y) < gap);
+}
+
 /** Objects of one WSI, cached by cell. */
 export class WsiWorld {
   private readonly candidates = new Map<string, { vessels: Vessel[]; glomeruli: Glomerulus[] }>();
@@ -152,11 +161,13 @@ export class WsiWorld {
     // Glomeruli: drop one that overlaps a glomerulus with a larger radius, or glass.
     const glomeruli = own.glomeruli.filter((g) => !near.glomeruli.some((o) => o !== g && o.radius > g.radius && Math.hypot(o.cx - g.cx, o.cy - g.cy) < o.radius + g.radius) &&
       !this.tissue.glassNear(g.cx, g.cy, g.radius));
-    // Vessels: not inside a glomerulus, not near glass, and not overlapping a vessel of higher priority.
+    // Vessels: not touching a glomerulus, not near glass, and not touching a vessel of higher
+    // priority (by their outlines, 3 px apart at least: true objects never share pixels). The
+    // rules look only at candidates, so every tile that asks gets the same answer.
     const vessels = own.vessels.filter((v) =>
-      !near.glomeruli.some((g) => Math.hypot(g.cx - v.cx, g.cy - v.cy) < g.radius + v.radius * 0.5) &&
+      !near.glomeruli.some((g) => Math.hypot(g.cx - v.cx, g.cy - v.cy) < g.radius + v.radius + 3 && v.ring.some(([x, y]) => Math.hypot(x - g.cx, y - g.cy) < g.radius + 3)) &&
       !this.tissue.glassNear(v.cx, v.cy, v.radius) &&
-      !near.vessels.some((o) => o !== v && o.priority > v.priority && Math.hypot(o.cx - v.cx, o.cy - v.cy) < (o.radius + v.radius) * 0.6));
+      !near.vessels.some((o) => o !== v && o.priority > v.priority && ringsTouch(o, v, 3)));
     const out = { vessels, glomeruli };
     this.kept.set(key, out);
     return out;

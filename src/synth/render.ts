@@ -454,7 +454,7 @@ function paintTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfi
       canvas.setMix(p, [canvas.px[p * 3]!, canvas.px[p * 3 + 1]!, canvas.px[p * 3 + 2]!], pal.nucleusDark, (strength * (h - 1 + density)) / density);
     }
   }
-  for (let p = 0; p < S * S; p++) if (glass[p] && !protect[p]) canvas.setMix(p, pal.glass, pal.lumen, 0.15 + 0.1 * fl.fine[p]!);
+  for (let p = 0; p < S * S; p++) if (glass[p] && !protect[p]) canvas.setMix(p, pal.glass, pal.lumen, 0.15 + 0.02 * fl.fine[p]!);
   const px = canvas.px;
   scannerBlur(px, appearance.blur);
   // Sensor noise: unit Gaussians from a fixed table, walked from a random start with a random

@@ -5,8 +5,10 @@ import { Rng } from '../util/random.ts';
 export type Rgb = [number, number, number];
 
 /**
- * The tissue palette (PAS): k-means centres of pixels of 31 of the 218 real tiles of
- * ../shared/hubmap-real (every seventh), named by what they cover, from glass to dark nuclei.
+ * The tissue palette (PAS), from glass to dark nuclei: lumen, cytoplasm, interstitium and
+ * membrane are k-means centres (k = 10) of pixels of 32 of the 218 real tiles of
+ * ../shared/hubmap-real (every seventh), named by what they cover; glass, nuclei and red cells
+ * were picked by eye from the same tiles.
  * The magenta family (PAS-positive: membranes, interstitium) and the lavender-blue one
  * (cytoplasm, haematoxylin nuclei) keep their real order in each channel, which is what the
  * colour map (histogram matching) preserves.

@@ -164,6 +164,7 @@ export function computeLoss(out: ModelOutputs, batch: LossBatch, config: ModelCo
   const nc = config.classes.length;
   const ph = out.proto.shape[1];
   let lbox: tf.Tensor = tf.scalar(0), lobj: tf.Tensor = tf.scalar(0), lcls: tf.Tensor = tf.scalar(0), lseg: tf.Tensor = tf.scalar(0);
+  let usedProto = false;
   out.heads.forEach((head, level) => {
     const [n, gh, gw] = head.shape;
     const stride = (ph * 4) / gh;
@@ -190,6 +191,7 @@ export function computeLoss(out: ModelOutputs, batch: LossBatch, config: ModelCo
         if (rows.length === 0) continue;
         const mine = tf.gather(coefs, rows) as tf.Tensor2D;
         const proto = tf.squeeze(tf.slice(out.proto, [b, 0, 0, 0], [1, -1, -1, -1]), [0]) as tf.Tensor3D;
+        usedProto = true;
         lseg = tf.add(lseg, maskLoss(mine, proto, rows.map((r) => batch.masks[as.target[r]!]!), rows.map((r) => gridRounded(batch.targets[as.target[r]!]!.box, gw, gh))));
       }
     }
@@ -199,6 +201,10 @@ export function computeLoss(out: ModelOutputs, batch: LossBatch, config: ModelCo
     const objMean = weights ? tf.div(tf.sum(tf.mul(bce, weights.tensor)), Math.max(weights.count, 1)) : tf.mean(bce);
     lobj = tf.add(lobj, tf.mul(objMean, hyp.balance[level]!));
   });
+  // A batch without targets never reaches the prototypes; the onnx engine asks for the loss's
+  // gradient with respect to every output, which tfjs refuses for an unused one. Zero times
+  // their sum gives them the zero gradient PyTorch would.
+  if (!usedProto) lseg = tf.add(lseg, tf.mul(tf.sum(out.proto), 0));
   const box = tf.mul(lbox, hyp.box) as tf.Scalar;
   const obj = tf.mul(lobj, hyp.obj) as tf.Scalar;
   const cls = tf.mul(lcls, hyp.cls) as tf.Scalar;

@@ -81,6 +81,20 @@ test('mask loss gradients equal tfjs autograd of the dense cropped BCE', async (
   }
 });
 
+test('a batch without targets: the loss has a gradient for every model output, zero for the prototypes (what the onnx engine asks for)', async () => {
+  const config = modelConfig('tiny');
+  const model = new TfModel(buildYolov7Seg(config), config, 3);
+  const out = model.forward(tf.randomUniform([2, 64, 64, 3]) as tf.Tensor4D, true);
+  const hyp = defaultHyp(3, 64);
+  // Found by a demo run whose pseudo-labelled mosaic had no vessel in it: tfjs threw
+  // "Cannot compute gradient of y=f(x) with respect to x" for the unused prototypes.
+  const grads = tf.grads((...o: tf.Tensor[]) => computeLoss({ heads: o.slice(0, 3) as tf.Tensor4D[], proto: o[3] as tf.Tensor4D }, { targets: [], masks: [] }, config, hyp).total)([...out.heads, out.proto]);
+  assert.equal(grads.length, 4);
+  for (const g of grads.slice(0, 3)) assert.ok((await tf.sum(tf.abs(g)).data())[0]! > 0, 'objectness reaches every head');
+  assert.equal((await tf.sum(tf.abs(grads[3]!)).data())[0], 0, 'the prototypes get a zero gradient');
+  model.updateRunningStats();
+});
+
 test('the whole loss on the tiny model: finite parts, gradients reach every head', async () => {
   const config = modelConfig('tiny');
   const model = new TfModel(buildYolov7Seg(config), config, 3);

@@ -451,7 +451,7 @@ function paintTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfi
       const p = y * S + x;
       const h = 0.5 + 0.5 * lattice(speckSeed, x0 + x, y0 + y);
       if (glass[p] || h < 1 - density) continue;
-      canvas.setMix(p, [canvas.px[p * 3]!, canvas.px[p * 3 + 1]!, canvas.px[p * 3 + 2]!], pal.nucleusDark, (strength * (h - 1 + density)) / density);
+      canvas.set(p, pal.nucleusDark, (strength * (h - 1 + density)) / density);
     }
   }
   for (let p = 0; p < S * S; p++) if (glass[p] && !protect[p]) canvas.setMix(p, pal.glass, pal.lumen, 0.15 + 0.02 * fl.fine[p]!);

@@ -12,9 +12,9 @@ import { loadDataset, readTileImage, type Dataset } from '../src/data/dataset.ts
 import { synthSchema } from '../src/synth/config.ts';
 import { generateDataset } from '../src/synth/generate.ts';
 import { pathExists } from '../src/util/fs.ts';
+import { flagReader } from '../bench/flags.ts';
 
-const args = process.argv.slice(2);
-const flag = (name: string, def: string) => { const k = args.indexOf(name); return k >= 0 && args[k + 1] ? args[k + 1]! : def; };
+const flag = flagReader('scripts/synth-figure.ts');
 const realDir = flag('--real', '../shared/hubmap-real');
 const out = flag('--out', 'docs/synth-vs-real.png');
 const seed = Number(flag('--seed', '0'));

@@ -140,7 +140,9 @@ const STROMA = -1;
 function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0: number, pal: Palette, fl: Fields, glass: Uint8Array, owner: Int32Array, lumens: LocalMask[]): void {
   const reach = 80;
   const near = tubules.filter((t) => t.cx > x0 - reach && t.cx < x0 + S + reach && t.cy > y0 - reach && t.cy < y0 + S + reach);
-  // Buckets of 80 px (more than the largest tubule radius): each pixel looks at 3x3 of them.
+  // Buckets of 80 px: each pixel looks at 3x3 of them, so every tubule centre within 80 px
+  // is seen. A tubule reaches 1.2 a, up to 82 px for the largest (a = 68): the last 2 px of
+  // those may be missed, depending on where the pixel sits in its bucket.
   const B = 80, nb = Math.ceil((S + 2 * reach) / B);
   const buckets: number[][] = Array.from({ length: nb * nb }, () => []);
   near.forEach((t, k) => {
@@ -186,7 +188,6 @@ function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0
       const rho = Math.max(d1 / ((d1 + d2) / 2), d1);
       const lumen = t.lumen * (1 + 0.45 * medium[p]!);
       if (rho < lumen) {
-        // Froth: pale lavender debris in the white lumen, thicker near its edge.
         // Froth: a lace of pale lavender strands (the ridges of a noise field) in the white lumen.
         const lace = clamp(1 - Math.abs(medium[p]!) * 22, 0, 1) * clamp(0.6 + texture[p]!, 0, 1);
         canvas.setMix(p, pal.glass, pal.cytoplasmLight, 0.75 * lace);

@@ -6,7 +6,9 @@ import { fieldSeed, valueNoiseAt, valueNoiseField } from './noise.ts';
  * beside bare slide); objects that would touch it are not placed, so no label is ever cut.
  */
 const BROAD = 1100, DETAIL = 280;
-const level = (s1: number, s2: number, x: number, y: number) => 0.75 * valueNoiseAt(s1, x, y, BROAD) + 0.25 * valueNoiseAt(s2, x, y, DETAIL);
+/** The two octaves weighted into one level. */
+const octaves = (broad: number, detail: number) => 0.75 * broad + 0.25 * detail;
+const level = (s1: number, s2: number, x: number, y: number) => octaves(valueNoiseAt(s1, x, y, BROAD), valueNoiseAt(s2, x, y, DETAIL));
 
 const thresholds = new Map<number, number>();
 /** The field value below which a share `share` of the area is glass (the field's distribution is the same for every seed). */
@@ -51,7 +53,7 @@ export class TissueMap {
     if (this.threshold === -Infinity) return out;
     const broad = valueNoiseField(this.s1, x0, y0, BROAD, size);
     const detail = valueNoiseField(this.s2, x0, y0, DETAIL, size);
-    for (let p = 0; p < out.length; p++) out[p] = 0.75 * broad[p]! + 0.25 * detail[p]! + 0.006 * rough[p]! < this.threshold ? 1 : 0;
+    for (let p = 0; p < out.length; p++) out[p] = octaves(broad[p]!, detail[p]!) + 0.006 * rough[p]! < this.threshold ? 1 : 0;
     return out;
   }
 }

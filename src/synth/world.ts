@@ -138,12 +138,13 @@ export class WsiWorld {
     return out;
   }
 
-  private neighbourhood(cx: number, cy: number): { vessels: Vessel[]; glomeruli: Glomerulus[] } {
+  /** The vessels and glomeruli of a cell and the 8 around it, as `of` gives them per cell (candidates, or those placed). */
+  private neighbourhood(cx: number, cy: number, of: (cx: number, cy: number) => { vessels: Vessel[]; glomeruli: Glomerulus[] }): { vessels: Vessel[]; glomeruli: Glomerulus[] } {
     const vessels: Vessel[] = [];
     const glomeruli: Glomerulus[] = [];
     for (let dy = -1; dy <= 1; dy++) {
       for (let dx = -1; dx <= 1; dx++) {
-        const c = this.cellCandidates(cx + dx, cy + dy);
+        const c = of(cx + dx, cy + dy);
         vessels.push(...c.vessels);
         glomeruli.push(...c.glomeruli);
       }
@@ -157,7 +158,7 @@ export class WsiWorld {
     const hit = this.kept.get(key);
     if (hit) return hit;
     const own = this.cellCandidates(cx, cy);
-    const near = this.neighbourhood(cx, cy);
+    const near = this.neighbourhood(cx, cy, (x, y) => this.cellCandidates(x, y));
     // Glomeruli: drop one that overlaps a glomerulus with a larger radius, or glass.
     const glomeruli = own.glomeruli.filter((g) => !near.glomeruli.some((o) => o !== g && o.radius > g.radius && Math.hypot(o.cx - g.cx, o.cy - g.cy) < o.radius + g.radius) &&
       !this.tissue.glassNear(g.cx, g.cy, g.radius));
@@ -185,14 +186,7 @@ export class WsiWorld {
     const rng = Rng.of(this.seed, this.wsi, cx, cy, 2);
     const tubules: Tubule[] = [];
     const spacing = 74;
-    const around: { vessels: Vessel[]; glomeruli: Glomerulus[] } = { vessels: [], glomeruli: [] };
-    for (let dy = -1; dy <= 1; dy++) {
-      for (let dx = -1; dx <= 1; dx++) {
-        const c = this.placed(cx + dx, cy + dy);
-        around.vessels.push(...c.vessels);
-        around.glomeruli.push(...c.glomeruli);
-      }
-    }
+    const around = this.neighbourhood(cx, cy, (x, y) => this.placed(x, y));
     for (let gy = 0; gy < CELL / spacing; gy++) {
       for (let gx = 0; gx < CELL / spacing; gx++) {
         const tx = cx * CELL + (gx + 0.5) * spacing + rng.normal(0, 20);
@@ -204,16 +198,16 @@ export class WsiWorld {
         const tone = rng.uniform(-1, 1);
         const seed = rng.int(0, 2 ** 30);
         if (rng.chance(0.07)) continue;
-        let room = a; // px from the centre to the nearest vessel or glomerulus
+        let room = a; // px from the centre to the nearest vessel or glomerulus, at most a
         for (const g of around.glomeruli) room = Math.min(room, Math.hypot(g.cx - tx, g.cy - ty) - g.radius - 2);
         for (const v of around.vessels) {
           if (Math.hypot(v.cx - tx, v.cy - ty) > v.radius + a + 4) continue;
           room = Math.min(room, insidePolygon(v.ring, tx, ty) ? -1 : distanceToRing(v.ring, tx, ty) - 3);
         }
-        const scale = room / a;
         if (room < 16) continue;
-        a *= Math.min(1, scale);
-        tubules.push({ cx: tx, cy: ty, a, b: b * Math.min(1, scale), angle, lumen, tone, seed });
+        const scale = room / a; // <= 1: shrunk to fit its room
+        a *= scale;
+        tubules.push({ cx: tx, cy: ty, a, b: b * scale, angle, lumen, tone, seed });
       }
     }
     // Interstitial nuclei: elongated fibroblasts and round lymphocytes.

@@ -4,7 +4,10 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/tmp.ts';
-import { synthSchema, presetConfig } from '../../src/synth/config.ts';
+import { appearanceSchema, synthSchema, presetConfig } from '../../src/synth/config.ts';
+import { renderTile } from '../../src/synth/render.ts';
+import { wsiStain } from '../../src/synth/stain.ts';
+import { WsiWorld } from '../../src/synth/world.ts';
 import { generateDataset } from '../../src/synth/generate.ts';
 import { checkDataset, summarize } from '../../src/data/check.ts';
 import { loadDataset } from '../../src/data/dataset.ts';
@@ -156,10 +159,7 @@ test('an interrupted run resumes: finished tiles are kept, the result is the sam
 });
 
 test('tiles of one WSI join without seams: a tile straddling two neighbours repeats their pixels up to the sensor noise', async () => {
-  const { WsiWorld } = await import('../../src/synth/world.ts');
-  const { renderTile } = await import('../../src/synth/render.ts');
-  const { wsiStain } = await import('../../src/synth/stain.ts');
-  const appearance = synthSchema.parse({ seed: 0, wsis: [{ wsi: 1, dataset1: 1 }] }).appearance;
+  const appearance = appearanceSchema.parse({});
   for (const wsi of [1, 7]) { // a WSI with real colour statistics, and one without (dataset 3)
     const world = new WsiWorld(5, wsi, appearance);
     const stain = wsiStain(5, wsi, appearance.stainShift);
@@ -186,10 +186,7 @@ test('tiles of one WSI join without seams: a tile straddling two neighbours repe
 });
 
 test('no true object touches glass: glass is drawn only where no vessel or glomerulus is', async () => {
-  const { WsiWorld } = await import('../../src/synth/world.ts');
-  const { renderTile } = await import('../../src/synth/render.ts');
-  const { wsiStain } = await import('../../src/synth/stain.ts');
-  const appearance = synthSchema.parse({ seed: 0, wsis: [{ wsi: 1, dataset1: 1 }], appearance: { glass: 0.3 } }).appearance;
+  const appearance = appearanceSchema.parse({ glass: 0.3 });
   const world = new WsiWorld(2, 2, appearance);
   const stain = wsiStain(2, 2, 1);
   let glassPixels = 0, objects = 0;

@@ -20,6 +20,9 @@ from pathlib import Path
 
 here = Path(__file__).resolve().parent
 src = (here.parent / 'scripts' / 'official-fixtures.py').read_text()
+# The fixtures script finds official_shims beside itself through its __file__, which is this
+# file's inside exec: put scripts/ on the path first.
+sys.path.insert(0, str(here.parent / 'scripts'))
 exec(src[:src.index('official = Path')])  # the import stubs only
 official = Path(sys.argv[1]).resolve()
 sys.path.insert(0, str(official))

@@ -80,10 +80,47 @@ export interface LossParts {
 }
 
 /**
+ * One assigned prediction's mask loss, added into the gradients: BCE of (coefficients x
+ * prototypes) against the target mask, summed over the prototype pixels inside the box (the
+ * only ones with a loss or a gradient, so the only ones visited: dense [targets x pixels] GEMMs
+ * cost 30x more, issue 8), times `scale`. Prototypes are [mh, mw, nm] from `protoAt`,
+ * coefficients nm values from `coefAt`. Returns the loss.
+ */
+function maskRowLoss(coefs: Float32Array, coefAt: number, proto: Float32Array, protoAt: number, shape: [number, number, number],
+  target: Float32Array, [cx, cy, w, h]: [number, number, number, number], scale: number, dcoefs: Float32Array, dproto: Float32Array): number {
+  const [mh, mw, nm] = shape;
+  // Pixel (col, row) counts when x1 <= col < x2 and y1 <= row < y2 (box in prototype pixels).
+  // The bounds in float32 in the official order (xywh x mask size, then xyxy): an edge that
+  // lands on a pixel boundary (1 in 16 at 640 px) falls on the same side as there.
+  const f = Math.fround;
+  const sx = f(f(cx) * mw), sy = f(f(cy) * mh), hw = f(f(f(w) * mw) / 2), hh = f(f(f(h) * mh) / 2);
+  const x1 = f(sx - hw), x2 = f(sx + hw), y1 = f(sy - hh), y2 = f(sy + hh);
+  const c0 = Math.max(0, Math.ceil(x1)), c1 = Math.min(mw, Math.ceil(x2)), r0 = Math.max(0, Math.ceil(y1)), r1 = Math.min(mh, Math.ceil(y2));
+  const c = coefs.slice(coefAt, coefAt + nm), dc = new Float64Array(nm);
+  let total = 0;
+  for (let r = r0; r < r1; r++) for (let col = c0; col < c1; col++) {
+    const q = r * mw + col, po = protoAt + q * nm;
+    let z = 0;
+    for (let m = 0; m < nm; m++) z += c[m]! * proto[po + m]!;
+    const t = target[q]!;
+    total += (Math.max(z, 0) - z * t + Math.log1p(Math.exp(-Math.abs(z)))) * scale;
+    const g = (1 / (1 + Math.exp(-z)) - t) * scale;
+    for (let m = 0; m < nm; m++) {
+      dc[m] += g * proto[po + m]!;
+      dproto[po + m] += g * c[m]!;
+    }
+  }
+  for (let m = 0; m < nm; m++) dcoefs[coefAt + m] += dc[m]!;
+  return total;
+}
+
+/** Mean over all prototype pixels, then / the normalised box area (YOLOv5-seg's crop_mask loss). */
+const maskScale = (mh: number, mw: number, [, , w, h]: [number, number, number, number]) => 1 / (mh * mw * w * h);
+
+/**
  * The mask loss of one image's assigned predictions: mean over targets of BCE summed inside the
- * box / box area (YOLOv5-seg's crop_mask loss). Only prototype pixels inside a target's box
- * contribute to the loss or its gradient, so both are computed there alone, in JS, as one
- * custom-gradient op: dense [targets x prototype pixels] GEMMs cost 30x more (issue 8).
+ * box / box area (YOLOv5-seg's crop_mask loss), as one custom-gradient op (the loss itself
+ * computes all images and levels at once in `denseLoss`; this is the same arithmetic on its own).
  */
 export function maskLoss(coefs: tf.Tensor2D, proto: tf.Tensor3D, gt: Float32Array[], boxes: [number, number, number, number][]): tf.Scalar {
   const [mh, mw, nm] = proto.shape;
@@ -93,31 +130,7 @@ export function maskLoss(coefs: tf.Tensor2D, proto: tf.Tensor3D, gt: Float32Arra
     const cd = c!.dataSync() as Float32Array, pd = p!.dataSync() as Float32Array;
     const dc = new Float32Array(n * nm), dp = new Float32Array(mh * mw * nm);
     let total = 0;
-    boxes.forEach(([cx, cy, w, h], k) => {
-      // Pixel (col, row) counts when x1 <= col < x2 and y1 <= row < y2 (box in prototype pixels).
-      // The bounds in float32 in the official order (xywh x mask size, then xyxy): an edge that
-      // lands on a pixel boundary (1 in 16 at 640 px) falls on the same side as there.
-      const f = Math.fround;
-      const sx = f(f(cx) * mw), sy = f(f(cy) * mh), hw = f(f(f(w) * mw) / 2), hh = f(f(f(h) * mh) / 2);
-      const x1 = f(sx - hw), x2 = f(sx + hw), y1 = f(sy - hh), y2 = f(sy + hh);
-      const c0 = Math.max(0, Math.ceil(x1)), c1 = Math.min(mw, Math.ceil(x2)), r0 = Math.max(0, Math.ceil(y1)), r1 = Math.min(mh, Math.ceil(y2));
-      // Mean over all prototype pixels, then / normalised box area; then the mean over targets.
-      const scale = 1 / (mh * mw * w * h) / n;
-      const target = gt[k]!;
-      const ck = k * nm;
-      for (let r = r0; r < r1; r++) for (let col = c0; col < c1; col++) {
-        const q = r * mw + col, po = q * nm;
-        let z = 0;
-        for (let m = 0; m < nm; m++) z += cd[ck + m]! * pd[po + m]!;
-        const t = target[q]!;
-        total += (Math.max(z, 0) - z * t + Math.log1p(Math.exp(-Math.abs(z)))) * scale;
-        const g = (1 / (1 + Math.exp(-z)) - t) * scale;
-        for (let m = 0; m < nm; m++) {
-          dc[ck + m] += g * pd[po + m]!;
-          dp[po + m] += g * cd[ck + m]!;
-        }
-      }
-    });
+    boxes.forEach((box, k) => { total += maskRowLoss(cd, k * nm, pd, 0, [mh, mw, nm], gt[k]!, box, maskScale(mh, mw, box) / n, dc, dp); });
     return {
       value: tf.scalar(total),
       gradFunc: (dy: tf.Tensor) => [tf.mul(dy, tf.tensor2d(dc, [n, nm])), tf.mul(dy, tf.tensor3d(dp, [mh, mw, nm]))],
@@ -128,9 +141,9 @@ export function maskLoss(coefs: tf.Tensor2D, proto: tf.Tensor3D, gt: Float32Arra
 
 /**
  * 0/1 weights of a level's objectness cells: 0 where the cell centre falls on ignored pixels
- * (the ignore maps are at 512 px, the tile size). Null when nothing is ignored.
+ * (the ignore maps are at 512 px, the tile size), and their sum. Null when nothing is ignored.
  */
-function objectnessWeights(ignore: LossBatch['ignore'], n: number, gh: number, gw: number, na: number): { tensor: tf.Tensor4D; count: number } | null {
+function objectnessWeights(ignore: LossBatch['ignore'], n: number, gh: number, gw: number, na: number): { weights: Float32Array; count: number } | null {
   if (!ignore || ignore.every((m) => !m)) return null;
   const w = new Float32Array(n * gh * gw * na).fill(1);
   const tile = 512;
@@ -144,7 +157,70 @@ function objectnessWeights(ignore: LossBatch['ignore'], n: number, gh: number, g
       count += off * na;
     }
   }
-  return { tensor: tf.tensor4d(w, [n, gh, gw, na]), count };
+  return { weights: w, count };
+}
+
+/** One assigned prediction whose mask the loss scores: its row in the level's [cells, no] view. */
+interface MaskRow { cell: number; image: number; mask: Float32Array; box: [number, number, number, number]; scale: number }
+
+/** What the per-cell part of one level's loss needs: objectness targets (and weights), and the mask rows. */
+interface DenseLevel {
+  tobj: Float32Array;
+  weights: { weights: Float32Array; count: number } | null;
+  balance: number;
+  rows: MaskRow[];
+}
+
+/**
+ * The parts of the loss that touch every cell or every prototype pixel, as one custom-gradient
+ * op over the raw outputs in plain arrays: objectness BCE (per level, mean over cells or over the
+ * unignored ones, times the level's balance) and the mask loss of every assigned prediction.
+ * Returns [objectness, mask]. Done in tfjs, the same sums cost a 5-D slice in tfjs's generic JS
+ * path per level and a prototype-sized gradient per image and level (the loss took 30% of a
+ * training step at 640 px).
+ */
+function denseLoss(heads: tf.Tensor4D[], proto: tf.Tensor4D, levels: DenseLevel[], no: number, coefAt: number): tf.Tensor1D {
+  const [, mh, mw, nm] = proto.shape;
+  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const xs = args.slice(0, heads.length + 1) as tf.Tensor[];
+    const pd = xs[heads.length]!.dataSync() as Float32Array;
+    const dproto = new Float32Array(pd.length);
+    const dheads: Float32Array[] = [];
+    let obj = 0, seg = 0;
+    levels.forEach((level, k) => {
+      const hd = xs[k]!.dataSync() as Float32Array;
+      const dh = new Float32Array(hd.length);
+      const { tobj, weights, balance } = level;
+      const norm = weights ? Math.max(weights.count, 1) : tobj.length;
+      let sum = 0;
+      for (let c = 0; c < tobj.length; c++) {
+        if (weights && weights.weights[c] === 0) continue;
+        const x = hd[c * no + 4]!, t = tobj[c]!;
+        sum += Math.max(x, 0) - x * t + Math.log1p(Math.exp(-Math.abs(x)));
+        dh[c * no + 4] = ((1 / (1 + Math.exp(-x)) - t) * balance) / norm;
+      }
+      obj += (sum / norm) * balance;
+      for (const r of level.rows) seg += maskRowLoss(hd, r.cell * no + coefAt, pd, r.image * mh * mw * nm, [mh, mw, nm], r.mask, r.box, r.scale, dh, dproto);
+      dheads.push(dh);
+    });
+    return {
+      value: tf.tensor1d([obj, seg]),
+      gradFunc: (dy: tf.Tensor) => {
+        const [dObj, dSeg] = dy.dataSync() as Float32Array;
+        const grads = dheads.map((dh, k) => {
+          // Channel 4 of each cell is objectness, channels from coefAt its mask coefficients.
+          for (let i = 0, j = 0; i < dh.length; i++, j = j + 1 === no ? 0 : j + 1) {
+            if (j === 4) dh[i] *= dObj!;
+            else if (j >= coefAt) dh[i] *= dSeg!;
+          }
+          return tf.tensor4d(dh, heads[k]!.shape);
+        });
+        for (let i = 0; i < dproto.length; i++) dproto[i] *= dSeg!;
+        return [...grads, tf.tensor4d(dproto, proto.shape)];
+      },
+    };
+  });
+  return op(...heads, proto) as tf.Tensor1D;
 }
 
 /**
@@ -162,19 +238,18 @@ export function computeLoss(out: ModelOutputs, batch: LossBatch, config: ModelCo
   const na = config.anchors[0]!.length;
   const no = outputsPerAnchor(config);
   const nc = config.classes.length;
-  const ph = out.proto.shape[1];
-  let lbox: tf.Tensor = tf.scalar(0), lobj: tf.Tensor = tf.scalar(0), lcls: tf.Tensor = tf.scalar(0), lseg: tf.Tensor = tf.scalar(0);
-  let usedProto = false;
-  out.heads.forEach((head, level) => {
+  const [, mh, mw] = out.proto.shape;
+  let lbox: tf.Tensor = tf.scalar(0), lcls: tf.Tensor = tf.scalar(0);
+  const levels = out.heads.map((head, level): DenseLevel => {
     const [n, gh, gw] = head.shape;
-    const stride = (ph * 4) / gh;
-    const p = tf.reshape(head, [n, gh, gw, na, no]);
+    const stride = (mh * 4) / gh;
     const as = assignLevel(batch.targets, config.anchors[level]!, stride, gw, gh, hyp.anchorT);
     const tobj = new Float32Array(n * gh * gw * na);
+    const rows: MaskRow[] = [];
     if (as.count > 0) {
       // Rows of the flattened [n * gh * gw * na, no] predictions (tfjs has no GatherNd gradient).
       const flat = Int32Array.from({ length: as.count }, (_, r) => ((as.image[r]! * gh + as.gy[r]!) * gw + as.gx[r]!) * na + as.anchor[r]!);
-      const ps = tf.gather(tf.reshape(p, [-1, no]), tf.tensor1d(flat, 'int32')) as tf.Tensor2D; // [count, no]
+      const ps = tf.gather(tf.reshape(head, [-1, no]), tf.tensor1d(flat, 'int32')) as tf.Tensor2D; // [count, no]
       const pxy = tf.sub(tf.mul(tf.sigmoid(tf.slice(ps, [0, 0], [-1, 2])), 2), 0.5);
       const pwh = tf.mul(tf.square(tf.mul(tf.sigmoid(tf.slice(ps, [0, 2], [-1, 2])), 2)), tf.tensor2d(as.anchorWh, [as.count, 2]));
       const iou = ciou(tf.concat([pxy, pwh], 1) as tf.Tensor2D, tf.tensor2d(as.tbox, [as.count, 4]));
@@ -185,30 +260,24 @@ export function computeLoss(out: ModelOutputs, batch: LossBatch, config: ModelCo
         const onehot = tf.oneHot(tf.tensor1d(as.cls, 'int32'), nc);
         lcls = tf.add(lcls, tf.mean(bceWithLogits(tf.slice(ps, [0, 5], [-1, nc]), onehot)));
       }
-      const coefs = tf.slice(ps, [0, 5 + nc], [-1, config.masks]) as tf.Tensor2D;
-      for (let b = 0; b < bs; b++) {
-        const rows = [...as.image.keys()].filter((r) => as.image[r] === b);
-        if (rows.length === 0) continue;
-        const mine = tf.gather(coefs, rows) as tf.Tensor2D;
-        const proto = tf.squeeze(tf.slice(out.proto, [b, 0, 0, 0], [1, -1, -1, -1]), [0]) as tf.Tensor3D;
-        usedProto = true;
-        lseg = tf.add(lseg, maskLoss(mine, proto, rows.map((r) => batch.masks[as.target[r]!]!), rows.map((r) => gridRounded(batch.targets[as.target[r]!]!.box, gw, gh))));
+      // Each image's mask loss is the mean over its assigned predictions.
+      const perImage = new Int32Array(n);
+      for (const b of as.image) perImage[b]++;
+      for (let r = 0; r < as.count; r++) {
+        const target = as.target[r]!, image = as.image[r]!;
+        const box = gridRounded(batch.targets[target]!.box, gw, gh);
+        rows.push({ cell: flat[r]!, image, mask: batch.masks[target]!, box, scale: maskScale(mh, mw, box) / perImage[image]! });
       }
     }
-    const objLogits = tf.reshape(tf.slice(p, [0, 0, 0, 0, 4], [-1, -1, -1, -1, 1]), [n, gh, gw, na]);
-    const bce = bceWithLogits(objLogits, tf.tensor4d(tobj, [n, gh, gw, na]));
-    const weights = objectnessWeights(batch.ignore, n, gh, gw, na);
-    const objMean = weights ? tf.div(tf.sum(tf.mul(bce, weights.tensor)), Math.max(weights.count, 1)) : tf.mean(bce);
-    lobj = tf.add(lobj, tf.mul(objMean, hyp.balance[level]!));
+    return { tobj, weights: objectnessWeights(batch.ignore, n, gh, gw, na), balance: hyp.balance[level]!, rows };
   });
-  // A batch without targets never reaches the prototypes; the onnx engine asks for the loss's
-  // gradient with respect to every output, which tfjs refuses for an unused one. Zero times
-  // their sum gives them the zero gradient PyTorch would.
-  if (!usedProto) lseg = tf.add(lseg, tf.mul(tf.sum(out.proto), 0));
+  // Objectness and masks in one op; it also gives unused prototypes (a batch without targets)
+  // the zero gradient PyTorch would, which the onnx engine needs for every output.
+  const dense = denseLoss(out.heads, out.proto, levels, no, 5 + nc);
   const box = tf.mul(lbox, hyp.box) as tf.Scalar;
-  const obj = tf.mul(lobj, hyp.obj) as tf.Scalar;
+  const obj = tf.mul(tf.slice(dense, [0], [1]).reshape([]), hyp.obj) as tf.Scalar;
   const cls = tf.mul(lcls, hyp.cls) as tf.Scalar;
-  const seg = tf.mul(lseg, hyp.box / bs) as tf.Scalar;
+  const seg = tf.mul(tf.slice(dense, [1], [1]).reshape([]), hyp.box / bs) as tf.Scalar;
   const total = tf.mul(tf.addN([box, obj, cls, seg]), bs) as tf.Scalar;
   return { total, box, obj, cls, seg };
 }

@@ -29,6 +29,8 @@ export type LossFunction = (out: ModelOutputs) => { total: tf.Scalar; box: tf.Sc
 export class OnnxTrainEngine {
   private readonly sessions = new Map<number, Promise<{ forward: Ort.InferenceSession; backward: Ort.InferenceSession }>>();
   private readonly specs: WeightSpec[];
+  /** Milliseconds spent in each part of the steps so far (`VASCSEG_TIMINGS` and bench:engine print them). */
+  readonly phases = { feed: 0, forward: 0, loss: 0, backward: 0, grads: 0 };
 
   constructor(private readonly graph: Graph, private readonly imgsz: number, private readonly threads = 0) {
     this.specs = weightSpecs(graph);
@@ -40,7 +42,13 @@ export class OnnxTrainEngine {
       s = (async () => {
         const api = await ort();
         const shape = { batch, height: this.imgsz, width: this.imgsz };
-        const options: Ort.InferenceSession.SessionOptions = { executionProviders: ['cpu'], intraOpNumThreads: this.threads, graphOptimizationLevel: 'all' };
+        // No spinning: onnxruntime's idle threads would otherwise busy-wait through the loss and
+        // the batch workers that run between the two graphs (w0.125 at 256 px, batch 4: a step
+        // of 236-238 ms against 249-251 with spinning, medians of three runs each).
+        const options: Ort.InferenceSession.SessionOptions = {
+          executionProviders: ['cpu'], intraOpNumThreads: this.threads, graphOptimizationLevel: 'all',
+          extra: { session: { intra_op: { allow_spinning: '0' } } },
+        };
         return {
           forward: await api.InferenceSession.create(forwardTrainingModel(this.graph, shape), options),
           backward: await api.InferenceSession.create(backwardModel(this.graph, shape), options),
@@ -57,6 +65,8 @@ export class OnnxTrainEngine {
     const [batch, h, w] = input.shape;
     if (h !== this.imgsz || w !== this.imgsz) throw new Error(`onnx engine built for ${this.imgsz} px, got ${w}x${h}`);
     const { forward, backward } = await this.session(batch);
+    let mark = performance.now();
+    const lap = (phase: keyof OnnxTrainEngine['phases']) => { const now = performance.now(); this.phases[phase] += now - mark; mark = now; };
     // (dataSync outside tidy: tidy walks whatever it returns, element by element for typed arrays.)
     const transposed = tf.transpose(input, [0, 3, 1, 2]);
     const nchw = transposed.dataSync() as Float32Array;
@@ -66,7 +76,9 @@ export class OnnxTrainEngine {
       const data = model.weights.get(s.name)!.dataSync() as Float32Array;
       feeds[s.name] = new api.Tensor('float32', s.dims.length === 4 ? hwioToOihw(data, s.dims) : data, s.dims);
     }
+    lap('feed');
     const fwd = await forward.run(feeds);
+    lap('forward');
     const outputs = OUTPUT_NAMES.map((n) => tf.tensor4d(fwd[n]!.data as Float32Array, fwd[n]!.dims.map(Number) as [number, number, number, number]));
     let parts: StepResult['parts'] = [0, 0, 0, 0];
     const dOut = tf.tidy(() => tf.grads((...outs: tf.Tensor[]) => {
@@ -76,7 +88,9 @@ export class OnnxTrainEngine {
     })(outputs));
     OUTPUT_NAMES.forEach((n, k) => { feeds[`grad.${n}`] = new api.Tensor('float32', dOut[k]!.dataSync() as Float32Array, dOut[k]!.shape); });
     tf.dispose([...outputs, ...dOut]);
+    lap('loss');
     const bwd = await backward.run(feeds);
+    lap('backward');
     const grads = new Map<string, tf.Tensor>();
     for (const s of this.specs) {
       const g = bwd[`grad.${s.name}`]!.data as Float32Array;
@@ -87,6 +101,7 @@ export class OnnxTrainEngine {
       mean: tf.tensor1d(fwd[`${l.name}.mean`]!.data as Float32Array),
       variance: tf.tensor1d(fwd[`${l.name}.var`]!.data as Float32Array),
     })));
+    lap('grads');
     return { grads, parts };
   }
 

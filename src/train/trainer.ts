@@ -425,7 +425,11 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
         onProgress?.({ epoch, epochs: opts.epochs, batch: b + 1, batches: nb, losses: { box: sums.box / (b + 1), obj: sums.obj / (b + 1), cls: sums.cls / (b + 1), seg: sums.seg / (b + 1) } });
       }
       const imagesPerSecond = tiles.length / ((performance.now() - started) / 1000);
-      if (TIMINGS) log(`  timings, epoch ${epoch + 1}: ${Object.entries(timings).map(([k, v]) => `${k} ${(v / nb).toFixed(1)} ms`).join(', ')} per batch (batch: waiting for it)`);
+      if (TIMINGS) {
+        const perBatch = (parts: Record<string, number>) => Object.entries(parts).map(([k, v]) => `${k} ${(v / nb).toFixed(1)} ms`).join(', ');
+        log(`  timings, epoch ${epoch + 1}: ${perBatch(timings)} per batch (batch: waiting for it)${engine ? `; the step's ${perBatch(engine.phases)}` : ''}`);
+        if (engine) for (const key of Object.keys(engine.phases) as (keyof typeof engine.phases)[]) engine.phases[key] = 0;
+      }
       for (const key of Object.keys(timings) as (keyof typeof timings)[]) timings[key] = 0;
       const validating = (epoch + 1) % Math.max(1, opts.valInterval) === 0 || epoch === opts.epochs - 1;
       if (validating && opts.preciseBn > 0) recalibrateBn(ema, tiles, opts.batch, opts.imgsz, opts.preciseBn, protoSize);

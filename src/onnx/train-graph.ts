@@ -48,8 +48,11 @@ export function weightSpecs(graph: Graph): WeightSpec[] {
 }
 
 interface Saved {
-  /** Per conv layer: its input, its conv output, and for BN the normalised values, rstd and activations. */
-  x: string; conv: string; xhat?: string; rstd?: string; z?: string; sig?: string;
+  /**
+   * Per conv layer: its input and conv output; for BN the centred values d = x - mean, rstd and
+   * gamma rstd; for SiLU its input z, sigmoid(z) and output.
+   */
+  x: string; conv: string; d?: string; rstd?: string; scale?: string; z?: string; sig?: string; out?: string;
 }
 
 class TrainGraphBuilder {
@@ -100,20 +103,24 @@ class TrainGraphBuilder {
           const saved: Saved = { x: this.values[l.from]!, conv };
           let z = conv;
           if (l.bn) {
+            // Per element only d = x - mean, its sum of squares and z = d (gamma rstd) + beta: the
+            // rest is per channel (these graphs are mostly memory passes, so each one counts).
             const gamma = b.input(`${l.name}.gamma`, [l.channels]), beta = b.input(`${l.name}.beta`, [l.channels]);
             const mean = b.op('ReduceMean', [conv], { axes: [0, 2, 3], keepdims: 1 }, `${l.name}.bmean`);
             const d = b.op('Sub', [conv, mean]);
-            const variance = b.op('ReduceMean', [b.op('Mul', [d, d])], { axes: [0, 2, 3], keepdims: 1 }, `${l.name}.bvar`);
+            const count = this.shape.batch * this.sizes[l.id]!.h * this.sizes[l.id]!.w;
+            const variance = b.op('Div', [b.op('ReduceSumSquare', [d], { axes: [0, 2, 3], keepdims: 1 }), this.scalar(count)], {}, `${l.name}.bvar`);
             const rstd = b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [variance, this.scalar(BN_EPS)])])]);
-            const xhat = b.op('Mul', [d, rstd]);
-            z = b.op('Add', [b.op('Mul', [xhat, this.perChannel(gamma)]), this.perChannel(beta)]);
-            Object.assign(saved, { xhat, rstd });
+            const scale = b.op('Mul', [this.perChannel(gamma), rstd]);
+            z = b.op('Add', [b.op('Mul', [d, scale]), this.perChannel(beta)]);
+            Object.assign(saved, { d, rstd, scale });
             this.bnStats.push({ name: l.name, mean, variance });
           }
           if (l.act === 'silu') {
             const sig = b.op('Sigmoid', [z]);
-            Object.assign(saved, { z, sig });
-            this.values.push(b.op('Mul', [z, sig], {}, `${l.name}.out`));
+            const out = b.op('Mul', [z, sig], {}, `${l.name}.out`);
+            Object.assign(saved, { z, sig, out });
+            this.values.push(out);
           } else {
             this.values.push(z);
           }
@@ -196,24 +203,27 @@ class TrainGraphBuilder {
     const s = this.saved.get(l.id)!;
     const src = this.sizes[l.from]!, dst = this.sizes[l.id]!;
     const c1 = this.graph.layers[l.from]!.channels;
-    // Through the activation: SiLU'(z) = s (1 + z (1 - s)).
+    // Through the activation: SiLU'(z) = s (1 + z (1 - s)) = s (1 + z - out), so
+    // dz = (g s) (z + 1 - out): four passes over the layer.
     let dz = g;
     if (l.act === 'silu') {
-      const one = this.scalar(1);
-      const deriv = b.op('Mul', [s.sig!, b.op('Add', [one, b.op('Mul', [s.z!, b.op('Sub', [one, s.sig!])])])]);
-      dz = b.op('Mul', [g, deriv]);
+      dz = b.op('Mul', [b.op('Mul', [g, s.sig!]), b.op('Sub', [b.op('Add', [s.z!, this.scalar(1)]), s.out!])]);
     }
     let dy = dz;
     if (l.bn) {
-      const gamma = `${l.name}.gamma`;
-      const dgamma = b.op('ReduceSum', [b.op('Mul', [dz, s.xhat!]), this.int64([0, 2, 3])], { keepdims: 0 }, `${l.name}.dgamma`);
-      const dbeta = b.op('ReduceSum', [dz, this.int64([0, 2, 3])], { keepdims: 0 }, `${l.name}.dbeta`);
-      weightGrads.set(`${l.name}.gamma`, dgamma);
-      weightGrads.set(`${l.name}.beta`, dbeta);
-      const m = this.scalar(this.shape.batch * dst.h * dst.w);
-      // dy = gamma * rstd * (dz - (dbeta + xhat * dgamma) / M)
-      const centred = b.op('Sub', [dz, b.op('Div', [b.op('Add', [this.perChannel(dbeta), b.op('Mul', [s.xhat!, this.perChannel(dgamma)])]), m])]);
-      dy = b.op('Mul', [centred, b.op('Mul', [this.perChannel(gamma), s.rstd!])]);
+      // With xhat = d rstd: dgamma = rstd sum(dz d), dbeta = sum(dz), and
+      // dy = gamma rstd (dz - (dbeta + xhat dgamma) / M) = (dz + d k) scale - dbeta scale / M,
+      // k = -rstd dgamma / M per channel.
+      const perChannelSum = (v: string, hint: string) => b.op('ReduceSum', [v, this.int64([0, 2, 3])], { keepdims: 1 }, hint);
+      const sumDzD = perChannelSum(b.op('Mul', [dz, s.d!]), `${l.name}.sdzd`);
+      const dbeta = perChannelSum(dz, `${l.name}.dbeta`);
+      const dgamma = b.op('Mul', [sumDzD, s.rstd!]);
+      weightGrads.set(`${l.name}.gamma`, b.op('Reshape', [dgamma, this.int64([-1])], {}, `${l.name}.dgamma`));
+      weightGrads.set(`${l.name}.beta`, b.op('Reshape', [dbeta, this.int64([-1])], {}, `${l.name}.dbeta`));
+      const m = this.scalar(-1 / (this.shape.batch * dst.h * dst.w));
+      const k = b.op('Mul', [dgamma, b.op('Mul', [s.rstd!, m])]);
+      const shift = b.op('Mul', [b.op('Mul', [dbeta, s.scale!]), m]);
+      dy = b.op('Add', [b.op('Mul', [b.op('Add', [dz, b.op('Mul', [s.d!, k])]), s.scale!]), shift]);
     } else {
       weightGrads.set(`${l.name}.bias`, b.op('ReduceSum', [dz, this.int64([0, 2, 3])], { keepdims: 0 }, `${l.name}.dbias`));
     }

@@ -44,7 +44,7 @@ export class OnnxTrainEngine {
         const shape = { batch, height: this.imgsz, width: this.imgsz };
         // No spinning: onnxruntime's idle threads would otherwise busy-wait through the loss and
         // the batch workers that run between the two graphs (w0.125 at 256 px, batch 4: a step
-        // of 236-238 ms against 249-251 with spinning, medians of three runs each).
+        // of 238 ms against 251 with spinning, the medians of three runs of each: 236-278 and 249-273).
         const options: Ort.InferenceSession.SessionOptions = {
           executionProviders: ['cpu'], intraOpNumThreads: this.threads, graphOptimizationLevel: 'all',
           extra: { session: { intra_op: { allow_spinning: '0' } } },

@@ -144,17 +144,21 @@ if (official) {
       const x = tf.randomUniform([batch, px, px, 3]) as tf.Tensor4D;
       const engine = new OnnxTrainEngine(graph, px, threads);
       const ours: number[] = [], theirs: number[] = [];
-      let peak = 0;
+      let peak = 0, update = 0, steps = 0;
       for (let round = 0; round < 3; round++) {
         // Interleaved: one official run (warm-up + repeats, its own process), then ours.
         const r = spawnSync(python, [new URL('./official_torch.py', import.meta.url).pathname, official, String(width), String(batch), String(threads), String(px)], { encoding: 'utf8' });
         if (r.status !== 0) { console.error(`official run failed: ${r.stderr.slice(-2000)}`); break; }
         theirs.push((JSON.parse(r.stdout) as Record<string, { train: number }>)[String(px)]!.train);
+        if (round === 0) for (const k of Object.keys(engine.phases) as (keyof typeof engine.phases)[]) engine.phases[k] = 0;
         ours.push(await time(async () => {
           const { grads } = await engine.step(model, x, (out) => computeLoss(out, { targets, masks }, config, hyp));
+          const t = performance.now();
           opt.step(grads, lr);
           tf.dispose([...grads.values()]);
           model.updateRunningStats();
+          update += performance.now() - t;
+          steps++;
         }, 2));
         peak = Math.max(peak, process.memoryUsage().rss);
       }
@@ -163,6 +167,9 @@ if (official) {
       if (theirs.length === 0) continue;
       const spread = (v: number[]) => `${median(v).toFixed(0)} ms (${Math.min(...v).toFixed(0)}-${Math.max(...v).toFixed(0)})`;
       console.log(`${size} at ${px}: official ${spread(theirs)} | ours ${spread(ours)} = ${(median(ours) / median(theirs)).toFixed(2)}x official; our peak RSS ${(peak / 2 ** 30).toFixed(1)} GiB`);
+      // Means over every step timed (warm-ups included), so they need not add up to the median.
+      const phases = Object.entries(engine.phases).map(([k, v]) => `${k} ${(v / steps).toFixed(0)}`).join(', ');
+      console.log(`  ours per step (mean ms): ${phases}, update (SGD + BN statistics) ${(update / steps).toFixed(0)}`);
     }
     model.dispose();
   }

@@ -150,7 +150,7 @@ if (official) {
         const r = spawnSync(python, [new URL('./official_torch.py', import.meta.url).pathname, official, String(width), String(batch), String(threads), String(px)], { encoding: 'utf8' });
         if (r.status !== 0) { console.error(`official run failed: ${r.stderr.slice(-2000)}`); break; }
         theirs.push((JSON.parse(r.stdout) as Record<string, { train: number }>)[String(px)]!.train);
-        if (round === 0) for (const k of Object.keys(engine.phases) as (keyof typeof engine.phases)[]) engine.phases[k] = 0;
+        if (round === 0) engine.resetPhases();
         ours.push(await time(async () => {
           const { grads } = await engine.step(model, x, (out) => computeLoss(out, { targets, masks }, config, hyp));
           const t = performance.now();

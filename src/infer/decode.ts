@@ -2,6 +2,7 @@ import { outputsPerAnchor, type ModelConfig } from '../model/yolov7seg.ts';
 import { encodeWindow, type Rle } from '../eval/rle.ts';
 import { nms, type Box } from './nms.ts';
 import type { Array4, RawOutputs } from './runtime.ts';
+import { sigmoid } from '../util/logits.ts';
 
 export interface DecodeOptions {
   /** Minimum score (objectness x class probability); the seed predicts with 0.001. */
@@ -22,7 +23,6 @@ export interface RawDetection {
   coefs: Float32Array;
 }
 
-const sigmoid = (x: number): number => 1 / (1 + Math.exp(-x));
 
 /**
  * Decode the head outputs of one batch into detections per image (YOLOv5-seg's rules):

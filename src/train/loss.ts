@@ -2,6 +2,7 @@ import { tf } from '../engine/backend.ts';
 import type { ModelOutputs } from '../model/tfjs.ts';
 import { outputsPerAnchor, type ModelConfig } from '../model/yolov7seg.ts';
 import { assignLevel, type Target } from './targets.ts';
+import { bceOfLogit, sigmoid } from '../util/logits.ts';
 
 /**
  * The YOLOv5/7-seg loss: CIoU box loss, objectness BCE against the predicted box's IoU
@@ -103,8 +104,8 @@ function maskRowLoss(coefs: Float32Array, coefAt: number, proto: Float32Array, p
     let z = 0;
     for (let m = 0; m < nm; m++) z += c[m]! * proto[po + m]!;
     const t = target[q]!;
-    total += (Math.max(z, 0) - z * t + Math.log1p(Math.exp(-Math.abs(z)))) * scale;
-    const g = (1 / (1 + Math.exp(-z)) - t) * scale;
+    total += bceOfLogit(z, t) * scale;
+    const g = (sigmoid(z) - t) * scale;
     for (let m = 0; m < nm; m++) {
       dc[m] += g * proto[po + m]!;
       dproto[po + m] += g * c[m]!;
@@ -196,8 +197,8 @@ function denseLoss(heads: tf.Tensor4D[], proto: tf.Tensor4D, levels: DenseLevel[
       for (let c = 0; c < tobj.length; c++) {
         if (weights && weights.weights[c] === 0) continue;
         const x = hd[c * no + 4]!, t = tobj[c]!;
-        sum += Math.max(x, 0) - x * t + Math.log1p(Math.exp(-Math.abs(x)));
-        dh[c * no + 4] = ((1 / (1 + Math.exp(-x)) - t) * balance) / norm;
+        sum += bceOfLogit(x, t);
+        dh[c * no + 4] = ((sigmoid(x) - t) * balance) / norm;
       }
       obj += (sum / norm) * balance;
       for (const r of level.rows) seg += maskRowLoss(hd, r.cell * no + coefAt, pd, r.image * mh * mw * nm, [mh, mw, nm], r.mask, r.box, r.scale, dh, dproto);
@@ -273,11 +274,11 @@ export function computeLoss(out: ModelOutputs, batch: LossBatch, config: ModelCo
   });
   // Objectness and masks in one op; it also gives unused prototypes (a batch without targets)
   // the zero gradient PyTorch would, which the onnx engine needs for every output.
-  const dense = denseLoss(out.heads, out.proto, levels, no, 5 + nc);
+  const [lobj, lseg] = tf.unstack(denseLoss(out.heads, out.proto, levels, no, 5 + nc)) as [tf.Scalar, tf.Scalar];
   const box = tf.mul(lbox, hyp.box) as tf.Scalar;
-  const obj = tf.mul(tf.slice(dense, [0], [1]).reshape([]), hyp.obj) as tf.Scalar;
+  const obj = tf.mul(lobj, hyp.obj) as tf.Scalar;
   const cls = tf.mul(lcls, hyp.cls) as tf.Scalar;
-  const seg = tf.mul(tf.slice(dense, [1], [1]).reshape([]), hyp.box / bs) as tf.Scalar;
+  const seg = tf.mul(lseg, hyp.box / bs) as tf.Scalar;
   const total = tf.mul(tf.addN([box, obj, cls, seg]), bs) as tf.Scalar;
   return { total, box, obj, cls, seg };
 }

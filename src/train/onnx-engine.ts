@@ -32,6 +32,10 @@ export class OnnxTrainEngine {
   /** Milliseconds spent in each part of the steps so far (`VASCSEG_TIMINGS` and bench:engine print them). */
   readonly phases = { feed: 0, forward: 0, loss: 0, backward: 0, grads: 0 };
 
+  resetPhases(): void {
+    for (const k of Object.keys(this.phases) as (keyof OnnxTrainEngine['phases'])[]) this.phases[k] = 0;
+  }
+
   constructor(private readonly graph: Graph, private readonly imgsz: number, private readonly threads = 0) {
     this.specs = weightSpecs(graph);
   }

@@ -428,7 +428,7 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
       if (TIMINGS) {
         const perBatch = (parts: Record<string, number>) => Object.entries(parts).map(([k, v]) => `${k} ${(v / nb).toFixed(1)} ms`).join(', ');
         log(`  timings, epoch ${epoch + 1}: ${perBatch(timings)} per batch (batch: waiting for it)${engine ? `; the step's ${perBatch(engine.phases)}` : ''}`);
-        if (engine) for (const key of Object.keys(engine.phases) as (keyof typeof engine.phases)[]) engine.phases[key] = 0;
+        engine?.resetPhases();
       }
       for (const key of Object.keys(timings) as (keyof typeof timings)[]) timings[key] = 0;
       const validating = (epoch + 1) % Math.max(1, opts.valInterval) === 0 || epoch === opts.epochs - 1;

@@ -64,9 +64,17 @@ for (const backend of backends) {
 // loss) runs the same work; each step includes the weight update (Nesterov SGD).
 const yoloSize = argOf('--model', 'tiny');
 const { buildYolov7Seg, modelConfig } = await import('../src/model/yolov7seg.ts');
-const { TfModel } = await import('../src/model/tfjs.ts');
+const { TfModel, foldBatchStats } = await import('../src/model/tfjs.ts');
 const { OnnxTrainEngine } = await import('../src/train/onnx-engine.ts');
+const { TfjsTrainEngine } = await import('../src/train/tfjs-engine.ts');
 const { Sgd } = await import('../src/train/optim.ts');
+const { plainWeights } = await import('../src/train/weights.ts');
+/** The trainer's state: plain weights, the trainable ones under Nesterov SGD. */
+const trainState = (model: InstanceType<typeof TfModel>, momentum: number) => {
+  const weights = plainWeights(model);
+  const params = new Map([...weights].filter(([name]) => model.weights.get(name)!.trainable));
+  return { weights, sgd: new Sgd(params, momentum, 5e-4), bnUpdates: 0 };
+};
 const yoloConfig = modelConfig(yoloSize);
 const yoloGraph = buildYolov7Seg(yoloConfig);
 let yoloTorch: Record<string, { train: number }> & { params?: number } = {};
@@ -79,10 +87,8 @@ if (spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0)
 }
 await setupBackend('wasm', { quiet: true });
 const yolo = new TfModel(yoloGraph, yoloConfig, 0);
-const params = new Map([...yolo.weights].filter(([, v]) => v.trainable));
-const sgd = new Sgd(params, 0.9, 5e-4);
+const state = trainState(yolo, 0.9);
 const lr = { weights: 1e-4, norm: 1e-4, bias: 1e-4 };
-const nameOfVar = new Map([...yolo.weights].map(([n, v]) => [v.name, n]));
 console.log(`\nYOLOv7-seg ${yoloSize} (${yolo.trainable.reduce((s, v) => s + v.size, 0).toLocaleString('en-US')} parameters; pytorch ${yoloTorch.params?.toLocaleString('en-US') ?? 'n/a'}), batch ${batch}, train step with a synthetic loss and SGD`);
 for (const size of sizes) {
   const x = tf.randomUniform([batch, size, size, 3]) as tf.Tensor4D;
@@ -94,10 +100,9 @@ for (const size of sizes) {
   };
   const engine = new OnnxTrainEngine(yoloGraph, size);
   const onnxMs = await time(async () => {
-    const { grads } = await engine.step(yolo, x, loss);
-    sgd.step(grads, lr);
-    tf.dispose([...grads.values()]);
-    yolo.updateRunningStats();
+    const { grads, stats } = await engine.step(state.weights, x, loss);
+    state.sgd.step(grads, lr);
+    foldBatchStats(state.weights, stats, ++state.bnUpdates);
   }, 5);
   await engine.dispose();
   const ref = yoloTorch[String(size)]?.train;
@@ -106,12 +111,11 @@ for (const size of sizes) {
   // tfjs-wasm's heap is 4 GB: the tiny YOLOv7-seg at 640 with batch 4 aborts it (measured), so
   // the tfjs engine is timed only up to --tfjs-max (default 320).
   if (size > Number(argOf('--tfjs-max', '320'))) { tf.dispose([x, ...gs]); continue; }
+  const tfjsEngine = new TfjsTrainEngine(yolo);
   const tfjsMs = await time(async () => {
-    const raw = tf.tidy(() => tf.variableGrads(() => loss(yolo.forward(x, true)).total, yolo.trainable).grads);
-    const grads = new Map(Object.entries(raw).map(([v, g]) => [nameOfVar.get(v)!, g]));
-    sgd.step(grads, lr);
-    tf.dispose([...grads.values()]);
-    yolo.updateRunningStats();
+    const { grads, stats } = await tfjsEngine.step(state.weights, x, loss);
+    state.sgd.step(grads, lr);
+    foldBatchStats(state.weights, stats, ++state.bnUpdates);
   }, 3);
   console.log(`train ${size}: tfjs engine (wasm) ${tfjsMs.toFixed(1)} ms${vs(tfjsMs)}; the onnx engine is ${(tfjsMs / onnxMs).toFixed(1)}x faster`);
   tf.dispose([x, ...gs]);
@@ -129,8 +133,7 @@ if (official) {
     const config = modelConfig(size);
     const graph = buildYolov7Seg(config);
     const model = new TfModel(graph, config, 0);
-    const params = new Map([...model.weights].filter(([, v]) => v.trainable));
-    const opt = new Sgd(params, 0.937, 5e-4);
+    const state = trainState(model, 0.937);
     for (const px of sizes) {
       // Eight targets per image with elliptical masks at prototype resolution, as the Python side.
       const targets: { image: number; cls: number; box: [number, number, number, number] }[] = [], masks: Float32Array[] = [];
@@ -152,11 +155,10 @@ if (official) {
         theirs.push((JSON.parse(r.stdout) as Record<string, { train: number }>)[String(px)]!.train);
         if (round === 0) engine.resetPhases();
         ours.push(await time(async () => {
-          const { grads } = await engine.step(model, x, (out) => computeLoss(out, { targets, masks }, config, hyp));
+          const { grads, stats } = await engine.step(state.weights, x, (out) => computeLoss(out, { targets, masks }, config, hyp));
           const t = performance.now();
-          opt.step(grads, lr);
-          tf.dispose([...grads.values()]);
-          model.updateRunningStats();
+          state.sgd.step(grads, lr);
+          foldBatchStats(state.weights, stats, ++state.bnUpdates);
           update += performance.now() - t;
           steps++;
         }, 2));

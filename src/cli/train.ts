@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SingleBar, Presets } from 'cli-progress';
 import { setupBackend, DEVICES, type Device } from '../engine/backend.ts';
-import { ENGINES, type EngineName } from '../train/onnx-engine.ts';
+import { ENGINES, type EngineName } from '../train/engine.ts';
 import { MODEL_SIZES, modelConfig } from '../model/yolov7seg.ts';
 import { DEFAULT_AUGMENT, MOSAIC_VIEWS, NO_AUGMENT, type AugmentConfig } from '../train/data.ts';
 import { MASK_TARGETS, type MaskTarget } from '../train/augment.ts';

@@ -8,6 +8,32 @@ import { outputsPerAnchor, type ModelConfig } from './yolov7seg.ts';
 export const BN_EPS = 1e-3;
 export const BN_MOMENTUM = 0.03;
 
+/** One BN layer's statistics over a training batch (the biased variance). */
+export interface BatchStats {
+  name: string;
+  mean: Float32Array;
+  variance: Float32Array;
+}
+
+/**
+ * Fold batch statistics into the running averages in `running` (keys `<layer>.mean`,
+ * `<layer>.var`), as the `updates`-th update. The first updates average cumulatively
+ * (momentum 1/t) before settling at 0.03: with YOLO's fixed momentum the initial (0, 1)
+ * statistics linger for ~100 steps, which ruins inference after a short CPU run (a running
+ * variance of 1 against a real 0.03). PyTorch keeps the unbiased variance, a factor M/(M-1)
+ * with M the pixels per channel in the batch: negligible at image sizes.
+ */
+export function foldBatchStats(running: ReadonlyMap<string, Float32Array>, stats: readonly BatchStats[], updates: number): void {
+  const momentum = Math.max(BN_MOMENTUM, 1 / updates);
+  for (const { name, mean, variance } of stats) {
+    const rm = running.get(`${name}.mean`)!, rv = running.get(`${name}.var`)!;
+    for (let c = 0; c < rm.length; c++) {
+      rm[c] = rm[c]! * (1 - momentum) + mean[c]! * momentum;
+      rv[c] = rv[c]! * (1 - momentum) + variance[c]! * momentum;
+    }
+  }
+}
+
 export interface ModelOutputs {
   /** Raw head outputs of P3, P4, P5: [N, H, W, anchors * (5 + classes + masks)]. */
   heads: tf.Tensor4D[];
@@ -146,32 +172,21 @@ export class TfModel {
     return { heads: all.slice(0, -1) as tf.Tensor4D[], proto: all[all.length - 1] as tf.Tensor4D };
   }
 
-  /**
-   * Fold the last training pass's batch statistics into the running averages, then free them.
-   * The first updates average cumulatively (momentum 1/t) before settling at 0.03: with
-   * YOLO's fixed momentum the initial (0, 1) statistics linger for ~100 steps, which ruins
-   * inference after a short CPU run (a running variance of 1 against a real 0.03).
-   */
-  updateRunningStats(): void {
-    this.bnUpdates++;
-    const momentum = Math.max(BN_MOMENTUM, 1 / this.bnUpdates);
-    tf.tidy(() => {
-      for (const { name, mean, variance } of this.batchStats) {
-        const rm = this.weights.get(`${name}.mean`)!, rv = this.weights.get(`${name}.var`)!;
-        // The biased batch variance (PyTorch keeps the unbiased one: a factor M/(M-1), with M
-        // the pixels per channel in the batch, negligible at image sizes).
-        rm.assign(tf.add(tf.mul(rm, 1 - momentum), tf.mul(mean, momentum)));
-        rv.assign(tf.add(tf.mul(rv, 1 - momentum), tf.mul(variance, momentum)));
-      }
-    });
+  /** The last training pass's batch statistics as plain arrays, handed over (the model keeps none). */
+  takeBatchStats(): BatchStats[] {
+    const stats = this.batchStats.map(({ name, mean, variance }) => ({ name, mean: mean.dataSync() as Float32Array, variance: variance.dataSync() as Float32Array }));
     for (const s of this.batchStats) tf.dispose([s.mean, s.variance]);
     this.batchStats = [];
+    return stats;
   }
 
-  /** Batch statistics computed elsewhere (the onnx training engine), for the next `updateRunningStats`. */
-  setBatchStats(stats: { name: string; mean: tf.Tensor1D; variance: tf.Tensor1D }[]): void {
-    for (const s of this.batchStats) tf.dispose([s.mean, s.variance]);
-    this.batchStats = stats;
+  /** Fold the last training pass's batch statistics into the running averages (`foldBatchStats`). */
+  updateRunningStats(): void {
+    const stats = this.takeBatchStats();
+    const running = new Map<string, Float32Array>();
+    for (const { name } of stats) for (const key of [`${name}.mean`, `${name}.var`]) running.set(key, Float32Array.from(this.w(key).dataSync()));
+    foldBatchStats(running, stats, ++this.bnUpdates);
+    for (const [key, data] of running) this.weights.get(key)!.assign(tf.tensor1d(data));
   }
 
   /** Forget the running statistics' history: the next update replaces them (then averages cumulatively). */

@@ -1,39 +1,26 @@
 import type * as Ort from 'onnxruntime-node';
 import { tf } from '../engine/backend.ts';
 import type { Graph } from '../model/graph.ts';
-import type { ModelOutputs, TfModel } from '../model/tfjs.ts';
 import { ort } from '../infer/runtime.ts';
-import { hwioToOihw, oihwToHwio } from '../model/layout.ts';
+import { resetPhases, type LossFunction, type StepResult, type TrainEngine } from './engine.ts';
+import type { PlainWeights } from './weights.ts';
 import { backwardModel, forwardTrainingModel, OUTPUT_NAMES, weightSpecs, type WeightSpec } from '../onnx/train-graph.ts';
-
-export const ENGINES = ['onnx', 'tfjs'] as const;
-export type EngineName = (typeof ENGINES)[number];
-
-/** Loss parts as plain numbers, and the loss's gradient with respect to each model output. */
-export interface StepResult {
-  /** Gradients in the tfjs model's layout (kernels HWIO), keyed by weight name. */
-  grads: Map<string, tf.Tensor>;
-  parts: [number, number, number, number];
-}
-
-export type LossFunction = (out: ModelOutputs) => { total: tf.Scalar; box: tf.Scalar; obj: tf.Scalar; cls: tf.Scalar; seg: tf.Scalar };
-
 
 /**
  * Training steps on onnxruntime: the generated forward graph (training-mode BN) runs the
  * network, the tfjs loss (the same code as the tfjs engine) gives the gradient of the loss with
  * respect to the network's outputs, and the generated backward graph turns it into every
- * weight's gradient. The optimiser, EMA and checkpoints stay the trainer's, so checkpoints are
- * the same whichever engine trained them. Sessions are built once per batch size (0.3-1 s).
+ * weight's gradient. Weights go in and gradients come out in the plain layout (ONNX's own), so
+ * nothing is converted per step. Sessions are built once per batch size (0.3-1 s).
  */
-export class OnnxTrainEngine {
+export class OnnxTrainEngine implements TrainEngine {
   private readonly sessions = new Map<number, Promise<{ forward: Ort.InferenceSession; backward: Ort.InferenceSession }>>();
   private readonly specs: WeightSpec[];
   /** Milliseconds spent in each part of the steps so far (`VASCSEG_TIMINGS` and bench:engine print them). */
   readonly phases = { feed: 0, forward: 0, loss: 0, backward: 0, grads: 0 };
 
   resetPhases(): void {
-    for (const k of Object.keys(this.phases) as (keyof OnnxTrainEngine['phases'])[]) this.phases[k] = 0;
+    resetPhases(this.phases);
   }
 
   constructor(private readonly graph: Graph, private readonly imgsz: number, private readonly threads = 0) {
@@ -63,8 +50,7 @@ export class OnnxTrainEngine {
     return s;
   }
 
-  /** One step's loss and gradients; also leaves the batch statistics with the model for its running averages. */
-  async step(model: TfModel, input: tf.Tensor4D, loss: LossFunction): Promise<StepResult> {
+  async step(weights: PlainWeights, input: tf.Tensor4D, loss: LossFunction): Promise<StepResult> {
     const api = await ort();
     const [batch, h, w] = input.shape;
     if (h !== this.imgsz || w !== this.imgsz) throw new Error(`onnx engine built for ${this.imgsz} px, got ${w}x${h}`);
@@ -76,10 +62,7 @@ export class OnnxTrainEngine {
     const nchw = transposed.dataSync() as Float32Array;
     transposed.dispose();
     const feeds: Record<string, Ort.Tensor> = { images: new api.Tensor('float32', nchw, [batch, 3, h, w]) };
-    for (const s of this.specs) {
-      const data = model.weights.get(s.name)!.dataSync() as Float32Array;
-      feeds[s.name] = new api.Tensor('float32', s.dims.length === 4 ? hwioToOihw(data, s.dims) : data, s.dims);
-    }
+    for (const s of this.specs) feeds[s.name] = new api.Tensor('float32', weights.get(s.name)!, s.dims);
     lap('feed');
     const fwd = await forward.run(feeds);
     lap('forward');
@@ -95,18 +78,14 @@ export class OnnxTrainEngine {
     lap('loss');
     const bwd = await backward.run(feeds);
     lap('backward');
-    const grads = new Map<string, tf.Tensor>();
-    for (const s of this.specs) {
-      const g = bwd[`grad.${s.name}`]!.data as Float32Array;
-      grads.set(s.name, s.dims.length === 4 ? tf.tensor4d(oihwToHwio(g, s.dims), [s.dims[2]!, s.dims[3]!, s.dims[1]!, s.dims[0]!]) : tf.tensor1d(g));
-    }
-    model.setBatchStats(this.graph.layers.filter((l) => l.op === 'conv' && l.bn).map((l) => ({
+    const grads = new Map(this.specs.map((s) => [s.name, bwd[`grad.${s.name}`]!.data as Float32Array]));
+    const stats = this.graph.layers.filter((l) => l.op === 'conv' && l.bn).map((l) => ({
       name: l.name,
-      mean: tf.tensor1d(fwd[`${l.name}.mean`]!.data as Float32Array),
-      variance: tf.tensor1d(fwd[`${l.name}.var`]!.data as Float32Array),
-    })));
+      mean: fwd[`${l.name}.mean`]!.data as Float32Array,
+      variance: fwd[`${l.name}.var`]!.data as Float32Array,
+    }));
     lap('grads');
-    return { grads, parts };
+    return { grads, parts, stats };
   }
 
   async dispose(): Promise<void> {

@@ -7,8 +7,11 @@ import type { MaskTarget, Neighbour } from './augment.ts';
 import { expertFolds } from '../data/folds.ts';
 import { TILE_SIZE } from '../data/types.ts';
 import { buildYolov7Seg, modelConfig, CLASSES, type ModelConfig } from '../model/yolov7seg.ts';
-import { modelInput, TfModel } from '../model/tfjs.ts';
-import { OnnxTrainEngine, type EngineName } from './onnx-engine.ts';
+import { foldBatchStats, modelInput, TfModel } from '../model/tfjs.ts';
+import type { EngineName, TrainEngine } from './engine.ts';
+import { OnnxTrainEngine } from './onnx-engine.ts';
+import { TfjsTrainEngine } from './tfjs-engine.ts';
+import { plainWeights, tensorsOf, toPlain, writePlainWeights } from './weights.ts';
 import { loadCheckpoint, readCheckpointMeta, saveCheckpoint } from '../model/checkpoint.ts';
 import { initFromOfficial, isOfficialWeights } from '../model/import.ts';
 import { Rng } from '../util/random.ts';
@@ -272,13 +275,11 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
   let history: EpochRecord[] = [];
   let best = { epoch: -1, ap60: -1 };
   let updates = 0;
-  const params = new Map([...model.weights].filter(([, v]) => v.trainable));
+  let bnUpdates = 0;
   const nbs = opts.nbs ?? opts.batch;
   const accumulate = Math.max(1, Math.round(nbs / opts.batch));
   // As YOLO: the decay is per nominal batch, so it scales with the batch actually accumulated.
   const weightDecay = opts.weightDecay * (opts.batch * accumulate) / nbs;
-  const sgd = new Sgd(params, opts.momentum, weightDecay);
-  const adam = opts.optimizer === 'adamw' ? new AdamW(params, opts.momentum, 0.999, weightDecay) : null;
 
   if (opts.init && !opts.resume && isOfficialWeights(opts.init)) {
     for (const line of await initFromOfficial(model, opts.init)) log(line);
@@ -290,20 +291,27 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
     for (const [name, v] of init.model.weights) model.weights.get(name)!.assign(v);
     init.model.dispose();
   }
+  // The run's state lives in plain arrays (kernels OIHW), updated in place: the raw weights
+  // (running statistics included), their EMA, the optimiser's moments.
+  const weights = plainWeights(model);
+  const params = new Map([...weights].filter(([name]) => model.weights.get(name)!.trainable));
+  const sgd = new Sgd(params, opts.momentum, weightDecay);
+  const adam = opts.optimizer === 'adamw' ? new AdamW(params, opts.momentum, 0.999, weightDecay) : null;
   if (opts.resume) {
     const ck = await loadCheckpoint(last);
     for (const [name, v] of ck.model.weights) ema.weights.get(name)!.assign(v);
+    const into = (arrays: Map<string, Float32Array> | undefined, name: string, t: tf.Tensor) => arrays?.get(name)!.set(toPlain(t));
     for (const [name, t] of ck.extra) {
-      if (name.startsWith('raw/')) model.weights.get(name.slice(4))!.assign(t);
-      if (name.startsWith('velocity/')) sgd.velocity.get(name.slice(9))!.assign(t);
-      if (name.startsWith('adam-m/')) adam?.m.get(name.slice(7))!.assign(t);
-      if (name.startsWith('adam-v/')) adam?.v.get(name.slice(7))!.assign(t);
+      if (name.startsWith('raw/')) into(weights, name.slice(4), t);
+      if (name.startsWith('velocity/')) into(sgd.velocity, name.slice(9), t);
+      if (name.startsWith('adam-m/')) into(adam?.m, name.slice(7), t);
+      if (name.startsWith('adam-v/')) into(adam?.v, name.slice(7), t);
     }
     ck.model.dispose();
     const state = ck.meta.state as { updates: number; bnUpdates: number; adamSteps: number; best: { epoch: number; ap60: number }; history?: EpochRecord[] };
     updates = state.updates;
     if (adam) adam.t = state.adamSteps;
-    model.bnUpdates = state.bnUpdates;
+    bnUpdates = state.bnUpdates;
     best = state.best;
     startEpoch = ck.meta.epoch + 1;
     if (options.extendTo !== undefined && options.extendTo <= startEpoch) throw new Error(`--epochs ${options.extendTo}: ${runDir} has already trained ${startEpoch} epochs; give more to train on`);
@@ -312,11 +320,12 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
     await writeRunTables(runDir, history);
     log(`resuming ${runDir} at epoch ${startEpoch}`);
   } else {
-    for (const [name, v] of model.weights) ema.weights.get(name)!.assign(v);
+    writePlainWeights(ema, weights);
     await mkdir(join(runDir, 'weights'), { recursive: true });
     await writeFileAtomic(join(runDir, 'args.json'), JSON.stringify(opts, null, 2));
   }
-  const emaTracker = new Ema(ema.weights);
+  const shadow = plainWeights(ema);
+  const emaTracker = new Ema(shadow);
   emaTracker.updates = updates;
 
   const nb = Math.ceil(tiles.length / opts.batch);
@@ -325,10 +334,8 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
   const hyp = defaultHyp(config.classes.length, opts.imgsz, opts.gains);
   let lastStep = startEpoch * nb - 1;
   const protoSize = opts.imgsz / 4;
-  const trainable = model.trainable;
-  const nameOf = new Map(trainable.map((v) => [v.name, [...model.weights].find(([, w]) => w === v)![0]]));
   // Runs saved before engines existed trained with tfjs.
-  const engine = (opts.engine ?? 'tfjs') === 'onnx' ? new OnnxTrainEngine(model.graph, opts.imgsz, opts.threads ?? 0) : null;
+  const engine: TrainEngine = (opts.engine ?? 'tfjs') === 'onnx' ? new OnnxTrainEngine(model.graph, opts.imgsz, opts.threads ?? 0) : new TfjsTrainEngine(model);
 
   const timings = { batch: 0, step: 0, update: 0, ema: 0 };
   const batches = new BatchPool({ tiles, protoSize, augment: opts.augment, maskTarget: opts.maskTarget ?? 'coverage', seed: opts.seed }, opts.workers ?? 0);
@@ -347,7 +354,7 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
       const sums = { box: 0, obj: 0, cls: 0, seg: 0 };
       const lf = lrFactor(epoch, opts.epochs, opts.lrf, opts.cosine);
       let lr: Record<ParamGroup, number> = { weights: lr0 * lf, norm: lr0 * lf, bias: lr0 * lf };
-      let pending: Map<string, tf.Tensor> | null = null;
+      let pending: Map<string, Float32Array> | null = null;
       let accumulating = accumulate;
       for (let b = 0; b < nb; b++) {
         const ni = b + nb * epoch;
@@ -365,32 +372,13 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
         requestUpTo(b + ahead); // inline (no workers), this makes the batch
         const batch = await requested[b]!;
         mark = lap(timings, 'batch', mark);
-        let parts: number[];
-        let grads: Map<string, tf.Tensor>;
-        if (engine) {
-          const input = modelInput(batch.images, batch.count, opts.imgsz);
-          const r = await engine.step(model, input, (out) => computeLoss(out, batch, config, hyp));
-          input.dispose();
-          ({ parts, grads } = r);
-        } else {
-          grads = new Map();
-          parts = tf.tidy(() => {
-            const input = modelInput(batch.images, batch.count, opts.imgsz);
-            let partsOut: number[] = [];
-            const r = tf.variableGrads(() => {
-              const l = computeLoss(model.forward(input, true), batch, config, hyp);
-              partsOut = [l.box, l.obj, l.cls, l.seg].map((t) => t.dataSync()[0]!);
-              return l.total;
-            }, trainable);
-            for (const [vname, g] of Object.entries(r.grads)) grads.set(nameOf.get(vname)!, tf.keep(g));
-            return partsOut;
-          });
-        }
+        const input = modelInput(batch.images, batch.count, opts.imgsz);
+        const { parts, grads, stats } = await engine.step(weights, input, (out) => computeLoss(out, batch, config, hyp));
+        input.dispose();
         if (!parts.every(Number.isFinite)) {
-          tf.dispose([...grads.values(), ...(pending?.values() ?? [])]);
           await Promise.allSettled(requested);
           await batches.close();
-          await engine?.dispose();
+          await engine.dispose();
           model.dispose();
           ema.dispose();
           const [box, obj, cls, seg] = parts.map((v) => v.toPrecision(4));
@@ -399,14 +387,13 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
         }
         if (pending) {
           for (const [name, g] of grads) {
-            const prev = pending.get(name)!;
-            pending.set(name, tf.add(prev, g));
-            tf.dispose([prev, g]);
+            const sum = pending.get(name)!;
+            for (let k = 0; k < sum.length; k++) sum[k] = sum[k]! + g[k]!;
           }
         } else {
           pending = grads;
         }
-        model.updateRunningStats();
+        foldBatchStats(weights, stats, ++bnUpdates);
         sums.box += parts[0]!; sums.obj += parts[1]!; sums.cls += parts[2]!; sums.seg += parts[3]!;
         // An update once `accumulating` batches are in, and at the end of each epoch (no
         // computed gradient is thrown away; the official code drops the epoch's remainder).
@@ -416,10 +403,9 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
           if (opts.clipGrad) clipGlobalNorm(pending!, opts.clipGrad);
           if (adam) adam.step(pending!, lr);
           else sgd.step(pending!, lr);
-          tf.dispose([...pending!.values()]);
           pending = null;
           mark = lap(timings, 'update', mark);
-          emaTracker.update(model.weights);
+          emaTracker.update(weights);
           lap(timings, 'ema', mark);
         }
         onProgress?.({ epoch, epochs: opts.epochs, batch: b + 1, batches: nb, losses: { box: sums.box / (b + 1), obj: sums.obj / (b + 1), cls: sums.cls / (b + 1), seg: sums.seg / (b + 1) } });
@@ -427,12 +413,17 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
       const imagesPerSecond = tiles.length / ((performance.now() - started) / 1000);
       if (TIMINGS) {
         const perBatch = (parts: Record<string, number>) => Object.entries(parts).map(([k, v]) => `${k} ${(v / nb).toFixed(1)} ms`).join(', ');
-        log(`  timings, epoch ${epoch + 1}: ${perBatch(timings)} per batch (batch: waiting for it)${engine ? `; the step's ${perBatch(engine.phases)}` : ''}`);
-        engine?.resetPhases();
+        log(`  timings, epoch ${epoch + 1}: ${perBatch(timings)} per batch (batch: waiting for it); the step's ${perBatch(engine.phases)}`);
+        engine.resetPhases();
       }
       for (const key of Object.keys(timings) as (keyof typeof timings)[]) timings[key] = 0;
       const validating = (epoch + 1) % Math.max(1, opts.valInterval) === 0 || epoch === opts.epochs - 1;
-      if (validating && opts.preciseBn > 0) recalibrateBn(ema, tiles, opts.batch, opts.imgsz, opts.preciseBn, protoSize);
+      writePlainWeights(ema, shadow);
+      if (validating && opts.preciseBn > 0) {
+        recalibrateBn(ema, tiles, opts.batch, opts.imgsz, opts.preciseBn, protoSize);
+        // The EMA goes on from the recalibrated statistics.
+        for (const [name, v] of ema.weights) if (!v.trainable) shadow.get(name)!.set(toPlain(v));
+      }
       const metrics: ValidationResult = validating ? validate(ema, val, opts.imgsz) : { ap60: Number.NaN, cocoAp: Number.NaN, detections: 0 };
       const record: EpochRecord = {
         epoch, box: sums.box / nb, obj: sums.obj / nb, cls: sums.cls / nb, seg: sums.seg / nb,
@@ -442,19 +433,20 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
       const fitness = Number.isNaN(metrics.ap60) ? -1 : metrics.ap60;
       const isBest = validating && fitness > best.ap60;
       if (isBest) best = { epoch, ap60: fitness };
-      const extra = new Map<string, tf.Tensor>();
-      for (const [name, v] of model.weights) extra.set(`raw/${name}`, v);
-      for (const [name, v] of sgd.velocity) extra.set(`velocity/${name}`, v);
-      if (adam) {
-        for (const [name, v] of adam.m) extra.set(`adam-m/${name}`, v);
-        for (const [name, v] of adam.v) extra.set(`adam-v/${name}`, v);
-      }
+      const extra = new Map([
+        ...tensorsOf(model, weights, 'raw/'), ...tensorsOf(model, sgd.velocity, 'velocity/'),
+        ...(adam ? [...tensorsOf(model, adam.m, 'adam-m/'), ...tensorsOf(model, adam.v, 'adam-v/')] : []),
+      ]);
       // weights/last is the commit point of an epoch: it carries the whole history, so a kill
       // before results.csv and history.json are rewritten loses nothing (resume rewrites them);
       // best is written first, so a kill between the two only repeats this epoch.
-      const meta = { imgsz: opts.imgsz, epoch, metrics: { ap60: metrics.ap60, coco_mask_ap: metrics.cocoAp }, state: { updates: emaTracker.updates, bnUpdates: model.bnUpdates, adamSteps: adam?.t ?? 0, best, history } };
-      if (isBest) await saveCheckpoint(join(runDir, 'weights', 'best'), ema, meta);
-      await saveCheckpoint(last, ema, meta, extra);
+      const meta = { imgsz: opts.imgsz, epoch, metrics: { ap60: metrics.ap60, coco_mask_ap: metrics.cocoAp }, state: { updates: emaTracker.updates, bnUpdates, adamSteps: adam?.t ?? 0, best, history } };
+      try {
+        if (isBest) await saveCheckpoint(join(runDir, 'weights', 'best'), ema, meta);
+        await saveCheckpoint(last, ema, meta, extra);
+      } finally {
+        tf.dispose([...extra.values()]);
+      }
       faultPoint('train:saved');
       await writeRunTables(runDir, history);
       const valText = validating ? ` | val AP@0.6 ${metrics.ap60.toFixed(4)} COCO ${metrics.cocoAp.toFixed(4)} (${metrics.detections} vessels detected)` : '';
@@ -463,7 +455,7 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
   } finally {
     await batches.close();
   }
-  await engine?.dispose();
+  await engine.dispose();
   model.dispose();
   ema.dispose();
   return { runDir, best, history };

@@ -93,10 +93,11 @@ console.log(`\nYOLOv7-seg ${yoloSize} (${yolo.trainable.reduce((s, v) => s + v.s
 for (const size of sizes) {
   const x = tf.randomUniform([batch, size, size, 3]) as tf.Tensor4D;
   const shapes = (() => { const o = yolo.predict(x); const s = [...o.heads, o.proto].map((t) => t.shape); tf.dispose([...o.heads, o.proto]); return s; })();
-  const gs = shapes.map((s, k) => tf.randomNormal(s, 0, 1, 'float32', k));
-  const loss = (out: { heads: tf.Tensor[]; proto: tf.Tensor }) => {
-    const total = [...out.heads, out.proto].reduce((s: tf.Tensor, t, k) => tf.add(s, tf.sum(tf.mul(t, gs[k]!))), tf.scalar(0)) as tf.Scalar;
-    return { total, box: total, obj: total, cls: total, seg: total };
+  const gs = shapes.map((s, k) => tf.tidy(() => tf.randomNormal(s, 0, 1, 'float32', k).dataSync() as Float32Array));
+  const loss = (outs: readonly { data: Float32Array }[]) => {
+    let total = 0;
+    outs.forEach((o, k) => { for (let i = 0; i < o.data.length; i++) total += o.data[i]! * gs[k]![i]!; });
+    return { total, box: total, obj: total, cls: total, seg: total, grads: gs };
   };
   const engine = new OnnxTrainEngine(yoloGraph, size);
   const onnxMs = await time(async () => {
@@ -110,7 +111,7 @@ for (const size of sizes) {
   console.log(`train ${size}: pytorch ${ref ? `${ref.toFixed(1)} ms` : 'n/a'} | onnx engine ${onnxMs.toFixed(1)} ms${vs(onnxMs)}`);
   // tfjs-wasm's heap is 4 GB: the tiny YOLOv7-seg at 640 with batch 4 aborts it (measured), so
   // the tfjs engine is timed only up to --tfjs-max (default 320).
-  if (size > Number(argOf('--tfjs-max', '320'))) { tf.dispose([x, ...gs]); continue; }
+  if (size > Number(argOf('--tfjs-max', '320'))) { x.dispose(); continue; }
   const tfjsEngine = new TfjsTrainEngine(yolo);
   const tfjsMs = await time(async () => {
     const { grads, stats } = await tfjsEngine.step(state.weights, x, loss);
@@ -118,13 +119,13 @@ for (const size of sizes) {
     foldBatchStats(state.weights, stats, ++state.bnUpdates);
   }, 3);
   console.log(`train ${size}: tfjs engine (wasm) ${tfjsMs.toFixed(1)} ms${vs(tfjsMs)}; the onnx engine is ${(tfjsMs / onnxMs).toFixed(1)}x faster`);
-  tf.dispose([x, ...gs]);
+  x.dispose();
 }
 
 // ---- The official YOLOv7-seg step (issue 14) --------------------------------------------------
 const official = argOf('--yolov7', '');
 if (official) {
-  const { computeLoss, defaultHyp } = await import('../src/train/loss.ts');
+  const { lossOnArrays, defaultHyp } = await import('../src/train/loss.ts');
   const threads = Number(argOf('--threads', '2'));
   const widths = argOf('--yolov7-widths', '0.125,1').split(',').map(Number);
   console.log(`\nofficial YOLOv7-seg step vs ours, batch ${batch}, ${threads} threads each; ours = onnx engine forward + backward, our loss, SGD (no batch preparation: both sides get fixed tensors)`);
@@ -155,7 +156,7 @@ if (official) {
         theirs.push((JSON.parse(r.stdout) as Record<string, { train: number }>)[String(px)]!.train);
         if (round === 0) engine.resetPhases();
         ours.push(await time(async () => {
-          const { grads, stats } = await engine.step(state.weights, x, (out) => computeLoss(out, { targets, masks }, config, hyp));
+          const { grads, stats } = await engine.step(state.weights, x, (out) => lossOnArrays(out, { targets, masks }, config, hyp));
           const t = performance.now();
           state.sgd.step(grads, lr);
           foldBatchStats(state.weights, stats, ++state.bnUpdates);

@@ -1,11 +1,10 @@
 import type { tf } from '../engine/backend.ts';
-import type { BatchStats, ModelOutputs } from '../model/tfjs.ts';
+import type { BatchStats } from '../model/tfjs.ts';
+import type { PlainLossFunction } from './loss.ts';
 import type { PlainWeights } from './weights.ts';
 
 export const ENGINES = ['onnx', 'tfjs'] as const;
 export type EngineName = (typeof ENGINES)[number];
-
-export type LossFunction = (out: ModelOutputs) => { total: tf.Scalar; box: tf.Scalar; obj: tf.Scalar; cls: tf.Scalar; seg: tf.Scalar };
 
 /** One step's loss parts, every trainable weight's gradient, and the batch statistics of each BN layer. */
 export interface StepResult {
@@ -24,7 +23,7 @@ export interface TrainEngine {
   /** Milliseconds spent in each part of the steps so far (`VASCSEG_TIMINGS` and bench:engine print them). */
   readonly phases: Record<string, number>;
   resetPhases(): void;
-  step(weights: PlainWeights, input: tf.Tensor4D, loss: LossFunction): Promise<StepResult>;
+  step(weights: PlainWeights, input: tf.Tensor4D, loss: PlainLossFunction): Promise<StepResult>;
   dispose(): Promise<void>;
 }
 

@@ -31,36 +31,47 @@ export function defaultHyp(nc: number, imgsz: number, gains: LossGains = SCRATCH
 
 const EPS = 1e-7;
 
-/** Elementwise binary cross-entropy on logits, the numerically stable form. */
-export function bceWithLogits(logits: tf.Tensor, targets: tf.Tensor): tf.Tensor {
-  return tf.add(tf.sub(tf.relu(logits), tf.mul(logits, targets)), tf.log1p(tf.exp(tf.neg(tf.abs(logits)))));
-}
-
 /**
- * Complete IoU of boxes given as (cx, cy, w, h) rows [n, 4] (YOLOv5's bbox_iou with CIoU).
- * The trade-off weight alpha is a constant (computed outside the gradient, as YOLOv5 does).
+ * Complete IoU of a predicted and a target box, both (cx, cy, w, h) (YOLOv5's bbox_iou with
+ * CIoU), and into `grad` its gradient with respect to the predicted box. The trade-off weight
+ * alpha is a constant, as YOLOv5 computes it outside the gradient. Min, max and the clamp pass
+ * the gradient as tfjs' and PyTorch's do away from ties.
  */
-export function ciou(pred: tf.Tensor2D, target: tf.Tensor2D): tf.Tensor1D {
-  const [px, py, pw0, ph0] = tf.split(pred, 4, 1);
-  const [tx, ty, tw0, th0] = tf.split(target, 4, 1);
+export function ciou(p: ArrayLike<number>, t: ArrayLike<number>, grad: Float64Array = new Float64Array(4)): number {
+  const [px, py, pw] = [p[0]!, p[1]!, p[2]!], [tx, ty, tw] = [t[0]!, t[1]!, t[2]!];
   // eps on the heights only, as YOLOv5 (it keeps the aspect-ratio term finite).
-  const pw = pw0!, ph = tf.add(ph0!, EPS), tw = tw0!, th = tf.add(th0!, EPS);
-  const p1x = tf.sub(px!, tf.div(pw, 2)), p2x = tf.add(px!, tf.div(pw, 2));
-  const p1y = tf.sub(py!, tf.div(ph, 2)), p2y = tf.add(py!, tf.div(ph, 2));
-  const t1x = tf.sub(tx!, tf.div(tw, 2)), t2x = tf.add(tx!, tf.div(tw, 2));
-  const t1y = tf.sub(ty!, tf.div(th, 2)), t2y = tf.add(ty!, tf.div(th, 2));
-  const iw = tf.relu(tf.sub(tf.minimum(p2x, t2x), tf.maximum(p1x, t1x)));
-  const ih = tf.relu(tf.sub(tf.minimum(p2y, t2y), tf.maximum(p1y, t1y)));
-  const inter = tf.mul(iw, ih);
-  const union = tf.add(tf.sub(tf.add(tf.mul(pw, ph), tf.mul(tw, th)), inter), EPS);
-  const iou = tf.div(inter, union);
-  const cw = tf.sub(tf.maximum(p2x, t2x), tf.minimum(p1x, t1x));
-  const chh = tf.sub(tf.maximum(p2y, t2y), tf.minimum(p1y, t1y));
-  const c2 = tf.add(tf.add(tf.square(cw), tf.square(chh)), EPS);
-  const rho2 = tf.div(tf.add(tf.square(tf.sub(tf.add(t1x, t2x), tf.add(p1x, p2x))), tf.square(tf.sub(tf.add(t1y, t2y), tf.add(p1y, p2y)))), 4);
-  const v = tf.mul(4 / Math.PI ** 2, tf.square(tf.sub(tf.atan(tf.div(tw, th)), tf.atan(tf.div(pw, ph)))));
-  const alpha = tf.tensor(tf.tidy(() => tf.div(v, tf.add(tf.sub(v, iou), 1 + EPS))).dataSync(), v.shape);
-  return tf.reshape(tf.sub(iou, tf.add(tf.div(rho2, c2), tf.mul(v, alpha))), [-1]) as tf.Tensor1D;
+  const ph = p[3]! + EPS, th = t[3]! + EPS;
+  const p1x = px - pw / 2, p2x = px + pw / 2, p1y = py - ph / 2, p2y = py + ph / 2;
+  const t1x = tx - tw / 2, t2x = tx + tw / 2, t1y = ty - th / 2, t2y = ty + th / 2;
+  const iwRaw = Math.min(p2x, t2x) - Math.max(p1x, t1x), ihRaw = Math.min(p2y, t2y) - Math.max(p1y, t1y);
+  const iw = Math.max(iwRaw, 0), ih = Math.max(ihRaw, 0);
+  const inter = iw * ih;
+  const union = pw * ph + tw * th - inter + EPS;
+  const iou = inter / union;
+  const cw = Math.max(p2x, t2x) - Math.min(p1x, t1x), ch = Math.max(p2y, t2y) - Math.min(p1y, t1y);
+  const c2 = cw * cw + ch * ch + EPS;
+  const dx = t1x + t2x - (p1x + p2x), dy = t1y + t2y - (p1y + p2y);
+  const rho2 = (dx * dx + dy * dy) / 4;
+  const k = 4 / Math.PI ** 2, da = Math.atan(tw / th) - Math.atan(pw / ph);
+  const v = k * da * da;
+  const alpha = v / (v - iou + 1 + EPS);
+  // Backward from d ciou = 1, through ciou = iou - rho2 / c2 - v alpha.
+  const dInter0 = 1 / union, dUnion = -inter / (union * union);
+  const dInter = dInter0 - dUnion;
+  const dIw = iwRaw > 0 ? dInter * ih : 0, dIh = ihRaw > 0 ? dInter * iw : 0;
+  const dC2 = rho2 / (c2 * c2), dCw = 2 * cw * dC2, dCh = 2 * ch * dC2;
+  const dDx = (-1 / c2) * (dx / 2), dDy = (-1 / c2) * (dy / 2);
+  // v = k (atan(tw / th) - atan(r))^2 with r = pw / ph.
+  const dR = -alpha * -2 * k * da / (1 + (pw / ph) ** 2);
+  const dP1x = (p1x >= t1x ? -dIw : 0) + (p1x <= t1x ? -dCw : 0) - dDx;
+  const dP2x = (p2x <= t2x ? dIw : 0) + (p2x >= t2x ? dCw : 0) - dDx;
+  const dP1y = (p1y >= t1y ? -dIh : 0) + (p1y <= t1y ? -dCh : 0) - dDy;
+  const dP2y = (p2y <= t2y ? dIh : 0) + (p2y >= t2y ? dCh : 0) - dDy;
+  grad[0] = dP1x + dP2x;
+  grad[1] = dP1y + dP2y;
+  grad[2] = (dP2x - dP1x) / 2 + dUnion * ph + dR / ph;
+  grad[3] = (dP2y - dP1y) / 2 + dUnion * pw - (dR * pw) / (ph * ph);
+  return iou - (rho2 / c2 + v * alpha);
 }
 
 /** What the loss needs of a batch: targets and, per target, its mask at prototype resolution. */
@@ -84,11 +95,11 @@ export interface LossParts {
  * One assigned prediction's mask loss, added into the gradients: BCE of (coefficients x
  * prototypes) against the target mask, summed over the prototype pixels inside the box (the
  * only ones with a loss or a gradient, so the only ones visited: dense [targets x pixels] GEMMs
- * cost 30x more, issue 8), times `scale`. Prototypes are [mh, mw, nm] from `protoAt`,
- * coefficients nm values from `coefAt`. Returns the loss.
+ * cost 30x more, issue 8), times `scale`; the gradients also times `gradScale`. Prototypes are
+ * [mh, mw, nm] from `protoAt`, coefficients nm values from `coefAt`. Returns the loss.
  */
 function maskRowLoss(coefs: Float32Array, coefAt: number, proto: Float32Array, protoAt: number, shape: [number, number, number],
-  target: Float32Array, [cx, cy, w, h]: [number, number, number, number], scale: number, dcoefs: Float32Array, dproto: Float32Array): number {
+  target: Float32Array, [cx, cy, w, h]: [number, number, number, number], scale: number, gradScale: number, dcoefs: Float32Array, dproto: Float32Array): number {
   const [mh, mw, nm] = shape;
   // Pixel (col, row) counts when x1 <= col < x2 and y1 <= row < y2 (box in prototype pixels).
   // The bounds in float32 in the official order (xywh x mask size, then xyxy): an edge that
@@ -105,7 +116,7 @@ function maskRowLoss(coefs: Float32Array, coefAt: number, proto: Float32Array, p
     for (let m = 0; m < nm; m++) z += c[m]! * proto[po + m]!;
     const t = target[q]!;
     total += bceOfLogit(z, t) * scale;
-    const g = (sigmoid(z) - t) * scale;
+    const g = (sigmoid(z) - t) * scale * gradScale;
     for (let m = 0; m < nm; m++) {
       dc[m] += g * proto[po + m]!;
       dproto[po + m] += g * c[m]!;
@@ -121,7 +132,7 @@ const maskScale = (mh: number, mw: number, [, , w, h]: [number, number, number, 
 /**
  * The mask loss of one image's assigned predictions: mean over targets of BCE summed inside the
  * box / box area (YOLOv5-seg's crop_mask loss), as one custom-gradient op (the loss itself
- * computes all images and levels at once in `denseLoss`; this is the same arithmetic on its own).
+ * computes all images and levels at once in `lossOnArrays`; this is the same arithmetic on its own).
  */
 export function maskLoss(coefs: tf.Tensor2D, proto: tf.Tensor3D, gt: Float32Array[], boxes: [number, number, number, number][]): tf.Scalar {
   const [mh, mw, nm] = proto.shape;
@@ -131,7 +142,7 @@ export function maskLoss(coefs: tf.Tensor2D, proto: tf.Tensor3D, gt: Float32Arra
     const cd = c!.dataSync() as Float32Array, pd = p!.dataSync() as Float32Array;
     const dc = new Float32Array(n * nm), dp = new Float32Array(mh * mw * nm);
     let total = 0;
-    boxes.forEach((box, k) => { total += maskRowLoss(cd, k * nm, pd, 0, [mh, mw, nm], gt[k]!, box, maskScale(mh, mw, box) / n, dc, dp); });
+    boxes.forEach((box, k) => { total += maskRowLoss(cd, k * nm, pd, 0, [mh, mw, nm], gt[k]!, box, maskScale(mh, mw, box) / n, 1, dc, dp); });
     return {
       value: tf.scalar(total),
       gradFunc: (dy: tf.Tensor) => [tf.mul(dy, tf.tensor2d(dc, [n, nm])), tf.mul(dy, tf.tensor3d(dp, [mh, mw, nm]))],
@@ -161,69 +172,6 @@ function objectnessWeights(ignore: LossBatch['ignore'], n: number, gh: number, g
   return { weights: w, count };
 }
 
-/** One assigned prediction whose mask the loss scores: its row in the level's [cells, no] view. */
-interface MaskRow { cell: number; image: number; mask: Float32Array; box: [number, number, number, number]; scale: number }
-
-/** What the per-cell part of one level's loss needs: objectness targets (and weights), and the mask rows. */
-interface DenseLevel {
-  tobj: Float32Array;
-  weights: { weights: Float32Array; count: number } | null;
-  balance: number;
-  rows: MaskRow[];
-}
-
-/**
- * The parts of the loss that touch every cell or every prototype pixel, as one custom-gradient
- * op over the raw outputs in plain arrays: objectness BCE (per level, mean over cells or over the
- * unignored ones, times the level's balance) and the mask loss of every assigned prediction.
- * Returns [objectness, mask]. Done in tfjs, the same sums cost a 5-D slice in tfjs's generic JS
- * path per level and a prototype-sized gradient per image and level (the loss took 30% of a
- * training step at 640 px).
- */
-function denseLoss(heads: tf.Tensor4D[], proto: tf.Tensor4D, levels: DenseLevel[], no: number, coefAt: number): tf.Tensor1D {
-  const [, mh, mw, nm] = proto.shape;
-  const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-    const xs = args.slice(0, heads.length + 1) as tf.Tensor[];
-    const pd = xs[heads.length]!.dataSync() as Float32Array;
-    const dproto = new Float32Array(pd.length);
-    const dheads: Float32Array[] = [];
-    let obj = 0, seg = 0;
-    levels.forEach((level, k) => {
-      const hd = xs[k]!.dataSync() as Float32Array;
-      const dh = new Float32Array(hd.length);
-      const { tobj, weights, balance } = level;
-      const norm = weights ? Math.max(weights.count, 1) : tobj.length;
-      let sum = 0;
-      for (let c = 0; c < tobj.length; c++) {
-        if (weights && weights.weights[c] === 0) continue;
-        const x = hd[c * no + 4]!, t = tobj[c]!;
-        sum += bceOfLogit(x, t);
-        dh[c * no + 4] = ((sigmoid(x) - t) * balance) / norm;
-      }
-      obj += (sum / norm) * balance;
-      for (const r of level.rows) seg += maskRowLoss(hd, r.cell * no + coefAt, pd, r.image * mh * mw * nm, [mh, mw, nm], r.mask, r.box, r.scale, dh, dproto);
-      dheads.push(dh);
-    });
-    return {
-      value: tf.tensor1d([obj, seg]),
-      gradFunc: (dy: tf.Tensor) => {
-        const [dObj, dSeg] = dy.dataSync() as Float32Array;
-        const grads = dheads.map((dh, k) => {
-          // Channel 4 of each cell is objectness, channels from coefAt its mask coefficients.
-          for (let i = 0, j = 0; i < dh.length; i++, j = j + 1 === no ? 0 : j + 1) {
-            if (j === 4) dh[i] *= dObj!;
-            else if (j >= coefAt) dh[i] *= dSeg!;
-          }
-          return tf.tensor4d(dh, heads[k]!.shape);
-        });
-        for (let i = 0; i < dproto.length; i++) dproto[i] *= dSeg!;
-        return [...grads, tf.tensor4d(dproto, proto.shape)];
-      },
-    };
-  });
-  return op(...heads, proto) as tf.Tensor1D;
-}
-
 /**
  * A normalised box as the official code has it after `build_targets`: float32, scaled to the
  * level's grid and back (not exact when the grid is not a power of two, e.g. 80 at 640 px).
@@ -233,52 +181,122 @@ function gridRounded([cx, cy, w, h]: [number, number, number, number], gw: numbe
   return [f(f(f(cx) * gw) / gw), f(f(f(cy) * gh) / gh), f(f(f(w) * gw) / gw), f(f(f(h) * gh) / gh)];
 }
 
-/** The total loss of a batch (YOLOv5-seg's, times the batch size) and its parts. */
-export function computeLoss(out: ModelOutputs, batch: LossBatch, config: ModelConfig, hyp: LossHyp): LossParts {
-  const bs = out.proto.shape[0];
+/** A model output as plain values: a head [n, gh, gw, na * no] or the prototypes [n, mh, mw, nm], NHWC. */
+export interface OutputArray {
+  data: Float32Array;
+  shape: [number, number, number, number];
+}
+
+/** A batch's loss parts (each with its gain), their total, and the total's gradient with respect to each output. */
+export interface PlainLoss {
+  box: number;
+  obj: number;
+  cls: number;
+  seg: number;
+  total: number;
+  /** d total / d output, one array per output in `OutputArray` order (heads, then the prototypes). */
+  grads: Float32Array[];
+}
+
+/** A loss over plain outputs (heads, then the prototypes): what the training engines call. */
+export type PlainLossFunction = (outputs: readonly OutputArray[]) => PlainLoss;
+
+/**
+ * The total loss of a batch (YOLOv5-seg's, times the batch size), its parts, and its gradients,
+ * in plain arrays: every term touches only the assigned predictions or one value per cell, so
+ * loops visit exactly those (as tfjs ops the loss cost 20-25% of a training step, most of it
+ * dispatching a few hundred small ops and scattering gathered rows back into whole heads).
+ */
+export function lossOnArrays(outputs: readonly OutputArray[], batch: LossBatch, config: ModelConfig, hyp: LossHyp): PlainLoss {
+  const heads = outputs.slice(0, -1), proto = outputs[outputs.length - 1]!;
+  const [bs, mh, mw, nm] = proto.shape;
   const na = config.anchors[0]!.length;
   const no = outputsPerAnchor(config);
   const nc = config.classes.length;
-  const [, mh, mw] = out.proto.shape;
-  let lbox: tf.Tensor = tf.scalar(0), lcls: tf.Tensor = tf.scalar(0);
-  const levels = out.heads.map((head, level): DenseLevel => {
-    const [n, gh, gw] = head.shape;
-    const stride = (mh * 4) / gh;
-    const as = assignLevel(batch.targets, config.anchors[level]!, stride, gw, gh, hyp.anchorT);
+  const coefAt = 5 + nc;
+  // total = bs * (box + obj + cls + seg), each part with its gain (seg's is box / bs).
+  const gBox = bs * hyp.box, gObj = bs * hyp.obj, gCls = bs * hyp.cls, gSeg = hyp.box;
+  const dproto = new Float32Array(proto.data.length);
+  const dBox = new Float64Array(4), pbox = new Float64Array(4);
+  let lbox = 0, lobj = 0, lcls = 0, lseg = 0;
+  const grads = heads.map(({ data: hd, shape: [n, gh, gw] }, level) => {
+    const dh = new Float32Array(hd.length);
+    const as = assignLevel(batch.targets, config.anchors[level]!, (mh * 4) / gh, gw, gh, hyp.anchorT);
     const tobj = new Float32Array(n * gh * gw * na);
-    const rows: MaskRow[] = [];
-    if (as.count > 0) {
-      // Rows of the flattened [n * gh * gw * na, no] predictions (tfjs has no GatherNd gradient).
-      const flat = Int32Array.from({ length: as.count }, (_, r) => ((as.image[r]! * gh + as.gy[r]!) * gw + as.gx[r]!) * na + as.anchor[r]!);
-      const ps = tf.gather(tf.reshape(head, [-1, no]), tf.tensor1d(flat, 'int32')) as tf.Tensor2D; // [count, no]
-      const pxy = tf.sub(tf.mul(tf.sigmoid(tf.slice(ps, [0, 0], [-1, 2])), 2), 0.5);
-      const pwh = tf.mul(tf.square(tf.mul(tf.sigmoid(tf.slice(ps, [0, 2], [-1, 2])), 2)), tf.tensor2d(as.anchorWh, [as.count, 2]));
-      const iou = ciou(tf.concat([pxy, pwh], 1) as tf.Tensor2D, tf.tensor2d(as.tbox, [as.count, 4]));
-      lbox = tf.add(lbox, tf.mean(tf.sub(1, iou)));
-      const iouValues = iou.dataSync();
-      for (let r = 0; r < as.count; r++) tobj[flat[r]!] = Math.max(iouValues[r]!, 0);
+    // Each image's mask loss is the mean over its assigned predictions.
+    const perImage = new Int32Array(n);
+    for (const b of as.image) perImage[b]++;
+    for (let r = 0; r < as.count; r++) {
+      const cell = ((as.image[r]! * gh + as.gy[r]!) * gw + as.gx[r]!) * na + as.anchor[r]!;
+      const at = cell * no;
+      // The box: xy = 2 sigmoid - 0.5, wh = (2 sigmoid)^2 x anchor, as YOLOv5.
+      const sx = sigmoid(hd[at]!), sy = sigmoid(hd[at + 1]!), sw = sigmoid(hd[at + 2]!), sh = sigmoid(hd[at + 3]!);
+      const aw = as.anchorWh[2 * r]!, ah = as.anchorWh[2 * r + 1]!;
+      pbox[0] = 2 * sx - 0.5; pbox[1] = 2 * sy - 0.5; pbox[2] = 4 * sw * sw * aw; pbox[3] = 4 * sh * sh * ah;
+      const iou = ciou(pbox, as.tbox.subarray(4 * r, 4 * r + 4), dBox);
+      lbox += (1 - iou) / as.count;
+      const g = -gBox / as.count;
+      dh[at] += g * dBox[0]! * 2 * sx * (1 - sx);
+      dh[at + 1] += g * dBox[1]! * 2 * sy * (1 - sy);
+      dh[at + 2] += g * dBox[2]! * 8 * sw * sw * (1 - sw) * aw;
+      dh[at + 3] += g * dBox[3]! * 8 * sh * sh * (1 - sh) * ah;
+      // Objectness aims at the (detached, clamped) CIoU; a cell assigned twice keeps the last, as index_put.
+      tobj[cell] = Math.max(iou, 0);
       if (nc > 1) {
-        const onehot = tf.oneHot(tf.tensor1d(as.cls, 'int32'), nc);
-        lcls = tf.add(lcls, tf.mean(bceWithLogits(tf.slice(ps, [0, 5], [-1, nc]), onehot)));
+        const norm = as.count * nc;
+        for (let c = 0; c < nc; c++) {
+          const z = hd[at + 5 + c]!, t = c === as.cls[r] ? 1 : 0;
+          lcls += bceOfLogit(z, t) / norm;
+          dh[at + 5 + c] += (gCls * (sigmoid(z) - t)) / norm;
+        }
       }
-      // Each image's mask loss is the mean over its assigned predictions.
-      const perImage = new Int32Array(n);
-      for (const b of as.image) perImage[b]++;
-      for (let r = 0; r < as.count; r++) {
-        const target = as.target[r]!, image = as.image[r]!;
-        const box = gridRounded(batch.targets[target]!.box, gw, gh);
-        rows.push({ cell: flat[r]!, image, mask: batch.masks[target]!, box, scale: maskScale(mh, mw, box) / perImage[image]! });
-      }
+      const target = as.target[r]!, image = as.image[r]!;
+      const box = gridRounded(batch.targets[target]!.box, gw, gh);
+      const scale = maskScale(mh, mw, box) / perImage[image]!;
+      lseg += maskRowLoss(hd, at + coefAt, proto.data, image * mh * mw * nm, [mh, mw, nm], batch.masks[target]!, box, scale, gSeg, dh, dproto);
     }
-    return { tobj, weights: objectnessWeights(batch.ignore, n, gh, gw, na), balance: hyp.balance[level]!, rows };
+    // Objectness over every cell (or every unignored one), times the level's balance.
+    const weights = objectnessWeights(batch.ignore, n, gh, gw, na);
+    const balance = hyp.balance[level]!;
+    const norm = weights ? Math.max(weights.count, 1) : tobj.length;
+    let sum = 0;
+    for (let c = 0; c < tobj.length; c++) {
+      if (weights && weights.weights[c] === 0) continue;
+      const x = hd[c * no + 4]!, t = tobj[c]!;
+      sum += bceOfLogit(x, t);
+      dh[c * no + 4] = (gObj * (sigmoid(x) - t) * balance) / norm;
+    }
+    lobj += (sum / norm) * balance;
+    return dh;
   });
-  // Objectness and masks in one op; it also gives unused prototypes (a batch without targets)
-  // the zero gradient PyTorch would, which the onnx engine needs for every output.
-  const [lobj, lseg] = tf.unstack(denseLoss(out.heads, out.proto, levels, no, 5 + nc)) as [tf.Scalar, tf.Scalar];
-  const box = tf.mul(lbox, hyp.box) as tf.Scalar;
-  const obj = tf.mul(lobj, hyp.obj) as tf.Scalar;
-  const cls = tf.mul(lcls, hyp.cls) as tf.Scalar;
-  const seg = tf.mul(lseg, hyp.box / bs) as tf.Scalar;
-  const total = tf.mul(tf.addN([box, obj, cls, seg]), bs) as tf.Scalar;
-  return { total, box, obj, cls, seg };
+  const box = lbox * hyp.box, obj = lobj * hyp.obj, cls = lcls * hyp.cls, seg = (lseg * hyp.box) / bs;
+  return { box, obj, cls, seg, total: (box + obj + cls + seg) * bs, grads: [...grads, dproto] };
+}
+
+/** A plain loss as a tfjs op: the total carries its gradients, the parts are constants. */
+export function asTfLoss(loss: PlainLossFunction): (out: ModelOutputs) => LossParts {
+  return (out) => {
+    const xs = [...out.heads, out.proto];
+    let result: PlainLoss | null = null;
+    const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const inputs = args.slice(0, xs.length) as tf.Tensor4D[];
+      const r = loss(inputs.map((t) => ({ data: t.dataSync() as Float32Array, shape: t.shape })));
+      result = r;
+      return {
+        value: tf.scalar(r.total),
+        gradFunc: (dy: tf.Tensor) => {
+          const s = dy.dataSync()[0]!;
+          return r.grads.map((g, k) => tf.tensor4d(s === 1 ? g : g.map((v) => v * s), inputs[k]!.shape));
+        },
+      };
+    });
+    const total = op(...xs) as tf.Scalar;
+    const r = result! as PlainLoss;
+    return { total, box: tf.scalar(r.box), obj: tf.scalar(r.obj), cls: tf.scalar(r.cls), seg: tf.scalar(r.seg) };
+  };
+}
+
+/** The loss of a batch on tfjs outputs (the tfjs engine, validation of the loss against the official one). */
+export function computeLoss(out: ModelOutputs, batch: LossBatch, config: ModelConfig, hyp: LossHyp): LossParts {
+  return asTfLoss((outputs) => lossOnArrays(outputs, batch, config, hyp))(out);
 }

@@ -2,15 +2,16 @@ import type * as Ort from 'onnxruntime-node';
 import { tf } from '../engine/backend.ts';
 import type { Graph } from '../model/graph.ts';
 import { ort } from '../infer/runtime.ts';
-import { resetPhases, type LossFunction, type StepResult, type TrainEngine } from './engine.ts';
+import { resetPhases, type StepResult, type TrainEngine } from './engine.ts';
+import type { OutputArray, PlainLossFunction } from './loss.ts';
 import type { PlainWeights } from './weights.ts';
 import { backwardModel, forwardTrainingModel, OUTPUT_NAMES, weightSpecs, type WeightSpec } from '../onnx/train-graph.ts';
 
 /**
  * Training steps on onnxruntime: the generated forward graph (training-mode BN) runs the
- * network, the tfjs loss (the same code as the tfjs engine) gives the gradient of the loss with
- * respect to the network's outputs, and the generated backward graph turns it into every
- * weight's gradient. Weights go in and gradients come out in the plain layout (ONNX's own), so
+ * network, the loss (plain arrays, the same code as the tfjs engine's) gives the gradient of the
+ * loss with respect to the network's outputs, and the generated backward graph turns it into
+ * every weight's gradient. Weights go in and gradients come out in the plain layout (ONNX's own), so
  * nothing is converted per step. Sessions are built once per batch size (0.3-1 s).
  */
 export class OnnxTrainEngine implements TrainEngine {
@@ -50,7 +51,7 @@ export class OnnxTrainEngine implements TrainEngine {
     return s;
   }
 
-  async step(weights: PlainWeights, input: tf.Tensor4D, loss: LossFunction): Promise<StepResult> {
+  async step(weights: PlainWeights, input: tf.Tensor4D, loss: PlainLossFunction): Promise<StepResult> {
     const api = await ort();
     const [batch, h, w] = input.shape;
     if (h !== this.imgsz || w !== this.imgsz) throw new Error(`onnx engine built for ${this.imgsz} px, got ${w}x${h}`);
@@ -66,15 +67,10 @@ export class OnnxTrainEngine implements TrainEngine {
     lap('feed');
     const fwd = await forward.run(feeds);
     lap('forward');
-    const outputs = OUTPUT_NAMES.map((n) => tf.tensor4d(fwd[n]!.data as Float32Array, fwd[n]!.dims.map(Number) as [number, number, number, number]));
-    let parts: StepResult['parts'] = [0, 0, 0, 0];
-    const dOut = tf.tidy(() => tf.grads((...outs: tf.Tensor[]) => {
-      const l = loss({ heads: outs.slice(0, 3) as tf.Tensor4D[], proto: outs[3] as tf.Tensor4D });
-      parts = [l.box, l.obj, l.cls, l.seg].map((t) => t.dataSync()[0]!) as StepResult['parts'];
-      return l.total;
-    })(outputs));
-    OUTPUT_NAMES.forEach((n, k) => { feeds[`grad.${n}`] = new api.Tensor('float32', dOut[k]!.dataSync() as Float32Array, dOut[k]!.shape); });
-    tf.dispose([...outputs, ...dOut]);
+    const outputs = OUTPUT_NAMES.map((n): OutputArray => ({ data: fwd[n]!.data as Float32Array, shape: fwd[n]!.dims.map(Number) as OutputArray['shape'] }));
+    const l = loss(outputs);
+    const parts: StepResult['parts'] = [l.box, l.obj, l.cls, l.seg];
+    OUTPUT_NAMES.forEach((n, k) => { feeds[`grad.${n}`] = new api.Tensor('float32', l.grads[k]!, outputs[k]!.shape); });
     lap('loss');
     const bwd = await backward.run(feeds);
     lap('backward');

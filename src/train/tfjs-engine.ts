@@ -1,6 +1,7 @@
 import { tf } from '../engine/backend.ts';
 import type { TfModel } from '../model/tfjs.ts';
-import { resetPhases, type LossFunction, type StepResult, type TrainEngine } from './engine.ts';
+import { resetPhases, type StepResult, type TrainEngine } from './engine.ts';
+import { asTfLoss, type PlainLossFunction } from './loss.ts';
 import { toPlain, writePlainWeights, type PlainWeights } from './weights.ts';
 
 /**
@@ -22,14 +23,15 @@ export class TfjsTrainEngine implements TrainEngine {
     resetPhases(this.phases);
   }
 
-  async step(weights: PlainWeights, input: tf.Tensor4D, loss: LossFunction): Promise<StepResult> {
+  async step(weights: PlainWeights, input: tf.Tensor4D, loss: PlainLossFunction): Promise<StepResult> {
     const mark = performance.now();
     writePlainWeights(this.model, weights, this.names);
     const grads = new Map<string, Float32Array>();
     let parts: StepResult['parts'] = [0, 0, 0, 0];
+    const tfLoss = asTfLoss(loss);
     tf.tidy(() => {
       const r = tf.variableGrads(() => {
-        const l = loss(this.model.forward(input, true));
+        const l = tfLoss(this.model.forward(input, true));
         parts = [l.box, l.obj, l.cls, l.seg].map((t) => t.dataSync()[0]!) as StepResult['parts'];
         return l.total;
       }, this.model.trainable);

@@ -19,7 +19,7 @@ import { recoverDir, writeFileAtomic } from '../util/atomic.ts';
 import { faultPoint } from '../util/fault.ts';
 import { DEFAULT_AUGMENT, loadTrainTiles, makeBatch, NO_AUGMENT, type AugmentConfig, type TrainBatch, type TrainTile } from './data.ts';
 import { BatchPool } from './batch-pool.ts';
-import { computeLoss, defaultHyp, type LossGains } from './loss.ts';
+import { defaultHyp, lossOnArrays, type LossGains } from './loss.ts';
 import { accumulationAt, AdamW, clipGlobalNorm, Ema, interp, lrFactor, Sgd, type ParamGroup } from './optim.ts';
 import { validate, type ValidationResult } from './validate.ts';
 import { claimRunDir, pathExists } from '../util/fs.ts';
@@ -373,7 +373,7 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
         const batch = await requested[b]!;
         mark = lap(timings, 'batch', mark);
         const input = modelInput(batch.images, batch.count, opts.imgsz);
-        const { parts, grads, stats } = await engine.step(weights, input, (out) => computeLoss(out, batch, config, hyp));
+        const { parts, grads, stats } = await engine.step(weights, input, (out) => lossOnArrays(out, batch, config, hyp));
         input.dispose();
         if (!parts.every(Number.isFinite)) {
           await Promise.allSettled(requested);

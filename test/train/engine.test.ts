@@ -5,7 +5,8 @@ import { buildYolov7Seg, modelConfig } from '../../src/model/yolov7seg.ts';
 import { TfModel } from '../../src/model/tfjs.ts';
 import { OnnxTrainEngine } from '../../src/train/onnx-engine.ts';
 import { TfjsTrainEngine } from '../../src/train/tfjs-engine.ts';
-import type { LossFunction, StepResult } from '../../src/train/engine.ts';
+import type { StepResult } from '../../src/train/engine.ts';
+import type { PlainLossFunction } from '../../src/train/loss.ts';
 import { fromPlain, plainWeights, toPlain } from '../../src/train/weights.ts';
 
 await setupBackend('cpu', { quiet: true });
@@ -33,11 +34,13 @@ test('the onnx and tfjs engines give one step the same gradients and batch stati
   const weights = plainWeights(model);
   const x = tf.randomUniform([2, 64, 64, 3], 0, 1, 'float32', 3) as tf.Tensor4D;
   const out = model.predict(x);
-  const gs = [...out.heads, out.proto].map((o, k) => tf.randomNormal(o.shape, 0, 1, 'float32', 10 + k));
+  const gs = [...out.heads, out.proto].map((o, k) => tf.tidy(() => tf.randomNormal(o.shape, 0, 1, 'float32', 10 + k).dataSync() as Float32Array));
   tf.dispose([...out.heads, out.proto]);
-  const loss: LossFunction = (o) => {
-    const total = [...o.heads, o.proto].reduce((s: tf.Tensor, t, k) => tf.add(s, tf.sum(tf.mul(t, gs[k]!))), tf.scalar(0)) as tf.Scalar;
-    return { total, box: total, obj: total, cls: total, seg: total };
+  // sum(output * G): its gradient is G.
+  const loss: PlainLossFunction = (outs) => {
+    let total = 0;
+    outs.forEach((o, k) => { for (let i = 0; i < o.data.length; i++) total += o.data[i]! * gs[k]![i]!; });
+    return { total, box: total, obj: total, cls: total, seg: total, grads: gs };
   };
   const onnx = new OnnxTrainEngine(graph, 64, 1);
   const a = await onnx.step(weights, x, loss);
@@ -60,6 +63,6 @@ test('the onnx and tfjs engines give one step the same gradients and batch stati
     assert.deepEqual(g, copy.get(name), name);
   }
   await onnx.dispose();
-  tf.dispose([x, ...gs]);
+  x.dispose();
   model.dispose();
 });

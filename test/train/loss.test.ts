@@ -2,12 +2,16 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { setupBackend, tf } from '../../src/engine/backend.ts';
 import { assignLevel } from '../../src/train/targets.ts';
-import { bceWithLogits, ciou, computeLoss, defaultHyp, maskLoss } from '../../src/train/loss.ts';
+import { ciou, computeLoss, defaultHyp, maskLoss } from '../../src/train/loss.ts';
+import { bceOfLogit } from '../../src/util/logits.ts';
 import { buildYolov7Seg, modelConfig } from '../../src/model/yolov7seg.ts';
 import { TfModel } from '../../src/model/tfjs.ts';
 
 before(async () => { await setupBackend('wasm', { quiet: true }); });
 const close = (a: number, b: number, tol = 1e-5) => assert.ok(Math.abs(a - b) < tol, `${a} != ${b}`);
+
+/** Elementwise binary cross-entropy on logits in tfjs, the stable form (a reference for the dense mask loss). */
+const bceWithLogits = (logits: tf.Tensor, targets: tf.Tensor) => tf.add(tf.sub(tf.relu(logits), tf.mul(logits, targets)), tf.log1p(tf.exp(tf.neg(tf.abs(logits)))));
 
 test('target assignment: shape-ratio filter and the two nearest neighbouring cells', () => {
   // 32 px input, stride 8: a 4x4 grid. Anchors 1, 2 and 8 cells wide; the box is 1 cell, centred at (1.2, 2.4).
@@ -24,22 +28,50 @@ test('target assignment: shape-ratio filter and the two nearest neighbouring cel
   assert.deepEqual(Array.from({ length: edge.count }, (_, r) => [edge.gx[r], edge.gy[r]]), [[0, 0], [1, 0]]);
 });
 
-test('CIoU by hand: two 2x2 boxes one apart', async () => {
-  const v = await ciou(tf.tensor2d([[0, 0, 2, 2], [5, 5, 2, 4]]), tf.tensor2d([[1, 0, 2, 2], [5, 5, 2, 4]])).data();
+test('CIoU by hand: two 2x2 boxes one apart', () => {
   // IoU 2/6; enclosing box 3 x 2 (diagonal^2 13); centre distance^2 1; same aspect ratio: v = 0.
-  close(v[0]!, 1 / 3 - 1 / 13);
-  close(v[1]!, 1);
+  close(ciou([0, 0, 2, 2], [1, 0, 2, 2]), 1 / 3 - 1 / 13);
+  close(ciou([5, 5, 2, 4], [5, 5, 2, 4]), 1);
   // Different aspect ratios add v * alpha: boxes (0,0,2,2) and (0,0,2,4): IoU 0.5, rho 0, c2 = 4 + 16.
-  const w = (await ciou(tf.tensor2d([[0, 0, 2, 2]]), tf.tensor2d([[0, 0, 2, 4]])).data())[0]!;
   const vv = (4 / Math.PI ** 2) * (Math.atan(0.5) - Math.atan(1)) ** 2;
-  close(w, 0.5 - vv * (vv / (vv - 0.5 + 1)));
+  close(ciou([0, 0, 2, 2], [0, 0, 2, 4]), 0.5 - vv * (vv / (vv - 0.5 + 1)));
 });
 
-test('BCE on logits by hand', async () => {
-  const v = await bceWithLogits(tf.tensor1d([0, 2, -3]), tf.tensor1d([1, 1, 1])).data();
-  close(v[0]!, Math.log(2));
-  close(v[1]!, Math.log(1 + Math.exp(-2)));
-  close(v[2]!, 3 + Math.log(1 + Math.exp(-3)));
+test('CIoU gradient equals central differences (alpha held constant), overlapping, nested, apart', () => {
+  const cases: [number[], number[]][] = [
+    [[0.3, 0.2, 1.7, 2.1], [0.9, -0.1, 2.2, 1.4]],
+    [[1, 1, 0.6, 0.9], [1.1, 0.9, 3, 2.5]],
+    [[-2, 0.5, 1.2, 0.8], [1.5, 0.2, 0.7, 1.9]],
+  ];
+  for (const [p, t] of cases) {
+    const grad = new Float64Array(4);
+    ciou(p, t, grad);
+    // alpha is a constant of the gradient: difference ciou with alpha frozen at p's value.
+    const v = (q: number[]) => (4 / Math.PI ** 2) * (Math.atan(t[2]! / (t[3]! + 1e-7)) - Math.atan(q[2]! / (q[3]! + 1e-7))) ** 2;
+    const alpha = (q: number[]) => v(q) / (v(q) - plainIou(q, t) + 1 + 1e-7);
+    const frozen = (q: number[]) => ciou(q, t) + v(q) * alpha(q) - v(q) * alpha(p);
+    for (let k = 0; k < 4; k++) {
+      const h = 1e-6, up = [...p], down = [...p];
+      up[k]! += h; down[k]! -= h;
+      const numeric = (frozen(up) - frozen(down)) / (2 * h);
+      assert.ok(Math.abs(grad[k]! - numeric) < 1e-6, `case ${p} vs ${t}, d/dp[${k}]: ${grad[k]} vs ${numeric}`);
+    }
+  }
+});
+
+/** Plain IoU of two (cx, cy, w, h) boxes with YOLOv5's eps, for CIoU's alpha. */
+function plainIou(p: number[], t: number[]): number {
+  const ph = p[3]! + 1e-7, th = t[3]! + 1e-7;
+  const iw = Math.max(0, Math.min(p[0]! + p[2]! / 2, t[0]! + t[2]! / 2) - Math.max(p[0]! - p[2]! / 2, t[0]! - t[2]! / 2));
+  const ih = Math.max(0, Math.min(p[1]! + ph / 2, t[1]! + th / 2) - Math.max(p[1]! - ph / 2, t[1]! - th / 2));
+  return (iw * ih) / (p[2]! * ph + t[2]! * th - iw * ih + 1e-7);
+}
+
+test('BCE on logits by hand', () => {
+  close(bceOfLogit(0, 1), Math.log(2));
+  close(bceOfLogit(2, 1), Math.log(1 + Math.exp(-2)));
+  close(bceOfLogit(-3, 1), 3 + Math.log(1 + Math.exp(-3)));
+  close(bceOfLogit(0.5, 0.25), -(0.25 * Math.log(1 / (1 + Math.exp(-0.5))) + 0.75 * Math.log(1 - 1 / (1 + Math.exp(-0.5)))));
 });
 
 test('mask loss by hand: BCE summed inside the box over the box area', async () => {

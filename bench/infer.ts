@@ -7,8 +7,16 @@
  * freshly initialised with mask biases that give every one of the seed's 300 candidates per
  * tile (conf 0.001) a large mask: the worst case for post-processing. Without `--data` the
  * tiles are the synthetic tiny preset's.
+ *
+ * With `--yolov7 PATH` (a clone of the official YOLOv7-seg, branch u7) and a model of the
+ * official architecture (`--size full` or a width such as `--size w0.125`, or such a
+ * checkpoint), the same weights (exported as the official state dict) and tiles also go
+ * through the official predict path (bench/official_run.py: cv2 read, letterbox, forward,
+ * non_max_suppression, process_mask, the resize back, RLE) with as many torch threads as
+ * cores, and the line `official predict` compares it with ours end to end.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setupBackend, tf } from '../src/engine/backend.ts';
@@ -26,7 +34,9 @@ import { tilePredictions } from '../src/infer/outputs.ts';
 import { formatSubmission } from '../src/eval/submission.ts';
 import { generateDataset } from '../src/synth/generate.ts';
 import { presetConfig } from '../src/synth/config.ts';
-import { loadDataset, readTileImage } from '../src/data/dataset.ts';
+import { imagePath, loadDataset, readTileImage } from '../src/data/dataset.ts';
+import { exportOfficial } from '../src/model/official.ts';
+import { writeSafetensors } from '../src/model/formats/safetensors.ts';
 import type { RgbImage } from '../src/data/images.ts';
 
 const argOf = (name: string, def: string) => { const k = process.argv.indexOf(name); return k > 0 ? process.argv[k + 1]! : def; };
@@ -36,6 +46,7 @@ const tileCount = Number(argOf('--tiles', '12'));
 const runtimes = argOf('--runtimes', 'onnx,tfjs').split(',');
 const weights = argOf('--weights', '');
 const dataDir = argOf('--data', '');
+const official = argOf('--yolov7', '');
 
 await setupBackend('auto', { quiet: true });
 const dir = await mkdtemp(join(tmpdir(), 'bench-infer-'));
@@ -75,6 +86,8 @@ await bare.dispose();
 console.log(`bare onnxruntime forward: ${ms(bareForward)}`);
 
 let baseline = 0;
+/** Ours end to end per tile: `predictSources` with its finishing worker (what `vascseg predict` does). */
+let ourEndToEnd = Number.NaN;
 for (const name of runtimes) {
   const runtime: Runtime = name === 'onnx' ? await OnnxRuntime.create(onnxBytes, config, imgsz) : new TfjsRuntime(model, imgsz);
   await predictTile([runtime], images[0]!, { ...DEFAULT_PREDICT, imgsz }); // warm-up
@@ -112,10 +125,32 @@ for (const name of runtimes) {
       shown += preds.length;
     });
     const perTile = (performance.now() - s) / ids.length;
+    ourEndToEnd = perTile;
     await pool.close();
     await single.dispose();
     console.log(`onnx (${Math.max(1, availableParallelism() - 1)} thread) + 1 finishing worker thread: ${(1000 / perTile).toFixed(2)} tiles/s (${ms(perTile)} per tile, ${(perTile / bareForward).toFixed(2)}x the bare ONNX forward; ${(shown / ids.length).toFixed(0)} vessels per tile)`);
     await runtime.dispose();
+  }
+}
+
+// ---- The official predict path on the same weights and tiles ---------------------------------
+if (official) {
+  if (config.size !== 'full' && !config.size.startsWith('w')) throw new Error(`--yolov7: a ${config.size} model has no official counterpart; give --size full or a width such as w0.125`);
+  const weightsFile = join(dir, 'official.safetensors');
+  await writeSafetensors(weightsFile, exportOfficial(weightArrays(model), model.graph, config), { format: 'pt', producer: 'vascseg', classes: config.classes.join(','), size: config.size });
+  const listing = join(dir, 'tiles.txt');
+  await writeFile(listing, ids.map((id) => imagePath(ds, id)!).join('\n') + '\n');
+  const threads = availableParallelism();
+  const r = spawnSync('/usr/bin/python3', [new URL('./official_run.py', import.meta.url).pathname, 'predict', official, weightsFile, listing, join(dir, 'official.json'),
+    String(imgsz), String(DEFAULT_PREDICT.conf), String(DEFAULT_PREDICT.iou), String(DEFAULT_PREDICT.maxDet), String(threads)], { encoding: 'utf8' });
+  const line = r.stdout.split('\n').find((l) => l.startsWith('timings '));
+  if (r.status !== 0 || !line) {
+    console.error(`official predict failed: ${(r.stderr || r.stdout).slice(-2000)}`);
+  } else {
+    const phases = JSON.parse(line.slice(8)) as Record<string, number>;
+    const perTile = Object.values(phases).reduce((a, b) => a + b, 0);
+    const found = r.stdout.match(/(\d+) instances/)?.[1];
+    console.log(`official predict (${threads} torch threads): ${ms(perTile)} per tile (${Object.entries(phases).map(([k, v]) => `${k} ${ms(v)}`).join(', ')}; ${found ? (Number(found) / ids.length).toFixed(0) : '?'} vessels per tile); ours end to end is ${(ourEndToEnd / perTile).toFixed(2)}x its time`);
   }
 }
 model.dispose();

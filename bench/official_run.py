@@ -13,7 +13,12 @@ predict: the official predict path for each image listed in LIST (one path per l
 `letterbox` to IMGSZ, the model's eval forward, `non_max_suppression(..., nm=32)`,
 `process_mask(..., upsample=True)` (crop at prototype resolution, bilinear to the input, > 0.5),
 then each mask resized back to the image's size (bilinear, > 0.5, as `scale_masks` does) and
-written as COCO results JSON (compressed RLE, category = class + 1) for our scorer.
+written as COCO results JSON (compressed RLE, category = class + 1) for our scorer. WEIGHTS is
+the official `last.pt`, or safetensors that `vascseg export --format safetensors` wrote (the
+model is then built from models/segment/yolov7-seg.yaml at the width its metadata names, its
+state dict loaded and BN fused, as attempt_load fuses). The last line printed is
+`timings {...}`: mean ms per tile of read + letterbox, forward, NMS, and masks (process_mask,
+the resize back, RLE), measured after one warm-up tile.
 
 Packages the official code imports but these two paths never use (plots, loggers, FLOP
 counting) are stubbed when they are not installed; nothing in the official tree is edited.
@@ -110,32 +115,85 @@ def predict(official, weights, listing, out, imgsz, conf, iou, max_det, threads)
     from utils.general import non_max_suppression
     from utils.segment.general import process_mask
 
-    model = attempt_load(weights, device=torch.device('cpu'), inplace=True, fuse=True).eval()
+    if weights.endswith('.safetensors'):
+        model = load_safetensors_model(official, weights)
+    else:
+        model = attempt_load(weights, device=torch.device('cpu'), inplace=True, fuse=True).eval()
     stride = int(model.stride.max())
     results = []
-    started = time.time()
     paths = [line.strip() for line in Path(listing).read_text().splitlines() if line.strip()]
-    with torch.no_grad():
-        for path in paths:
-            im0 = cv2.imread(path)
-            if im0 is None:
-                raise SystemExit(f'{path}: cv2 cannot read it')
-            im = letterbox(im0, imgsz, stride=stride, auto=False)[0]
-            im = np.ascontiguousarray(im.transpose((2, 0, 1))[::-1])  # HWC BGR -> CHW RGB
-            x = torch.from_numpy(im).float()[None] / 255
-            pred, (_, proto) = model(x)
-            det = non_max_suppression(pred, conf, iou, None, False, max_det=max_det, nm=32)[0]
-            if len(det) == 0:
-                continue
+    phases = {'read': 0.0, 'forward': 0.0, 'nms': 0.0, 'masks': 0.0}
+
+    def one(path, keep):
+        t0 = time.perf_counter()
+        im0 = cv2.imread(path)
+        if im0 is None:
+            raise SystemExit(f'{path}: cv2 cannot read it')
+        im = letterbox(im0, imgsz, stride=stride, auto=False)[0]
+        im = np.ascontiguousarray(im.transpose((2, 0, 1))[::-1])  # HWC BGR -> CHW RGB
+        x = torch.from_numpy(im).float()[None] / 255
+        t1 = time.perf_counter()
+        pred, (_, proto) = model(x)
+        t2 = time.perf_counter()
+        det = non_max_suppression(pred, conf, iou, None, False, max_det=max_det, nm=32)[0]
+        t3 = time.perf_counter()
+        found = []
+        if len(det):
             masks = process_mask(proto[0], det[:, 6:], det[:, :4], x.shape[2:], upsample=True)
             # letterbox at a square tile is a plain resize: back to the tile's size as scale_masks does.
             masks = F.interpolate(masks[None].float(), im0.shape[:2], mode='bilinear', align_corners=False)[0] > 0.5
             tile = Path(path).stem
             for m, d in zip(masks.numpy(), det.numpy()):
-                results.append({'image_id': tile, 'category_id': int(d[5]) + 1, 'score': float(d[4]),
-                                'segmentation': {'size': [int(m.shape[0]), int(m.shape[1])], 'counts': coco_rle(m)}})
+                found.append({'image_id': tile, 'category_id': int(d[5]) + 1, 'score': float(d[4]),
+                              'segmentation': {'size': [int(m.shape[0]), int(m.shape[1])], 'counts': coco_rle(m)}})
+        t4 = time.perf_counter()
+        if keep:
+            for key, dt in zip(phases, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+                phases[key] += dt * 1000
+        return found
+
+    with torch.no_grad():
+        if paths:
+            one(paths[0], False)  # warm-up: the first call's allocations are not per-tile work
+        started = time.time()
+        for path in paths:
+            results.extend(one(path, True))
     Path(out).write_text(json.dumps(results))
     print(f'official predict: {len(paths)} tiles, {len(results)} instances, {time.time() - started:.1f} s', flush=True)
+    print('timings ' + json.dumps({k: v / max(1, len(paths)) for k, v in phases.items()}), flush=True)
+
+
+def load_safetensors_model(official, path):
+    """The official SegmentationModel at the width and classes the file's metadata names, its state dict from the file, BN fused."""
+    import contextlib
+    import io
+    import numpy as np
+    import torch
+    import yaml
+    from models.yolo import SegmentationModel
+    raw = Path(path).read_bytes()
+    n = int.from_bytes(raw[:8], 'little')
+    header = json.loads(raw[8:8 + n])
+    meta = header.pop('__metadata__', {})
+    size, classes = meta.get('size', ''), [c for c in meta.get('classes', '').split(',') if c]
+    if size != 'full' and not size.startswith('w'):
+        raise SystemExit(f'{path}: a {size or "unnamed"} model; only the official architecture (full, or a width such as w0.125) exists in the official code')
+    cfg = yaml.safe_load((official / 'models' / 'segment' / 'yolov7-seg.yaml').read_text())
+    cfg['width_multiple'], cfg['nc'] = (1.0 if size == 'full' else float(size[1:])), len(classes)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        model = SegmentationModel(cfg, ch=3, nc=len(classes))
+    data = raw[8 + n:]
+    state = {}
+    for name, spec in header.items():
+        if spec['dtype'] != 'F32':
+            raise SystemExit(f'{path}: {name} is {spec["dtype"]}, expected F32')
+        begin, end = spec['data_offsets']
+        state[name] = torch.from_numpy(np.frombuffer(data[begin:end], dtype='<f4').reshape(spec['shape']).copy())
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if not k.endswith('num_batches_tracked') and 'anchors' not in k]
+    if missing or unexpected:
+        raise SystemExit(f'{path}: state dict does not fit the official model (missing {missing[:5]}, unexpected {unexpected[:5]})')
+    return model.fuse().eval()
 
 
 def main():

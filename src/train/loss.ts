@@ -204,8 +204,9 @@ export type PlainLossFunction = (outputs: readonly OutputArray[]) => PlainLoss;
 /**
  * The total loss of a batch (YOLOv5-seg's, times the batch size), its parts, and its gradients,
  * in plain arrays: every term touches only the assigned predictions or one value per cell, so
- * loops visit exactly those (as tfjs ops the loss cost 20-25% of a training step, most of it
- * dispatching a few hundred small ops and scattering gathered rows back into whole heads).
+ * loops visit exactly those (as tfjs ops the loss was about a fifth of a tiny training step at
+ * 256 px, most of it dispatching a few hundred small ops and scattering gathered rows back
+ * into whole heads).
  */
 export function lossOnArrays(outputs: readonly OutputArray[], batch: LossBatch, config: ModelConfig, hyp: LossHyp): PlainLoss {
   const heads = outputs.slice(0, -1), proto = outputs[outputs.length - 1]!;
@@ -296,7 +297,7 @@ export function asTfLoss(loss: PlainLossFunction): (out: ModelOutputs) => LossPa
   };
 }
 
-/** The loss of a batch on tfjs outputs (the tfjs engine, validation of the loss against the official one). */
+/** The loss of a batch on tfjs outputs, as a tfjs op for tfjs autograd (the tests compare it with the official ComputeLoss this way). */
 export function computeLoss(out: ModelOutputs, batch: LossBatch, config: ModelConfig, hyp: LossHyp): LossParts {
   return asTfLoss((outputs) => lossOnArrays(outputs, batch, config, hyp))(out);
 }

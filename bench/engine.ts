@@ -68,12 +68,11 @@ const { TfModel, foldBatchStats } = await import('../src/model/tfjs.ts');
 const { OnnxTrainEngine } = await import('../src/train/onnx-engine.ts');
 const { TfjsTrainEngine } = await import('../src/train/tfjs-engine.ts');
 const { Sgd } = await import('../src/train/optim.ts');
-const { plainWeights } = await import('../src/train/weights.ts');
+const { plainWeights, trainableWeights } = await import('../src/train/weights.ts');
 /** The trainer's state: plain weights, the trainable ones under Nesterov SGD. */
 const trainState = (model: InstanceType<typeof TfModel>, momentum: number) => {
   const weights = plainWeights(model);
-  const params = new Map([...weights].filter(([name]) => model.weights.get(name)!.trainable));
-  return { weights, sgd: new Sgd(params, momentum, 5e-4), bnUpdates: 0 };
+  return { weights, sgd: new Sgd(trainableWeights(model, weights), momentum, 5e-4), bnUpdates: 0 };
 };
 const yoloConfig = modelConfig(yoloSize);
 const yoloGraph = buildYolov7Seg(yoloConfig);

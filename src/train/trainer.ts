@@ -11,7 +11,7 @@ import { foldBatchStats, modelInput, TfModel } from '../model/tfjs.ts';
 import type { EngineName, TrainEngine } from './engine.ts';
 import { OnnxTrainEngine } from './onnx-engine.ts';
 import { TfjsTrainEngine } from './tfjs-engine.ts';
-import { plainWeights, tensorsOf, toPlain, writePlainWeights } from './weights.ts';
+import { plainWeights, tensorsOf, toPlain, trainableWeights, writePlainWeights } from './weights.ts';
 import { loadCheckpoint, readCheckpointMeta, saveCheckpoint } from '../model/checkpoint.ts';
 import { initFromOfficial, isOfficialWeights } from '../model/import.ts';
 import { Rng } from '../util/random.ts';
@@ -294,7 +294,7 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
   // The run's state lives in plain arrays (kernels OIHW), updated in place: the raw weights
   // (running statistics included), their EMA, the optimiser's moments.
   const weights = plainWeights(model);
-  const params = new Map([...weights].filter(([name]) => model.weights.get(name)!.trainable));
+  const params = trainableWeights(model, weights);
   const sgd = new Sgd(params, opts.momentum, weightDecay);
   const adam = opts.optimizer === 'adamw' ? new AdamW(params, opts.momentum, 0.999, weightDecay) : null;
   if (opts.resume) {

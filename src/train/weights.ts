@@ -29,6 +29,11 @@ export function plainWeights(model: TfModel): PlainWeights {
   return new Map([...model.weights].map(([name, v]) => [name, toPlain(v)]));
 }
 
+/** The trainable ones of a model's plain weights (the same arrays, not copies): what the optimiser updates. */
+export function trainableWeights(model: TfModel, weights: PlainWeights): PlainWeights {
+  return new Map([...weights].filter(([name]) => model.weights.get(name)!.trainable));
+}
+
 /** Copy plain arrays into a model's variables (all of `weights`, or the names given). */
 export function writePlainWeights(model: TfModel, weights: ReadonlyMap<string, Float32Array>, names: Iterable<string> = weights.keys()): void {
   for (const name of names) {

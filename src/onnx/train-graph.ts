@@ -7,11 +7,13 @@ import { OnnxBuilder } from './builder.ts';
  *
  * - `forward`: the training-mode forward pass (batch-norm with batch statistics). Inputs
  *   `images` [B,3,H,W] and every weight; outputs the raw heads and prototypes in NHWC (as the
- *   tfjs model gives them, so the tfjs loss reads them) and each BN layer's batch mean and
- *   variance (for the running averages).
- * - `backward`: the same forward pass followed by reverse-mode rules, one per primitive.
- *   Inputs: images, weights, and the loss gradient of each output (`grad.p3` ... `grad.proto`,
- *   NHWC). Outputs: the gradient of every weight (`grad.<weight>`).
+ *   tfjs model gives them, so the tfjs loss reads them), each BN layer's batch mean and
+ *   variance (for the running averages) and each convolution's output (for the backward).
+ * - `backward`: the forward pass once more, with the saved convolution outputs as inputs in
+ *   place of the Conv nodes (the per-element work around them is cheaper to redo than to carry
+ *   out of onnxruntime), followed by reverse-mode rules, one per primitive.
+ *   Inputs: images, weights, the saved convolutions and the loss gradient of each output
+ *   (`grad.p3` ... `grad.proto`, NHWC). Outputs: the gradient of every weight (`grad.<weight>`).
  *
  * Weights are graph inputs in ONNX layout (conv kernels [out, in, kh, kw]); the optimiser
  * stays in JS. Convolutions pad as the graph says (`symmetric` or `same`, model/graph.ts); max-pools are SAME. The rules (found by
@@ -47,6 +49,25 @@ export function weightSpecs(graph: Graph): WeightSpec[] {
   return out;
 }
 
+/**
+ * A convolution is saved by the forward model when it costs at least this many multiply-adds
+ * per output value (input channels x k x k); cheaper ones are recomputed in the backward model.
+ * Carrying an output out of onnxruntime and back costs about what recomputing a convolution of
+ * ~2,000 multiply-adds per value does (measured with bench:saved-convs: saving every
+ * convolution made w0.125 at 640 px 1.14x slower; saving these made the full model's step
+ * 0.87x-1.0x, within the noise). So only the full width's widest layers are saved; the tiny and
+ * w0.125 graphs have none this wide. `VASCSEG_SAVE_CONV_MACS` overrides it (Infinity: none).
+ */
+export const SAVE_CONV_MACS = Number(process.env.VASCSEG_SAVE_CONV_MACS ?? 2048);
+
+/** The convolution outputs (NCHW) the forward model saves and the backward model takes. */
+export function savedConvs(graph: Graph, shape: TrainGraphShape, saveMacs = SAVE_CONV_MACS): { name: string; dims: number[] }[] {
+  const saves = (l: Extract<Layer, { op: 'conv' }>) => graph.layers[l.from]!.channels * l.k * l.k >= saveMacs;
+  return graph.layers.filter((l) => l.op === 'conv').filter(saves).map((l) => ({
+    name: `${l.name}.conv`, dims: [shape.batch, l.channels, shape.height / l.stride, shape.width / l.stride],
+  }));
+}
+
 interface Saved {
   /**
    * Per conv layer: its input and conv output; for BN the centred values d = x - mean, rstd and
@@ -64,7 +85,7 @@ class TrainGraphBuilder {
   readonly bnStats: { name: string; mean: string; variance: string }[] = [];
   private readonly consts = new Map<string, string>();
 
-  constructor(readonly graph: Graph, readonly shape: TrainGraphShape) {
+  constructor(readonly graph: Graph, readonly shape: TrainGraphShape, readonly saveMacs = SAVE_CONV_MACS) {
     this.sizes = graph.layers.map((l) => ({ h: shape.height / l.stride, w: shape.width / l.stride }));
   }
 
@@ -87,8 +108,14 @@ class TrainGraphBuilder {
     return this.b.op('Reshape', [v, this.int64([1, -1, 1, 1])]);
   }
 
-  forward(): void {
+  /**
+   * The forward pass. With `convs: 'inputs'` the output of every convolution that `savedConvs`
+   * names is a graph input (`<layer>.conv`, NCHW) instead of a Conv node: the backward graph then
+   * recomputes only the cheap convolutions and the per-element and per-channel work around them.
+   */
+  forward(convs: 'compute' | 'inputs' = 'compute'): void {
     const { b, graph } = this;
+    const inputConvs = new Set(convs === 'inputs' ? savedConvs(graph, this.shape, this.saveMacs).map((c) => c.name) : []);
     for (const l of graph.layers) {
       switch (l.op) {
         case 'input': this.values.push(b.input('images', [this.shape.batch, 3, this.shape.height, this.shape.width])); break;
@@ -99,7 +126,11 @@ class TrainGraphBuilder {
           const [pt, pl, pb, pr] = convPads(graph.padding, l.k, l.s, src.h, src.w);
           const inputs = [this.values[l.from]!, weight];
           if (!l.bn) inputs.push(b.input(`${l.name}.bias`, [l.channels]));
-          const conv = b.op('Conv', inputs, { kernel_shape: [l.k, l.k], strides: [l.s, l.s], pads: [pt, pl, pb, pr] }, `${l.name}.conv`);
+          const dst = this.sizes[l.id]!;
+          const conv = inputConvs.has(`${l.name}.conv`)
+            ? b.input(`${l.name}.conv`, [this.shape.batch, l.channels, dst.h, dst.w])
+            : b.node('Conv', inputs, { kernel_shape: [l.k, l.k], strides: [l.s, l.s], pads: [pt, pl, pb, pr] }, [`${l.name}.conv`])[0]!;
+          if (conv !== `${l.name}.conv`) throw new Error(`${l.name}: the conv output's name is taken`); // savedConvs relies on it
           const saved: Saved = { x: this.values[l.from]!, conv };
           let z = conv;
           if (l.bn) {
@@ -108,7 +139,7 @@ class TrainGraphBuilder {
             const gamma = b.input(`${l.name}.gamma`, [l.channels]), beta = b.input(`${l.name}.beta`, [l.channels]);
             const mean = b.op('ReduceMean', [conv], { axes: [0, 2, 3], keepdims: 1 }, `${l.name}.bmean`);
             const d = b.op('Sub', [conv, mean]);
-            const count = this.shape.batch * this.sizes[l.id]!.h * this.sizes[l.id]!.w;
+            const count = this.shape.batch * dst.h * dst.w;
             const variance = b.op('Div', [b.op('ReduceSumSquare', [d], { axes: [0, 2, 3], keepdims: 1 }), this.scalar(count)], {}, `${l.name}.bvar`);
             const rstd = b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [variance, this.scalar(BN_EPS)])])]);
             const scale = b.op('Mul', [this.perChannel(gamma), rstd]);
@@ -266,9 +297,12 @@ class TrainGraphBuilder {
   }
 }
 
-/** The training-mode forward model: outputs NHWC heads/proto and BN batch statistics (`<layer>.mean`, `<layer>.var`, [C]). */
-export function forwardTrainingModel(graph: Graph, shape: TrainGraphShape): Uint8Array {
-  const t = new TrainGraphBuilder(graph, shape);
+/**
+ * The training-mode forward model: outputs NHWC heads/proto, BN batch statistics (`<layer>.mean`,
+ * `<layer>.var`, [C]) and every convolution's output (`<layer>.conv`, NCHW) for the backward model.
+ */
+export function forwardTrainingModel(graph: Graph, shape: TrainGraphShape, saveMacs = SAVE_CONV_MACS): Uint8Array {
+  const t = new TrainGraphBuilder(graph, shape, saveMacs);
   t.forward();
   for (const o of t.outputs()) {
     t.b.node('Transpose', [o.value], { perm: [0, 2, 3, 1] }, [o.name]);
@@ -281,13 +315,18 @@ export function forwardTrainingModel(graph: Graph, shape: TrainGraphShape): Uint
     t.b.node('Reshape', [s.variance, t.b.int64('c', [-1])], {}, [`${s.name}.var`]);
     t.b.output(`${s.name}.var`, [c]);
   }
+  for (const c of savedConvs(graph, shape, saveMacs)) t.b.output(c.name, c.dims);
   return t.b.encode('vascseg_train_forward');
 }
 
-/** The gradient model: forward again, then backward from the output gradients to every weight. */
-export function backwardModel(graph: Graph, shape: TrainGraphShape): Uint8Array {
-  const t = new TrainGraphBuilder(graph, shape);
-  t.forward();
+/**
+ * The gradient model: the forward pass again around the forward model's saved convolution
+ * outputs (inputs `<layer>.conv`; no convolution is recomputed), then backward from the output
+ * gradients to every weight.
+ */
+export function backwardModel(graph: Graph, shape: TrainGraphShape, saveMacs = SAVE_CONV_MACS): Uint8Array {
+  const t = new TrainGraphBuilder(graph, shape, saveMacs);
+  t.forward('inputs');
   const grads = t.backward();
   for (const w of weightSpecs(graph)) {
     const g = grads.get(w.name);

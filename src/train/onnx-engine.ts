@@ -5,17 +5,29 @@ import { ort } from '../infer/runtime.ts';
 import { resetPhases, type StepResult, type TrainEngine } from './engine.ts';
 import type { OutputArray, PlainLossFunction } from './loss.ts';
 import type { PlainWeights } from './weights.ts';
-import { backwardModel, forwardTrainingModel, OUTPUT_NAMES, weightSpecs, type WeightSpec } from '../onnx/train-graph.ts';
+import { backwardModel, forwardTrainingModel, OUTPUT_NAMES, SAVE_CONV_MACS, savedConvs, weightSpecs, type WeightSpec } from '../onnx/train-graph.ts';
 
 /**
  * Training steps on onnxruntime: the generated forward graph (training-mode BN) runs the
- * network, the loss (plain arrays, the same code as the tfjs engine's) gives the gradient of the
- * loss with respect to the network's outputs, and the generated backward graph turns it into
- * every weight's gradient. Weights go in and gradients come out in the plain layout (ONNX's own), so
+ * network and saves its convolution outputs, the loss (plain arrays, the same code as the tfjs
+ * engine's) gives the gradient of the loss with respect to the network's outputs, and the
+ * generated backward graph turns it into every weight's gradient without running a convolution
+ * forward again. Weights go in and gradients come out in the plain layout (ONNX's own), so
  * nothing is converted per step. Sessions are built once per batch size (0.3-1 s).
  */
+interface Sessions {
+  forward: Ort.InferenceSession;
+  backward: Ort.InferenceSession;
+  /**
+   * The forward's outputs by name: the saved convolutions in buffers kept from step to step
+   * (fresh ones would be paged in anew every step: the full model at 256 px, batch 4, saves 1.2 GB),
+   * the rest (heads, BN statistics, small and handed out of the step) null, for onnxruntime to allocate.
+   */
+  fetches: Record<string, Ort.Tensor | null>;
+}
+
 export class OnnxTrainEngine implements TrainEngine {
-  private readonly sessions = new Map<number, Promise<{ forward: Ort.InferenceSession; backward: Ort.InferenceSession }>>();
+  private readonly sessions = new Map<number, Promise<Sessions>>();
   private readonly specs: WeightSpec[];
   /** Milliseconds spent in each part of the steps so far (`VASCSEG_TIMINGS` and bench:engine print them). */
   readonly phases = { feed: 0, forward: 0, loss: 0, backward: 0, grads: 0 };
@@ -24,7 +36,8 @@ export class OnnxTrainEngine implements TrainEngine {
     resetPhases(this.phases);
   }
 
-  constructor(private readonly graph: Graph, private readonly imgsz: number, private readonly threads = 0) {
+  /** `saveConvMacs`: which convolutions the forward saves for the backward (see `SAVE_CONV_MACS`). */
+  constructor(private readonly graph: Graph, private readonly imgsz: number, private readonly threads = 0, private readonly saveConvMacs = SAVE_CONV_MACS) {
     this.specs = weightSpecs(graph);
   }
 
@@ -41,10 +54,11 @@ export class OnnxTrainEngine implements TrainEngine {
           executionProviders: ['cpu'], intraOpNumThreads: this.threads, graphOptimizationLevel: 'all',
           extra: { session: { intra_op: { allow_spinning: '0' } } },
         };
-        return {
-          forward: await api.InferenceSession.create(forwardTrainingModel(this.graph, shape), options),
-          backward: await api.InferenceSession.create(backwardModel(this.graph, shape), options),
-        };
+        const forward = await api.InferenceSession.create(forwardTrainingModel(this.graph, shape, this.saveConvMacs), options);
+        const fetches: Sessions['fetches'] = {};
+        for (const name of forward.outputNames) fetches[name] = null;
+        for (const c of savedConvs(this.graph, shape, this.saveConvMacs)) fetches[c.name] = new api.Tensor('float32', new Float32Array(c.dims.reduce((a, d) => a * d, 1)), c.dims);
+        return { forward, backward: await api.InferenceSession.create(backwardModel(this.graph, shape, this.saveConvMacs), options), fetches };
       })();
       this.sessions.set(batch, s);
     }
@@ -55,7 +69,7 @@ export class OnnxTrainEngine implements TrainEngine {
     const api = await ort();
     const [batch, h, w] = input.shape;
     if (h !== this.imgsz || w !== this.imgsz) throw new Error(`onnx engine built for ${this.imgsz} px, got ${w}x${h}`);
-    const { forward, backward } = await this.session(batch);
+    const { forward, backward, fetches } = await this.session(batch);
     let mark = performance.now();
     const lap = (phase: keyof OnnxTrainEngine['phases']) => { const now = performance.now(); this.phases[phase] += now - mark; mark = now; };
     // (dataSync outside tidy: tidy walks whatever it returns, element by element for typed arrays.)
@@ -65,12 +79,13 @@ export class OnnxTrainEngine implements TrainEngine {
     const feeds: Record<string, Ort.Tensor> = { images: new api.Tensor('float32', nchw, [batch, 3, h, w]) };
     for (const s of this.specs) feeds[s.name] = new api.Tensor('float32', weights.get(s.name)!, s.dims);
     lap('feed');
-    const fwd = await forward.run(feeds);
+    const fwd = await forward.run(feeds, fetches);
     lap('forward');
     const outputs = OUTPUT_NAMES.map((n): OutputArray => ({ data: fwd[n]!.data as Float32Array, shape: fwd[n]!.dims.map(Number) as OutputArray['shape'] }));
     const l = loss(outputs);
     const parts: StepResult['parts'] = [l.box, l.obj, l.cls, l.seg];
     OUTPUT_NAMES.forEach((n, k) => { feeds[`grad.${n}`] = new api.Tensor('float32', l.grads[k]!, outputs[k]!.shape); });
+    for (const [name, saved] of Object.entries(fetches)) if (saved) feeds[name] = saved;
     lap('loss');
     const bwd = await backward.run(feeds);
     lap('backward');

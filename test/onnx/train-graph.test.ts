@@ -7,7 +7,7 @@ import { GraphBuilder, type Graph, type Padding } from '../../src/model/graph.ts
 import { buildYolov7Seg, modelConfig } from '../../src/model/yolov7seg.ts';
 import { TfModel } from '../../src/model/tfjs.ts';
 import { loadCheckpoint } from '../../src/model/checkpoint.ts';
-import { backwardModel, forwardTrainingModel, weightSpecs, OUTPUT_NAMES } from '../../src/onnx/train-graph.ts';
+import { backwardModel, forwardTrainingModel, savedConvs, weightSpecs, OUTPUT_NAMES } from '../../src/onnx/train-graph.ts';
 import { DEFAULT_TRAIN, train } from '../../src/train/trainer.ts';
 import { NO_AUGMENT } from '../../src/train/data.ts';
 import { generateDataset } from '../../src/synth/generate.ts';
@@ -21,7 +21,7 @@ const config = modelConfig('tiny');
  * Weight gradients of sum(output * G) for random G: tfjs autograd against the generated ONNX
  * backward graph. Returns each weight's max abs difference relative to its largest gradient.
  */
-async function compare(graph: Graph, batch: number, size: number, seed: number): Promise<{ rel: Map<string, number>; forward: number }> {
+async function compare(graph: Graph, batch: number, size: number, seed: number, saveMacs: number): Promise<{ rel: Map<string, number>; forward: number }> {
   const model = new TfModel(graph, config, seed);
   // BN away from its (1, 0) start, so the rules meet real scales and shifts.
   tf.tidy(() => {
@@ -45,7 +45,7 @@ async function compare(graph: Graph, batch: number, size: number, seed: number):
     feeds[w.name] = new ort.Tensor('float32', (w.dims.length === 4 ? tf.transpose(v, [3, 2, 0, 1]) : v).dataSync() as Float32Array, w.dims);
   }
   const shape = { batch, height: size, width: size };
-  const fwd = await (await ort.InferenceSession.create(forwardTrainingModel(graph, shape))).run(feeds);
+  const fwd = await (await ort.InferenceSession.create(forwardTrainingModel(graph, shape, saveMacs))).run(feeds);
   const out = model.forward(x, true);
   let forward = 0;
   [...out.heads, out.proto].forEach((t, k) => {
@@ -53,7 +53,8 @@ async function compare(graph: Graph, batch: number, size: number, seed: number):
     for (let i = 0; i < a.length; i++) forward = Math.max(forward, Math.abs(a[i]! - b[i]!));
   });
   gs.forEach((g, k) => { feeds[`grad.${OUTPUT_NAMES[k]}`] = new ort.Tensor('float32', g.dataSync() as Float32Array, g.shape); });
-  const bwd = await (await ort.InferenceSession.create(backwardModel(graph, shape))).run(feeds);
+  for (const { name } of savedConvs(graph, shape, saveMacs)) feeds[name] = fwd[name]!;
+  const bwd = await (await ort.InferenceSession.create(backwardModel(graph, shape, saveMacs))).run(feeds);
   const rel = new Map<string, number>();
   for (const w of weightSpecs(graph)) {
     const r = ref.get(w.name)!;
@@ -87,22 +88,31 @@ const rules: [string, (g: GraphBuilder, x: number) => number][] = [
   ['concat with fan-out (one value read twice)', (g, x) => g.concat([g.conv(x, 4, 1, 1, 'a'), x, g.conv(x, 3, 3, 1, 'b')], 'r')],
 ];
 
+// Each rule twice: with every convolution's output saved by the forward model (save from 0
+// multiply-adds) and with every one recomputed by the backward model.
 for (const [name, rule] of rules) {
-  test(`ONNX backward rule matches tfjs autograd: ${name}`, async () => {
-    const { rel, forward } = await compare(ruleGraph(rule), 2, 32, 3);
-    assert.ok(forward < 1e-4, `forward max abs diff ${forward}`);
-    for (const [w, r] of rel) assert.ok(r <= 1e-4, `${w}: relative error ${r}`);
-  });
+  for (const [how, saveMacs] of [['saved', 0], ['recomputed', Infinity]] as const) {
+    test(`ONNX backward rule matches tfjs autograd: ${name} (convolutions ${how})`, async () => {
+      const { rel, forward } = await compare(ruleGraph(rule), 2, 32, 3, saveMacs);
+      assert.ok(forward < 1e-4, `forward max abs diff ${forward}`);
+      for (const [w, r] of rel) assert.ok(r <= 1e-4, `${w}: relative error ${r}`);
+    });
+  }
 }
 
 test('ONNX backward rule matches tfjs autograd: conv 3x3 stride 2 with the SAME padding of older checkpoints', async () => {
-  const { rel, forward } = await compare(ruleGraph((g, x) => g.conv(x, 6, 3, 2, 'r'), 'same'), 2, 32, 3);
+  const { rel, forward } = await compare(ruleGraph((g, x) => g.conv(x, 6, 3, 2, 'r'), 'same'), 2, 32, 3, 0);
   assert.ok(forward < 1e-4, `forward max abs diff ${forward}`);
   for (const [w, r] of rel) assert.ok(r <= 1e-4, `${w}: relative error ${r}`);
 });
 
 test('whole tiny YOLOv7-seg: all weight gradients match tfjs autograd', async (t) => {
-  const { rel, forward } = await compare(buildYolov7Seg(config), 2, 128, 7);
+  // Convolutions of 512 multiply-adds per output and more saved, the rest recomputed: both
+  // kinds, and the junctions between them (tiny's convolutions span 27 to 1,024).
+  const graph = buildYolov7Seg(config);
+  const saved = savedConvs(graph, { batch: 2, height: 128, width: 128 }, 512).length;
+  assert.ok(saved > 0 && saved < graph.layers.filter((l) => l.op === 'conv').length, `${saved} convolutions saved`);
+  const { rel, forward } = await compare(graph, 2, 128, 7, 512);
   const sorted = [...rel.values()].sort((a, b) => a - b);
   const median = sorted[sorted.length >> 1]!, worst = sorted.at(-1)!;
   t.diagnostic(`234 weights: median relative error ${median.toExponential(2)}, worst ${worst.toExponential(2)}; forward ${forward.toExponential(2)}`);

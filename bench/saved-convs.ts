@@ -1,0 +1,46 @@
+/**
+ * npm run bench:saved-convs [-- --size full --imgsz 256 --batch 4 --rounds 8 --save Infinity,2048,0]
+ * — the onnx engine's training step (forward, our loss, backward; batch 4 of fixed random
+ * images with eight elliptical targets each, as bench:engine) with the forward saving the
+ * convolutions of at least N multiply-adds per output for the backward (`SAVE_CONV_MACS`;
+ * Infinity: none saved, every convolution run twice), one engine per N, their steps
+ * interleaved in one process so that the machine's drift falls on all alike. Prints each
+ * one's median and spread, its ratio to the first, and the per-step ratios to the first (their
+ * spread is the noise: repeat a value in --save to see it).
+ */
+const argOf = (name: string, def: string) => { const k = process.argv.indexOf(name); return k > 0 ? process.argv[k + 1]! : def; };
+const size = argOf('--size', 'full'), px = Number(argOf('--imgsz', '256')), batch = Number(argOf('--batch', '4'));
+const rounds = Number(argOf('--rounds', '8'));
+const macs = argOf('--save', 'Infinity,2048,0').split(',').map(Number);
+const { tf, setupBackend } = await import('../src/engine/backend.ts');
+await setupBackend('wasm', { quiet: true });
+const { buildYolov7Seg, modelConfig } = await import('../src/model/yolov7seg.ts');
+const { TfModel } = await import('../src/model/tfjs.ts');
+const { OnnxTrainEngine } = await import('../src/train/onnx-engine.ts');
+const { plainWeights } = await import('../src/train/weights.ts');
+const { lossOnArrays, defaultHyp } = await import('../src/train/loss.ts');
+const config = modelConfig(size);
+const graph = buildYolov7Seg(config);
+const model = new TfModel(graph, config, 0);
+const weights = plainWeights(model);
+const targets: { image: number; cls: number; box: [number, number, number, number] }[] = [], masks: Float32Array[] = [];
+const m = px / 4;
+for (let b = 0; b < batch; b++) for (let k = 0; k < 8; k++) {
+  const box: [number, number, number, number] = [0.1 + 0.1 * k, 0.15 + 0.09 * k, 0.05 + 0.02 * k, 0.06 + 0.015 * k];
+  targets.push({ image: b, cls: k % 3, box });
+  masks.push(Float32Array.from({ length: m * m }, (_, q) => (((q % m + 0.5) / m - box[0]) / (box[2] / 2)) ** 2 + ((Math.floor(q / m) + 0.5) / m - box[1]) ** 2 / (box[3] / 2) ** 2 <= 1 ? 1 : 0));
+}
+const hyp = defaultHyp(3, px);
+const x = tf.randomUniform([batch, px, px, 3], 0, 1, 'float32', 7) as import('../src/engine/backend.ts').tf.Tensor4D;
+const engines = macs.map((t) => new OnnxTrainEngine(graph, px, 2, t));
+const times = engines.map(() => [] as number[]);
+// Round 0 builds the sessions and warms up: not timed.
+for (let r = 0; r < rounds + 1; r++) for (const [k, e] of engines.entries()) {
+  const t = performance.now();
+  await e.step(weights, x, (out) => lossOnArrays(out, { targets, masks }, config, hyp));
+  if (r > 0) times[k]!.push(performance.now() - t);
+}
+const med = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+const base = med(times[0]!);
+macs.forEach((t, k) => console.log(`${size} at ${px} px, batch ${batch}, saving convolutions of >= ${t} multiply-adds: median ${med(times[k]!).toFixed(0)} ms (${Math.min(...times[k]!).toFixed(0)}-${Math.max(...times[k]!).toFixed(0)}), ${(med(times[k]!) / base).toFixed(3)}x the first; per-step ratios ${times[k]!.map((v, i) => (v / times[0]![i]!).toFixed(2)).sort().join(' ')}`));
+for (const e of engines) await e.dispose();

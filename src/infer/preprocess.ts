@@ -9,28 +9,44 @@ export type Flip = 'none' | 'h' | 'v';
  */
 export function imageToInput(img: RgbImage, size: number, flip: Flip = 'none', out = new Float32Array(size * size * 3)): Float32Array {
   const { width: w, height: h, data } = img;
-  const rx = w / size, ry = h / size;
-  const axis = (i: number, r: number, n: number) => {
-    const f = (i + 0.5) * r - 0.5;
-    return { lo: Math.max(0, Math.floor(f)), hi: Math.min(n - 1, Math.ceil(f)), frac: f - Math.floor(f) };
-  };
-  const cols = Array.from({ length: size }, (_, x) => axis(x, rx, w));
-  for (let y = 0; y < size; y++) {
-    const r = axis(y, ry, h);
-    const dy = flip === 'v' ? size - 1 - y : y;
-    for (let x = 0; x < size; x++) {
-      const c = cols[x]!;
-      const dx = flip === 'h' ? size - 1 - x : x;
-      const tl = (r.lo * w + c.lo) * 3, tr = (r.lo * w + c.hi) * 3, bl = (r.hi * w + c.lo) * 3, br = (r.hi * w + c.hi) * 3;
-      const d = (dy * size + dx) * 3;
-      for (let ch = 0; ch < 3; ch++) {
-        const top = data[tl + ch]! + (data[tr + ch]! - data[tl + ch]!) * c.frac;
-        const bottom = data[bl + ch]! + (data[br + ch]! - data[bl + ch]!) * c.frac;
-        out[d + ch] = (top + (bottom - top) * r.frac) / 255;
+  // Per output column (in output order, the flip folded in): the two source pixels' offsets and
+  // the weight of the second, computed once rather than per pixel.
+  const left = new Int32Array(size), right = new Int32Array(size), colFrac = new Float64Array(size);
+  for (let x = 0; x < size; x++) {
+    const a = resizeAxis(flip === 'h' ? size - 1 - x : x, w / size, w);
+    left[x] = a.lo * 3; right[x] = a.hi * 3; colFrac[x] = a.frac;
+  }
+  // Each source row resized horizontally once (an upscale reads each one for two or three
+  // output rows), in doubles, so the result is the same to the bit as blending pixel by pixel.
+  const cache = [new Float64Array(size * 3), new Float64Array(size * 3)];
+  const cached = [-1, -1];
+  /** Source row `sy` resized, from the cache slot other than `keep` unless it is already cached. */
+  const row = (sy: number, keep = -1): Float64Array => {
+    const slot = cached[0] === sy ? 0 : cached[1] === sy ? 1 : keep === 0 ? 1 : keep === 1 ? 0 : cached[0]! === -1 || Math.abs(cached[0]! - sy) > Math.abs(cached[1]! - sy) ? 0 : 1;
+    const buf = cache[slot]!;
+    if (cached[slot] !== sy) {
+      const base = sy * w * 3;
+      for (let x = 0, d = 0; x < size; x++, d += 3) {
+        const l = base + left[x]!, r = base + right[x]!, fx = colFrac[x]!;
+        for (let ch = 0; ch < 3; ch++) buf[d + ch] = data[l + ch]! + (data[r + ch]! - data[l + ch]!) * fx;
       }
+      cached[slot] = sy;
     }
+    return buf;
+  };
+  for (let y = 0; y < size; y++) {
+    const r = resizeAxis(flip === 'v' ? size - 1 - y : y, h / size, h);
+    const top = row(r.lo), bottom = row(r.hi, top === cache[0] ? 0 : 1), fy = r.frac;
+    const d = y * size * 3;
+    for (let i = 0; i < size * 3; i++) out[d + i] = (top[i]! + (bottom[i]! - top[i]!) * fy) / 255;
   }
   return out;
+}
+
+/** Half-pixel-centre bilinear sampling along one axis: the two source indices and the second's weight. */
+function resizeAxis(i: number, ratio: number, n: number): { lo: number; hi: number; frac: number } {
+  const f = (i + 0.5) * ratio - 0.5;
+  return { lo: Math.max(0, Math.floor(f)), hi: Math.min(n - 1, Math.ceil(f)), frac: f - Math.floor(f) };
 }
 
 /** Model input size for a canvas of `canvas` pixels when a 512 tile goes in at `imgsz`: the same scale, rounded to a multiple of 32. */

@@ -15,15 +15,21 @@ export interface TileSource {
 /**
  * Predict tiles in order with one model or an ensemble. The network runs on this thread; the
  * rest of each tile is finished by `pool` (worker threads), so tile k+1's forward pass overlaps
- * tile k's masks and post-processing. `onTile` reports progress with the tile's image.
+ * tile k's masks and post-processing while the tile after it loads. `onTile` reports progress with the tile's image.
  */
 export async function predictSources(runtimes: readonly Runtime[], sources: readonly TileSource[], opts: PredictOptions, pool: FinishPool, onTile?: (id: string, image: RgbImage, predictions: Prediction[], done: number, total: number) => void): Promise<Map<string, Prediction[]>> {
   const results: Prediction[][] = new Array(sources.length);
   const inflight: Promise<void>[] = [];
   let done = 0;
+  // Tile k+1's image (and neighbours) load while tile k is in the network: decoding runs on
+  // libuv's threads, so it overlaps the forward pass instead of preceding it.
+  const fetch = (src: TileSource) => Promise.all([src.load(), opts.context > 0 && src.neighbours ? src.neighbours() : undefined]);
+  let next = sources.length > 0 ? fetch(sources[0]!) : null;
   for (const [k, src] of sources.entries()) {
-    const image = await src.load();
-    const neighbours = opts.context > 0 && src.neighbours ? await src.neighbours() : undefined;
+    const [image, neighbours] = await next!;
+    next = k + 1 < sources.length ? fetch(sources[k + 1]!) : null;
+    // A load that fails while this tile runs is reported when its turn comes, not as an unhandled rejection.
+    next?.catch(() => undefined);
     const tile = await runTile(runtimes, image, opts, neighbours);
     inflight.push(pool.finish(tile, opts).then((p) => {
       results[k] = p;

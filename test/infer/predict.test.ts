@@ -7,7 +7,7 @@ import { buildYolov7Seg, modelConfig } from '../../src/model/yolov7seg.ts';
 import { TfModel } from '../../src/model/tfjs.ts';
 import { saveCheckpoint } from '../../src/model/checkpoint.ts';
 import { predictTile, DEFAULT_PREDICT, unflipBox, unflipMask } from '../../src/infer/predict.ts';
-import { TfjsRuntime } from '../../src/infer/runtime.ts';
+import { TfjsRuntime, type Runtime } from '../../src/infer/runtime.ts';
 import { FinishPool } from '../../src/infer/finish-pool.ts';
 import { predictSources } from '../../src/infer/tiles.ts';
 import { nms } from '../../src/infer/nms.ts';
@@ -100,6 +100,27 @@ test('tiles finished in a worker thread equal tiles finished inline, in order', 
   assert.deepEqual([...b.keys()], sources.map((s) => s.id));
   assert.ok([...a.values()].some((p) => p.length > 0));
   assert.deepEqual(b, a);
+});
+
+test('tiles load one ahead of the network, in order, and a failed load fails the run with its own error', async () => {
+  const ds = await loadDataset(data);
+  const events: string[] = [];
+  const runtime = new TfjsRuntime(models[0]!, 128);
+  // The same runtime, noting each forward pass.
+  const noting: Runtime = Object.assign(Object.create(runtime) as Runtime, {
+    run: (...args: Parameters<Runtime['run']>) => { events.push('forward'); return runtime.run(...args); },
+  });
+  const runtimes = [noting];
+  const opts = { ...DEFAULT_PREDICT, imgsz: 128, maxDet: 20, conf: 1e-4 };
+  const ids = ds.tiles.slice(0, 3).map((t) => t.id);
+  const sources = ids.map((id) => ({ id, load: async () => { events.push(`load ${id}`); return readTileImage(ds, id); } }));
+  const pool = new FinishPool(0);
+  await predictSources(runtimes, sources, opts, pool, (id) => events.push(`done ${id}`));
+  // Tile 1 is loading before tile 0's forward pass starts; the loads themselves stay in order.
+  assert.ok(events.indexOf(`load ${ids[1]}`) < events.indexOf('forward'), events.join(', '));
+  assert.deepEqual(events.filter((e) => e.startsWith('load')), ids.map((id) => `load ${id}`));
+  const broken = [sources[0]!, { id: 'missing', load: () => Promise.reject(new Error('missing.tif: no such file')) }, sources[2]!];
+  await assert.rejects(predictSources(runtimes, broken, opts, pool), /missing\.tif: no such file/);
 });
 
 test('--context: predictions come from the larger canvas, clipped to the tile', async () => {

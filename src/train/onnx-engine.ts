@@ -52,6 +52,13 @@ export class OnnxTrainEngine implements TrainEngine {
         // of 238 ms against 251 with spinning, the medians of three runs of each: 236-278 and 249-273).
         const options: Ort.InferenceSession.SessionOptions = {
           executionProviders: ['cpu'], intraOpNumThreads: this.threads, graphOptimizationLevel: 'all',
+          // No memory pattern: its planned block comes on top of the arena's. Without it the full
+          // model at 640 px, batch 4, holds 10.4 GiB (RSS after two steps) instead of 17.4 (with
+          // bench:engine's other models beside it, 22 GB: killed by the OOM killer on this 24 GB
+          // machine); the full model at 256 px 2.5 GiB instead of 3.8, w0.125 at 640 1.8 instead of 3.1, at the same
+          // speed within the noise (full 256: 1,978 / 1,951 ms against 2,175 / 1,998; w0.125 640:
+          // 942 / 912 against 885 / 875). Without the arena too, every step pays its page faults (18 s).
+          enableMemPattern: false,
           extra: { session: { intra_op: { allow_spinning: '0' } } },
         };
         const forward = await api.InferenceSession.create(forwardTrainingModel(this.graph, shape, this.saveConvMacs), options);

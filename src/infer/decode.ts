@@ -1,6 +1,6 @@
 import { outputsPerAnchor, type ModelConfig } from '../model/yolov7seg.ts';
 import { encodeWindow, type Rle } from '../eval/rle.ts';
-import { nms, type Box } from './nms.ts';
+import { nmsOf, type Box } from './nms.ts';
 import type { Array4, RawOutputs } from './runtime.ts';
 import { sigmoid } from '../util/logits.ts';
 
@@ -28,7 +28,8 @@ export interface RawDetection {
  * Decode the head outputs of one batch into detections per image (YOLOv5-seg's rules):
  * xy = (2 sigmoid - 0.5 + cell) * stride, wh = (2 sigmoid)^2 * anchor, score = objectness x
  * class probability for each class above `conf`, then class-aware NMS. Works on plain arrays,
- * so every runtime shares it; sigmoids are taken only where objectness passes.
+ * so every runtime shares it; class sigmoids are taken only where objectness passes, boxes only
+ * for the candidates NMS reaches.
  */
 export function decodeDetections(out: RawOutputs, config: ModelConfig, options: DecodeOptions = {}): RawDetection[][] {
   const conf = options.conf ?? 0.001;
@@ -38,38 +39,55 @@ export function decodeDetections(out: RawOutputs, config: ModelConfig, options: 
   const n = out.proto.shape[0];
   const inputH = out.proto.shape[1] * 4;
   const classes = options.classes ?? Array.from({ length: nc }, (_, c) => c);
-  // Candidates as flat lists; mask coefficients are copied only for the detections NMS keeps.
-  const cands = Array.from({ length: n }, () => ({ boxes: [] as Box[], scores: [] as number[], cls: [] as number[], level: [] as number[], offset: [] as number[] }));
-  out.heads.forEach((head, level) => {
+  // Candidates as flat lists of what passing `conf` needs (score, class, where in which head);
+  // boxes are decoded only for the candidates NMS reaches, coefficients only for those it keeps.
+  const cands = Array.from({ length: n }, () => ({ scores: [] as number[], cls: [] as number[], level: [] as number[], cell: [] as number[] }));
+  const geometry = out.heads.map((head, level) => {
     const [, gh, gw, channels] = head.shape;
     if (channels !== na * no) throw new Error(`head ${level} has ${channels} channels, the model config needs ${na * no}`);
-    const stride = inputH / gh;
+    return { gh, gw, stride: inputH / gh };
+  });
+  out.heads.forEach((head, level) => {
+    const { gh, gw } = geometry[level]!;
     const data = head.data;
     for (let b = 0; b < n; b++) {
       const c = cands[b]!;
-      for (let gy = 0; gy < gh; gy++) for (let gx = 0; gx < gw; gx++) for (let a = 0; a < na; a++) {
-        const o = ((((b * gh + gy) * gw + gx) * na) + a) * no;
+      for (let cell = 0; cell < gh * gw * na; cell++) {
+        const o = (b * gh * gw * na + cell) * no;
         const obj = sigmoid(data[o + 4]!);
         if (obj < conf) continue;
-        const [aw, ah] = config.anchors[level]![a]!;
-        const cx = (sigmoid(data[o]!) * 2 - 0.5 + gx) * stride, cy = (sigmoid(data[o + 1]!) * 2 - 0.5 + gy) * stride;
-        const w = (sigmoid(data[o + 2]!) * 2) ** 2 * aw, h = (sigmoid(data[o + 3]!) * 2) ** 2 * ah;
         for (const k of classes) {
           const score = obj * sigmoid(data[o + 5 + k]!);
           if (score < conf) continue;
-          c.boxes.push([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2]);
-          c.scores.push(score); c.cls.push(k); c.level.push(level); c.offset.push(o);
+          c.scores.push(score); c.cls.push(k); c.level.push(level); c.cell.push(cell);
         }
       }
     }
   });
-  return cands.map((c) => {
-    const kept = nms(c.boxes, c.scores, c.cls, options.iou ?? 0.55, options.maxDet ?? 300);
+  const inputW = out.proto.shape[2] * 4;
+  return cands.map((c, b) => {
+    const offset = (k: number) => {
+      const { gh, gw } = geometry[c.level[k]!]!;
+      return (b * gh * gw * na + c.cell[k]!) * no;
+    };
+    // YOLOv5's box: xy = (2 sigmoid - 0.5 + cell) stride, wh = (2 sigmoid)^2 anchor.
+    const boxAt = (k: number): Box => {
+      const level = c.level[k]!, { gw, stride } = geometry[level]!, data = out.heads[level]!.data;
+      const o = offset(k), cell = c.cell[k]!;
+      const a = cell % na, gx = Math.floor(cell / na) % gw, gy = Math.floor(cell / na / gw);
+      const [aw, ah] = config.anchors[level]![a]!;
+      const cx = (sigmoid(data[o]!) * 2 - 0.5 + gx) * stride, cy = (sigmoid(data[o + 1]!) * 2 - 0.5 + gy) * stride;
+      const w = (sigmoid(data[o + 2]!) * 2) ** 2 * aw, h = (sigmoid(data[o + 3]!) * 2) ** 2 * ah;
+      return [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2];
+    };
+    const boxes = new Map<number, Box>();
+    const cachedBox = (k: number): Box => { let box = boxes.get(k); if (!box) { box = boxAt(k); boxes.set(k, box); } return box; };
+    const kept = nmsOf(cachedBox, [0, 0, inputW, inputH], c.scores, c.cls, options.iou ?? 0.55, options.maxDet ?? 300);
     return kept.map((k) => ({
-      box: c.boxes[k]!,
+      box: cachedBox(k),
       score: c.scores[k]!,
       cls: c.cls[k]!,
-      coefs: out.heads[c.level[k]!]!.data.slice(c.offset[k]! + 5 + nc, c.offset[k]! + no),
+      coefs: out.heads[c.level[k]!]!.data.slice(offset(k) + 5 + nc, offset(k) + no),
     }));
   });
 }

@@ -1,0 +1,55 @@
+/**
+ * npm run bench:weight-grad [-- N C1 CO H K S] — a convolution's weight gradient two exact ways
+ * on onnxruntime (2 threads): im2col (a grouped one-hot Conv) + batched MatMul + ReduceSum, what
+ * the training graphs use, against one Conv with batch and channels swapped (x^T [C1, N, H, W]
+ * convolved with dy^T [CO, N, h, w] at dilation S). Without arguments, seven layer shapes of
+ * the YOLOv7-seg widths at 256 px, batch 4. Prints medians of five interleaved runs, the ratio
+ * and the relative difference of the two results.
+ */
+import { ort } from '../src/infer/runtime.ts';
+import { OnnxBuilder } from '../src/onnx/builder.ts';
+const api = await ort();
+type Shape = [n: number, c1: number, co: number, H: number, k: number, s: number];
+const given = process.argv.slice(2).map(Number);
+const shapes: Shape[] = given.length === 6 ? [given as Shape]
+  : [[4, 32, 64, 128, 3, 2], [4, 64, 64, 64, 3, 1], [4, 64, 64, 128, 3, 1], [4, 128, 128, 32, 3, 1], [4, 128, 256, 32, 3, 2], [4, 256, 256, 16, 3, 1], [4, 512, 512, 8, 3, 1]];
+for (const [n, c1, co, H, k, s] of shapes) {
+const p = (k - 1) / 2, h = Math.floor((H + 2 * p - k) / s) + 1;
+function im2col() {
+  const b = new OnnxBuilder();
+  const x = b.input('x', [n, c1, H, H]), dy = b.input('dy', [n, co, h, h]);
+  const kk = k * k;
+  const onehot = new Float32Array(c1 * kk * kk);
+  for (let c = 0; c < c1; c++) for (let u = 0; u < kk; u++) onehot[(c * kk + u) * kk + u] = 1;
+  const kernel = b.float('im2col', onehot, [c1 * kk, 1, k, k]);
+  const cols = b.op('Conv', [x, kernel], { group: c1, kernel_shape: [k, k], strides: [s, s], pads: [p, p, p, p] });
+  const patches = b.op('Reshape', [cols, b.int64('c', [n, c1 * kk, h * h])]);
+  const dyFlat = b.op('Reshape', [dy, b.int64('c', [n, co, h * h])]);
+  const per = b.op('MatMul', [dyFlat, b.op('Transpose', [patches], { perm: [0, 2, 1] })]);
+  b.node('Reshape', [b.op('ReduceSum', [per, b.int64('c', [0])], { keepdims: 0 }), b.int64('c', [co, c1, k, k])], {}, ['dw']);
+  b.output('dw', [co, c1, k, k]);
+  return b.encode('a');
+}
+function swapped() {
+  const b = new OnnxBuilder();
+  const x = b.input('x', [n, c1, H, H]), dy = b.input('dy', [n, co, h, h]);
+  const xt = b.op('Transpose', [x], { perm: [1, 0, 2, 3] }), dyt = b.op('Transpose', [dy], { perm: [1, 0, 2, 3] });
+  // Output [c1, co, k', k']: with pads p the valid positions are 0..k-1 (extra rows cut when H + 2p - dilated kernel > k - 1).
+  const span = s * (h - 1) + 1; const out = H + 2 * p - span + 1;
+  let conv = b.op('Conv', [xt, dyt], { kernel_shape: [h, h], dilations: [s, s], pads: [p, p, p, p] });
+  if (out !== k) conv = b.op('Slice', [conv, b.int64('c', [0, 0]), b.int64('c', [k, k]), b.int64('c', [2, 3])]);
+  b.node('Transpose', [conv], { perm: [1, 0, 2, 3] }, ['dw']);
+  b.output('dw', [co, c1, k, k]);
+  return b.encode('b');
+}
+const opts = { intraOpNumThreads: 2, graphOptimizationLevel: 'all' as const, enableMemPattern: false };
+const A = await api.InferenceSession.create(im2col(), opts), B = await api.InferenceSession.create(swapped(), opts);
+const rnd = (len: number) => { const a = new Float32Array(len); let v = 7; for (let i = 0; i < len; i++) { v = (v * 1103515245 + 12345) >>> 0; a[i] = v / 2 ** 32 - 0.5; } return a; };
+const feeds = { x: new api.Tensor('float32', rnd(n * c1 * H * H), [n, c1, H, H]), dy: new api.Tensor('float32', rnd(n * co * h * h), [n, co, h, h]) };
+const a = (await A.run(feeds)).dw!.data as Float32Array, bb = (await B.run(feeds)).dw!.data as Float32Array;
+let err = 0, mag = 0; for (let i = 0; i < a.length; i++) { err = Math.max(err, Math.abs(a[i]! - bb[i]!)); mag = Math.max(mag, Math.abs(a[i]!)); }
+const ta: number[] = [], tb: number[] = [];
+for (let r = 0; r < 5; r++) { let t = performance.now(); await A.run(feeds); ta.push(performance.now() - t); t = performance.now(); await B.run(feeds); tb.push(performance.now() - t); }
+const med = (v: number[]) => v.sort((x, y) => x - y)[2]!;
+console.log(`n${n} c1 ${c1} co ${co} ${H}px k${k} s${s}: im2col ${med(ta).toFixed(1)} ms, swapped conv ${med(tb).toFixed(1)} ms (${(med(tb) / med(ta)).toFixed(2)}x); rel diff ${(err / mag).toExponential(1)}`);
+}

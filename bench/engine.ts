@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setupBackend, tf } from '../src/engine/backend.ts';
 import { netSpec, TfNet } from './engine-net.ts';
+import { stepTargets } from './step-targets.ts';
 
 const argOf = (name: string, def: string) => { const k = process.argv.indexOf(name); return k > 0 ? process.argv[k + 1]! : def; };
 const sizes = argOf('--sizes', '256,640').split(',').map(Number);
@@ -135,14 +136,7 @@ if (official) {
     const model = new TfModel(graph, config, 0);
     const state = trainState(model, 0.937);
     for (const px of sizes) {
-      // Eight targets per image with elliptical masks at prototype resolution, as the Python side.
-      const targets: { image: number; cls: number; box: [number, number, number, number] }[] = [], masks: Float32Array[] = [];
-      const m = px / 4;
-      for (let b = 0; b < batch; b++) for (let k = 0; k < 8; k++) {
-        const box: [number, number, number, number] = [0.1 + 0.1 * k, 0.15 + 0.09 * k, 0.05 + 0.02 * k, 0.06 + 0.015 * k];
-        targets.push({ image: b, cls: k % 3, box });
-        masks.push(Float32Array.from({ length: m * m }, (_, q) => (((q % m + 0.5) / m - box[0]) / (box[2] / 2)) ** 2 + ((Math.floor(q / m) + 0.5) / m - box[1]) ** 2 / (box[3] / 2) ** 2 <= 1 ? 1 : 0));
-      }
+      const { targets, masks } = stepTargets(batch, px);
       const hyp = defaultHyp(3, px);
       const x = tf.randomUniform([batch, px, px, 3]) as tf.Tensor4D;
       const engine = new OnnxTrainEngine(graph, px, threads);

@@ -8,6 +8,8 @@
  * one's median and spread, its ratio to the first, and the per-step ratios to the first (their
  * spread is the noise: repeat a value in --save to see it).
  */
+import { stepTargets } from './step-targets.ts';
+
 const argOf = (name: string, def: string) => { const k = process.argv.indexOf(name); return k > 0 ? process.argv[k + 1]! : def; };
 const size = argOf('--size', 'full'), px = Number(argOf('--imgsz', '256')), batch = Number(argOf('--batch', '4'));
 const rounds = Number(argOf('--rounds', '8'));
@@ -23,13 +25,7 @@ const config = modelConfig(size);
 const graph = buildYolov7Seg(config);
 const model = new TfModel(graph, config, 0);
 const weights = plainWeights(model);
-const targets: { image: number; cls: number; box: [number, number, number, number] }[] = [], masks: Float32Array[] = [];
-const m = px / 4;
-for (let b = 0; b < batch; b++) for (let k = 0; k < 8; k++) {
-  const box: [number, number, number, number] = [0.1 + 0.1 * k, 0.15 + 0.09 * k, 0.05 + 0.02 * k, 0.06 + 0.015 * k];
-  targets.push({ image: b, cls: k % 3, box });
-  masks.push(Float32Array.from({ length: m * m }, (_, q) => (((q % m + 0.5) / m - box[0]) / (box[2] / 2)) ** 2 + ((Math.floor(q / m) + 0.5) / m - box[1]) ** 2 / (box[3] / 2) ** 2 <= 1 ? 1 : 0));
-}
+const { targets, masks } = stepTargets(batch, px);
 const hyp = defaultHyp(3, px);
 const x = tf.randomUniform([batch, px, px, 3], 0, 1, 'float32', 7) as import('../src/engine/backend.ts').tf.Tensor4D;
 const engines = macs.map((t) => new OnnxTrainEngine(graph, px, 2, t));

@@ -15,7 +15,8 @@ export interface TileSource {
 /**
  * Predict tiles in order with one model or an ensemble. The network runs on this thread; the
  * rest of each tile is finished by `pool` (worker threads), so tile k+1's forward pass overlaps
- * tile k's masks and post-processing while the tile after it loads. `onTile` reports progress with the tile's image.
+ * tile k's masks and post-processing while tile k+2 loads. `onTile` reports progress with the
+ * tile's image.
  */
 export async function predictSources(runtimes: readonly Runtime[], sources: readonly TileSource[], opts: PredictOptions, pool: FinishPool, onTile?: (id: string, image: RgbImage, predictions: Prediction[], done: number, total: number) => void): Promise<Map<string, Prediction[]>> {
   const results: Prediction[][] = new Array(sources.length);

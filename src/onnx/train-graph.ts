@@ -8,10 +8,11 @@ import { OnnxBuilder } from './builder.ts';
  * - `forward`: the training-mode forward pass (batch-norm with batch statistics). Inputs
  *   `images` [B,3,H,W] and every weight; outputs the raw heads and prototypes in NHWC (as the
  *   tfjs model gives them, so the tfjs loss reads them), each BN layer's batch mean and
- *   variance (for the running averages) and each convolution's output (for the backward).
- * - `backward`: the forward pass once more, with the saved convolution outputs as inputs in
- *   place of the Conv nodes (the per-element work around them is cheaper to redo than to carry
- *   out of onnxruntime), followed by reverse-mode rules, one per primitive.
+ *   variance (for the running averages) and the outputs of the widest convolutions
+ *   (`savedConvs`, for the backward).
+ * - `backward`: the forward pass once more, with those saved outputs as inputs in place of
+ *   their Conv nodes (the other convolutions and the per-element work are cheaper to redo than
+ *   to carry out of onnxruntime and back), followed by reverse-mode rules, one per primitive.
  *   Inputs: images, weights, the saved convolutions and the loss gradient of each output
  *   (`grad.p3` ... `grad.proto`, NHWC). Outputs: the gradient of every weight (`grad.<weight>`).
  *
@@ -299,7 +300,8 @@ class TrainGraphBuilder {
 
 /**
  * The training-mode forward model: outputs NHWC heads/proto, BN batch statistics (`<layer>.mean`,
- * `<layer>.var`, [C]) and every convolution's output (`<layer>.conv`, NCHW) for the backward model.
+ * `<layer>.var`, [C]) and the outputs of the convolutions `savedConvs` names (`<layer>.conv`,
+ * NCHW) for the backward model.
  */
 export function forwardTrainingModel(graph: Graph, shape: TrainGraphShape, saveMacs = SAVE_CONV_MACS): Uint8Array {
   const t = new TrainGraphBuilder(graph, shape, saveMacs);
@@ -321,8 +323,8 @@ export function forwardTrainingModel(graph: Graph, shape: TrainGraphShape, saveM
 
 /**
  * The gradient model: the forward pass again around the forward model's saved convolution
- * outputs (inputs `<layer>.conv`; no convolution is recomputed), then backward from the output
- * gradients to every weight.
+ * outputs (inputs `<layer>.conv`: those convolutions are not run again, the others are), then
+ * backward from the output gradients to every weight.
  */
 export function backwardModel(graph: Graph, shape: TrainGraphShape, saveMacs = SAVE_CONV_MACS): Uint8Array {
   const t = new TrainGraphBuilder(graph, shape, saveMacs);

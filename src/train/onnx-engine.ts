@@ -9,10 +9,10 @@ import { backwardModel, forwardTrainingModel, OUTPUT_NAMES, SAVE_CONV_MACS, save
 
 /**
  * Training steps on onnxruntime: the generated forward graph (training-mode BN) runs the
- * network and saves its convolution outputs, the loss (plain arrays, the same code as the tfjs
- * engine's) gives the gradient of the loss with respect to the network's outputs, and the
- * generated backward graph turns it into every weight's gradient without running a convolution
- * forward again. Weights go in and gradients come out in the plain layout (ONNX's own), so
+ * network and saves its widest convolutions' outputs, the loss (plain arrays, the same code as
+ * the tfjs engine's) gives the gradient of the loss with respect to the network's outputs, and
+ * the generated backward graph turns it into every weight's gradient without running those
+ * convolutions again. Weights go in and gradients come out in the plain layout (ONNX's own), so
  * nothing is converted per step. Sessions are built once per batch size (0.3-1 s).
  */
 interface Sessions {
@@ -20,7 +20,7 @@ interface Sessions {
   backward: Ort.InferenceSession;
   /**
    * The forward's outputs by name: the saved convolutions in buffers kept from step to step
-   * (fresh ones would be paged in anew every step: the full model at 256 px, batch 4, saves 1.2 GB),
+   * (fresh ones would be paged in anew every step: the full model at 640 px, batch 4, saves 211 MiB),
    * the rest (heads, BN statistics, small and handed out of the step) null, for onnxruntime to allocate.
    */
   fetches: Record<string, Ort.Tensor | null>;

@@ -1,13 +1,14 @@
 /**
  * npm run bench:weight-grad [-- N C1 CO H K S] — a convolution's weight gradient two exact ways
- * on onnxruntime (2 threads): im2col (a grouped one-hot Conv) + batched MatMul + ReduceSum, what
- * the training graphs use, against one Conv with batch and channels swapped (x^T [C1, N, H, W]
+ * on onnxruntime (2 threads): im2col (a grouped one-hot Conv) + batched MatMul + ReduceSum, the
+ * training graphs' own rule (`im2colWeightGrad`), against one Conv with batch and channels swapped (x^T [C1, N, H, W]
  * convolved with dy^T [CO, N, h, w] at dilation S). Without arguments, seven layer shapes of
  * the YOLOv7-seg widths at 256 px, batch 4. Prints medians of five interleaved runs, the ratio
  * and the relative difference of the two results.
  */
 import { ort } from '../src/infer/runtime.ts';
 import { OnnxBuilder } from '../src/onnx/builder.ts';
+import { im2colWeightGrad } from '../src/onnx/train-graph.ts';
 const api = await ort();
 type Shape = [n: number, c1: number, co: number, H: number, k: number, s: number];
 const given = process.argv.slice(2).map(Number);
@@ -18,15 +19,7 @@ const p = (k - 1) / 2, h = Math.floor((H + 2 * p - k) / s) + 1;
 function im2col() {
   const b = new OnnxBuilder();
   const x = b.input('x', [n, c1, H, H]), dy = b.input('dy', [n, co, h, h]);
-  const kk = k * k;
-  const onehot = new Float32Array(c1 * kk * kk);
-  for (let c = 0; c < c1; c++) for (let u = 0; u < kk; u++) onehot[(c * kk + u) * kk + u] = 1;
-  const kernel = b.float('im2col', onehot, [c1 * kk, 1, k, k]);
-  const cols = b.op('Conv', [x, kernel], { group: c1, kernel_shape: [k, k], strides: [s, s], pads: [p, p, p, p] });
-  const patches = b.op('Reshape', [cols, b.int64('c', [n, c1 * kk, h * h])]);
-  const dyFlat = b.op('Reshape', [dy, b.int64('c', [n, co, h * h])]);
-  const per = b.op('MatMul', [dyFlat, b.op('Transpose', [patches], { perm: [0, 2, 1] })]);
-  b.node('Reshape', [b.op('ReduceSum', [per, b.int64('c', [0])], { keepdims: 0 }), b.int64('c', [co, c1, k, k])], {}, ['dw']);
+  b.node('Identity', [im2colWeightGrad(b, (v) => b.int64('c', v), x, dy, { name: 'l', batch: n, c1, co, k, s, pads: [p, p, p, p], hw: h * h })], {}, ['dw']);
   b.output('dw', [co, c1, k, k]);
   return b.encode('a');
 }

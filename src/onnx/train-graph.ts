@@ -69,6 +69,34 @@ export function savedConvs(graph: Graph, shape: TrainGraphShape, saveMacs = SAVE
   }));
 }
 
+/** A convolution's shape, as its weight-gradient rule needs it (`hw`: output pixels per image). */
+export interface ConvShape {
+  name: string; batch: number; c1: number; co: number; k: number; s: number; pads: [number, number, number, number]; hw: number;
+}
+
+/**
+ * The weight gradient of a convolution of input `x` [N, C1, H, W] given its output gradient `dy`
+ * [N, CO, h, w]: patches of the input (im2col as a grouped one-hot conv; a 1x1 stride-1 conv's
+ * input is its own patches), then per-image GEMMs summed over the batch. Returns dW [CO, C1, k, k].
+ * `int64` makes an int64 constant (the caller's, so constants can be shared).
+ */
+export function im2colWeightGrad(b: OnnxBuilder, int64: (values: number[]) => string, x: string, dy: string, c: ConvShape): string {
+  const kk = c.k * c.k;
+  let patches: string;
+  if (c.k === 1 && c.s === 1) {
+    patches = b.op('Reshape', [x, int64([c.batch, c.c1, c.hw])]);
+  } else {
+    const onehot = new Float32Array(c.c1 * kk * kk);
+    for (let ch = 0; ch < c.c1; ch++) for (let u = 0; u < kk; u++) onehot[(ch * kk + u) * kk + u] = 1;
+    const kernel = b.float(`${c.name}.im2col`, onehot, [c.c1 * kk, 1, c.k, c.k]);
+    const cols = b.op('Conv', [x, kernel], { group: c.c1, kernel_shape: [c.k, c.k], strides: [c.s, c.s], pads: c.pads }, `${c.name}.im2col`);
+    patches = b.op('Reshape', [cols, int64([c.batch, c.c1 * kk, c.hw])]);
+  }
+  const dyFlat = b.op('Reshape', [dy, int64([c.batch, c.co, c.hw])]);
+  const perImage = b.op('MatMul', [dyFlat, b.op('Transpose', [patches], { perm: [0, 2, 1] })]);
+  return b.op('Reshape', [b.op('ReduceSum', [perImage, int64([0])], { keepdims: 0 }), int64([c.co, c.c1, c.k, c.k])], {}, `${c.name}.dw`);
+}
+
 interface Saved {
   /**
    * Per conv layer: its input and conv output; for BN the centred values d = x - mean, rstd and
@@ -260,22 +288,9 @@ class TrainGraphBuilder {
       weightGrads.set(`${l.name}.bias`, b.op('ReduceSum', [dz, this.int64([0, 2, 3])], { keepdims: 0 }, `${l.name}.dbias`));
     }
     const [pt, pl, pb, pr] = convPads(this.graph.padding, l.k, l.s, src.h, src.w);
-    // Weight gradient: patches of the input (im2col as a grouped one-hot conv), then per-image
-    // GEMMs summed over the batch.
-    const n = this.shape.batch, hw = dst.h * dst.w, kk = l.k * l.k;
-    let patches: string;
-    if (l.k === 1 && l.s === 1) {
-      patches = b.op('Reshape', [s.x, this.int64([n, c1, hw])]);
-    } else {
-      const onehot = new Float32Array(c1 * kk * kk);
-      for (let c = 0; c < c1; c++) for (let u = 0; u < kk; u++) onehot[(c * kk + u) * kk + u] = 1;
-      const kernel = b.float(`${l.name}.im2col`, onehot, [c1 * kk, 1, l.k, l.k]);
-      const cols = b.op('Conv', [s.x, kernel], { group: c1, kernel_shape: [l.k, l.k], strides: [l.s, l.s], pads: [pt, pl, pb, pr] }, `${l.name}.im2col`);
-      patches = b.op('Reshape', [cols, this.int64([n, c1 * kk, hw])]);
-    }
-    const dyFlat = b.op('Reshape', [dy, this.int64([n, l.channels, hw])]);
-    const perImage = b.op('MatMul', [dyFlat, b.op('Transpose', [patches], { perm: [0, 2, 1] })]);
-    const dw = b.op('Reshape', [b.op('ReduceSum', [perImage, this.int64([0])], { keepdims: 0 }), this.int64([l.channels, c1, l.k, l.k])], {}, `${l.name}.dw`);
+    const dw = im2colWeightGrad(b, (v) => this.int64(v), s.x, dy, {
+      name: l.name, batch: this.shape.batch, c1, co: l.channels, k: l.k, s: l.s, pads: [pt, pl, pb, pr], hw: dst.h * dst.w,
+    });
     weightGrads.set(`${l.name}.w`, dw);
     // Input gradient (not for the image).
     if (l.from === 0) return;

@@ -80,11 +80,10 @@ export function decodeDetections(out: RawOutputs, config: ModelConfig, options: 
       const w = (sigmoid(data[o + 2]!) * 2) ** 2 * aw, h = (sigmoid(data[o + 3]!) * 2) ** 2 * ah;
       return [cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2];
     };
-    const boxes = new Map<number, Box>();
-    const cachedBox = (k: number): Box => { let box = boxes.get(k); if (!box) { box = boxAt(k); boxes.set(k, box); } return box; };
-    const kept = nmsOf(cachedBox, [0, 0, inputW, inputH], c.scores, c.cls, options.iou ?? 0.55, options.maxDet ?? 300);
+    // NMS asks for each candidate's box once; the kept ones (at most maxDet) are decoded again.
+    const kept = nmsOf(boxAt, [0, 0, inputW, inputH], c.scores, c.cls, options.iou ?? 0.55, options.maxDet ?? 300);
     return kept.map((k) => ({
-      box: cachedBox(k),
+      box: boxAt(k),
       score: c.scores[k]!,
       cls: c.cls[k]!,
       coefs: out.heads[c.level[k]!]!.data.slice(offset(k) + 5 + nc, offset(k) + no),

@@ -20,23 +20,22 @@ export function imageToInput(img: RgbImage, size: number, flip: Flip = 'none', o
   // output rows), in doubles, so the result is the same to the bit as blending pixel by pixel.
   const cache = [new Float64Array(size * 3), new Float64Array(size * 3)];
   const cached = [-1, -1];
-  /** Source row `sy` resized, from the cache slot other than `keep` unless it is already cached. */
-  const row = (sy: number, keep = -1): Float64Array => {
-    const slot = cached[0] === sy ? 0 : cached[1] === sy ? 1 : keep === 0 ? 1 : keep === 1 ? 0 : cached[0]! === -1 || Math.abs(cached[0]! - sy) > Math.abs(cached[1]! - sy) ? 0 : 1;
-    const buf = cache[slot]!;
-    if (cached[slot] !== sy) {
-      const base = sy * w * 3;
-      for (let x = 0, d = 0; x < size; x++, d += 3) {
-        const l = base + left[x]!, r = base + right[x]!, fx = colFrac[x]!;
-        for (let ch = 0; ch < 3; ch++) buf[d + ch] = data[l + ch]! + (data[r + ch]! - data[l + ch]!) * fx;
-      }
-      cached[slot] = sy;
+  /** Source row `sy` resized; filling it never evicts row `other`, the other row this output row needs. */
+  const row = (sy: number, other: number): Float64Array => {
+    if (cached[0] === sy) return cache[0]!;
+    if (cached[1] === sy) return cache[1]!;
+    const slot = cached[0] === other ? 1 : 0;
+    const buf = cache[slot]!, base = sy * w * 3;
+    for (let x = 0, d = 0; x < size; x++, d += 3) {
+      const l = base + left[x]!, r = base + right[x]!, fx = colFrac[x]!;
+      for (let ch = 0; ch < 3; ch++) buf[d + ch] = data[l + ch]! + (data[r + ch]! - data[l + ch]!) * fx;
     }
+    cached[slot] = sy;
     return buf;
   };
   for (let y = 0; y < size; y++) {
     const r = resizeAxis(flip === 'v' ? size - 1 - y : y, h / size, h);
-    const top = row(r.lo), bottom = row(r.hi, top === cache[0] ? 0 : 1), fy = r.frac;
+    const top = row(r.lo, r.hi), bottom = row(r.hi, r.lo), fy = r.frac;
     const d = y * size * 3;
     for (let i = 0; i < size * 3; i++) out[d + i] = (top[i]! + (bottom[i]! - top[i]!) * fy) / 255;
   }

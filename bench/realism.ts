@@ -21,7 +21,8 @@
  *     training, is not found): compare means over several seeds, never one run.
  *   - Per feature: the Kolmogorov-Smirnov statistic between real and synthetic values, and
  *     the standardised mean difference (difference of means over the pooled sd): the larger,
- *     the more that statistic gives the synthetic tiles away.
+ *     the more that statistic gives the synthetic tiles away; and the ratio of the synthetic
+ *     to the real spread over tiles (under 1: synthetic tiles are more alike than real ones).
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -146,7 +147,8 @@ const sdOf = (v: number[]) => Math.sqrt(mean(v.map((x) => (x - mean(v)) ** 2)));
 const distances = names.map((name, f) => {
   const a = realF.map((r) => r[f]!), b = synthF.map((r) => r[f]!);
   const pooled = Math.sqrt((sdOf(a) ** 2 + sdOf(b) ** 2) / 2) || 1;
-  return { name, real: mean(a), synth: mean(b), ks: ks(a, b), smd: (mean(b) - mean(a)) / pooled };
+  // Spread ratio under 1: synthetic tiles vary less from tile to tile than real ones in this statistic.
+  return { name, real: mean(a), synth: mean(b), ks: ks(a, b), smd: (mean(b) - mean(a)) / pooled, spread: sdOf(b) / (sdOf(a) || 1) };
 }).sort((p, q) => q.ks - p.ks);
 
 // --- the two-sample tests -----------------------------------------------------------------
@@ -252,9 +254,9 @@ const summary = (key: 'linear' | 'cnn') => {
   return `${(mean(v) * 100).toFixed(1)}% (sd ${(sdOf(v) * 100).toFixed(1)}, ${v.map((a) => (a * 100).toFixed(1)).join(' / ')})`;
 };
 console.log(`\ntwo-sample accuracy over seeds ${seeds.join(',')} (50% = indistinguishable): linear ${summary('linear')}; CNN ${summary('cnn')}\n`);
-console.log('| feature | real mean | synthetic mean | KS | standardised mean difference |');
-console.log('|---|---|---|---|---|');
-for (const d of distances) console.log(`| ${d.name} | ${d.real.toFixed(4)} | ${d.synth.toFixed(4)} | ${d.ks.toFixed(3)} | ${d.smd >= 0 ? '+' : ''}${d.smd.toFixed(2)} |`);
+console.log('| feature | real mean | synthetic mean | KS | standardised mean difference | sd synthetic / sd real |');
+console.log('|---|---|---|---|---|---|');
+for (const d of distances) console.log(`| ${d.name} | ${d.real.toFixed(4)} | ${d.synth.toFixed(4)} | ${d.ks.toFixed(3)} | ${d.smd >= 0 ? '+' : ''}${d.smd.toFixed(2)} | ${d.spread.toFixed(2)} |`);
 const report = join(work, `realism-${synthSeed}${variant}.json`);
 await writeFile(report, JSON.stringify({ real: realDir, synthSeed, appearance, seeds, epochs, results, distances }, null, 2));
 console.log(`\nwrote ${report}`);

@@ -146,9 +146,9 @@ const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
 const sdOf = (v: number[]) => Math.sqrt(mean(v.map((x) => (x - mean(v)) ** 2)));
 const distances = names.map((name, f) => {
   const a = realF.map((r) => r[f]!), b = synthF.map((r) => r[f]!);
-  const pooled = Math.sqrt((sdOf(a) ** 2 + sdOf(b) ** 2) / 2) || 1;
-  // Spread ratio under 1: synthetic tiles vary less from tile to tile than real ones in this statistic.
-  return { name, real: mean(a), synth: mean(b), ks: ks(a, b), smd: (mean(b) - mean(a)) / pooled, spread: sdOf(b) / (sdOf(a) || 1) };
+  const sa = sdOf(a), sb = sdOf(b);
+  const pooled = Math.sqrt((sa ** 2 + sb ** 2) / 2) || 1;
+  return { name, real: mean(a), synth: mean(b), ks: ks(a, b), smd: (mean(b) - mean(a)) / pooled, spread: sb / (sa || 1) };
 }).sort((p, q) => q.ks - p.ks);
 
 // --- the two-sample tests -----------------------------------------------------------------

@@ -20,6 +20,7 @@ export const appearanceSchema = z.object({
   grain: z.number().min(0).default(1.6).describe('contrast of the fine texture: cytoplasm granules, interstitial fibres, lumen froth'),
   blur: z.number().min(0).max(3).default(1).describe('scanner blur: passes of a [1 2 1]/4 filter (a fraction: one weaker pass)'),
   noise: z.number().min(0).default(0.8).describe('sensor noise, standard deviation in grey levels'),
+  jpegQuality: z.number().int().min(0).max(100).default(70).describe('quality of the scanner\'s JPEG compression the tiles go through (Aperio\'s default 70); 0: none'),
   stainShift: z.number().min(0).default(1).describe('scale of per-WSI stain colour variation (dataset 3 WSIs get 2x)'),
 });
 

@@ -35,7 +35,7 @@ const CHUNK = 40;
  * The generator's version, written into synth.json: a dataset rendered by another version
  * looks different for the same config (2: the tissue measured against real tiles, 2026-12-01).
  */
-export const GENERATOR_VERSION = 2;
+export const GENERATOR_VERSION = 3;
 
 /** The generator version a dataset directory was rendered by (1 for datasets from before versions were written), or null when it holds none. */
 export async function generatorVersionOf(dir: string): Promise<number | null> {

@@ -2,9 +2,10 @@ import { fillPolygon, type Point } from '../data/rasterize.ts';
 import type { RgbImage } from '../data/images.ts';
 import type { AppearanceConfig } from './config.ts';
 import { Rng } from '../util/random.ts';
+import { jpegRoundTrip } from './jpeg.ts';
 import { fieldSeed, lattice, orientedNoiseField, valueNoiseField } from './noise.ts';
 import type { Palette, Rgb, WsiStain } from './stain.ts';
-import type { CellNucleus, Glomerulus, Tubule, Vessel, WsiWorld } from './world.ts';
+import { TUBULE_MAX_A, type CellNucleus, type Glomerulus, type Tubule, type Vessel, type WsiWorld } from './world.ts';
 
 const S = 512;
 
@@ -69,6 +70,19 @@ interface Fields {
   gap: Float32Array;
   /** Fibres of the interstitium: streaks in two directions, blended over the WSI, times `grain`. */
   fibre: Float32Array;
+  /** Extra half-width of the interstitium, px: 0 over most of the WSI, wide in fibrotic patches. */
+  fibrosis: Float32Array;
+  /** Displacement of the tubule mosaic, px (irregular outlines instead of ellipses). */
+  warpX: Float32Array;
+  warpY: Float32Array;
+}
+
+/** Largest displacement of the tubule mosaic, px. */
+const WARP = 7;
+
+function scaled(field: Float32Array, k: number): Float32Array {
+  for (let p = 0; p < field.length; p++) field[p]! *= k;
+  return field;
 }
 
 function tileFields(world: WsiWorld, appearance: AppearanceConfig, x0: number, y0: number): Fields {
@@ -79,16 +93,36 @@ function tileFields(world: WsiWorld, appearance: AppearanceConfig, x0: number, y
   const blend = valueNoiseField(f(33), x0, y0, 220);
   const fibre = new Float32Array(S * S);
   for (let p = 0; p < fibre.length; p++) { const w = 0.5 + 0.5 * blend[p]!; fibre[p] = a[p]! * w + b[p]! * (1 - w); }
+  // The grain's contrast drifts over the WSI (0.55x-1.45x), as the real tiles' texture does.
+  const drift = valueNoiseField(f(19), x0, y0, 900);
   const fine = valueNoiseField(f(12), x0, y0, 3);
-  for (let p = 0; p < fine.length; p++) fine[p]! *= appearance.grain;
-  for (let p = 0; p < fibre.length; p++) fibre[p]! *= appearance.grain;
+  for (let p = 0; p < fine.length; p++) fine[p]! *= appearance.grain * (1 + 0.45 * drift[p]!);
+  for (let p = 0; p < fibre.length; p++) fibre[p]! *= appearance.grain * (1 + 0.45 * drift[p]!);
+  // Fibrosis: patches of the WSI where the interstitium widens (up to 11 px each side).
+  const fibrosis = valueNoiseField(f(20), x0, y0, 700);
+  for (let p = 0; p < fibrosis.length; p++) fibrosis[p] = Math.max(0, fibrosis[p]! - 0.3) * 16;
   return {
     fine,
     texture: valueNoiseField(f(13), x0, y0, 4),
     medium: valueNoiseField(f(14), x0, y0, 7),
     gap: valueNoiseField(f(15), x0, y0, 40),
     fibre,
+    fibrosis,
+    warpX: scaled(valueNoiseField(f(17), x0, y0, 26), WARP),
+    warpY: scaled(valueNoiseField(f(18), x0, y0, 26), WARP),
   };
+}
+
+/** A round white vacuole with a soft pale rim, painted only where `allowed(p)`. */
+function vacuole(canvas: Canvas, cx: number, cy: number, r: number, pal: Palette, allowed: (p: number) => boolean): void {
+  for (let y = Math.max(0, Math.floor(cy - r)); y <= Math.min(S - 1, Math.ceil(cy + r)); y++) {
+    for (let x = Math.max(0, Math.floor(cx - r)); x <= Math.min(S - 1, Math.ceil(cx + r)); x++) {
+      const p = y * S + x;
+      const d = Math.hypot(x - cx, y - cy) / r;
+      if (d > 1 || !allowed(p)) continue;
+      canvas.set(p, pal.glass, d > 0.7 ? (1 - d) / 0.3 : 1);
+    }
+  }
 }
 
 function disc(canvas: Canvas, cx: number, cy: number, r: number, colour: Rgb, rim?: Rgb): void {
@@ -104,14 +138,18 @@ function disc(canvas: Canvas, cx: number, cy: number, r: number, colour: Rgb, ri
   }
 }
 
+/** How a nucleus is drawn: solid, with speckled chromatin (most nuclei), or vesicular. */
+type NucleusStyle = 'solid' | 'vesicular' | 'dark';
+
 /**
- * An elliptical nucleus: a dark rim around paler, speckled chromatin. Painted only where
- * `allowed(p)` (its own cell's cytoplasm, or stroma).
+ * An elliptical nucleus, painted only where `allowed(p)` (its own cell's cytoplasm, or
+ * stroma): solid (dark chromatin speckled by the grain), vesicular (a dark rim around pale
+ * chromatin with a nucleolus), or dark (uniform: lymphocytes, flat endothelial nuclei).
  */
-function nucleus(canvas: Canvas, n: CellNucleus, x0: number, y0: number, pal: Palette, fine: Float32Array, allowed: (p: number) => boolean, dark = false): void {
+function nucleus(canvas: Canvas, n: CellNucleus, x0: number, y0: number, pal: Palette, fine: Float32Array, allowed: (p: number) => boolean, style: NucleusStyle = 'dark'): void {
   const cx = n.x - x0, cy = n.y - y0, r = Math.max(n.len, n.wid);
   const cos = Math.cos(n.angle), sin = Math.sin(n.angle);
-  const rim = dark ? pal.nucleusDark : mix(pal.nucleusDark, pal.nucleus, 0.4);
+  const rim = style === 'vesicular' ? mix(pal.nucleusDark, pal.nucleus, 0.4) : pal.nucleusDark;
   for (let y = Math.max(0, Math.floor(cy - r)); y <= Math.min(S - 1, Math.ceil(cy + r)); y++) {
     for (let x = Math.max(0, Math.floor(cx - r)); x <= Math.min(S - 1, Math.ceil(cx + r)); x++) {
       const p = y * S + x;
@@ -120,8 +158,11 @@ function nucleus(canvas: Canvas, n: CellNucleus, x0: number, y0: number, pal: Pa
       const v = (-(x - cx) * sin + (y - cy) * cos) / n.wid;
       const d = u * u + v * v;
       if (d > 1) continue;
-      if (dark) canvas.set(p, rim, d > 0.75 ? (1 - d) * 4 : 1);
+      if (style === 'dark') canvas.set(p, rim, d > 0.75 ? (1 - d) * 4 : 1);
+      else if (style === 'solid' && d > 0.8) canvas.set(p, pal.nucleusDark, (1 - d) * 4);
+      else if (style === 'solid') canvas.setMix(p, pal.nucleusDark, pal.nucleus, clamp(0.15 + 0.4 * fine[p]!, 0, 1));
       else if (d > 0.72) canvas.set(p, rim, d > 0.88 ? (1 - d) * 8 : 1);
+      else if (d < 0.06) canvas.set(p, pal.nucleusDark); // nucleolus
       else canvas.setMix(p, pal.nucleus, pal.cytoplasmLight, 0.4 + 0.3 * fine[p]!);
     }
   }
@@ -131,41 +172,46 @@ function nucleus(canvas: Canvas, n: CellNucleus, x0: number, y0: number, pal: Pa
 const STROMA = -1;
 
 /**
- * Tubules fill the tissue like a packed mosaic: each pixel belongs to the tubule whose centre
- * is nearest relative to its size (a weighted Voronoi cell). Between two tubules runs a strip
- * of interstitium of varying width, each tubule lined by its PAS-positive basement membrane;
- * inside, granular cytoplasm (darker at the base, a pale brush border at the lumen), nuclei in
- * a ring, and an irregular lumen with froth in it.
+ * Lookup buckets of the tubule mosaic: each pixel looks at the 3x3 buckets around its own, so
+ * it sees every tubule centre within BUCKET px. A tubule reaches EDGE_REACH a plus 1.5 px of
+ * ragged edge, from a pixel displaced by up to WARP px.
  */
-function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0: number, pal: Palette, fl: Fields, glass: Uint8Array, owner: Int32Array, lumens: LocalMask[]): void {
-  const reach = 80;
-  const near = tubules.filter((t) => t.cx > x0 - reach && t.cx < x0 + S + reach && t.cy > y0 - reach && t.cy < y0 + S + reach);
-  // Buckets of 80 px: each pixel looks at 3x3 of them, so every tubule centre within 80 px
-  // is seen. A tubule reaches 1.2 a, up to 82 px for the largest (a = 68): the last 2 px of
-  // those may be missed, depending on where the pixel sits in its bucket.
-  const B = 80, nb = Math.ceil((S + 2 * reach) / B);
+const EDGE_REACH = 1.32;
+const BUCKET = Math.ceil(EDGE_REACH * TUBULE_MAX_A + 1.5 + WARP);
+
+/**
+ * Tubules fill the tissue like a packed mosaic: each pixel belongs to the tubule whose centre
+ * is nearest relative to its size (a weighted Voronoi cell, looked up from a displaced pixel so
+ * that outlines are irregular). Between two tubules runs a strip of interstitium of varying
+ * width, often none (the two basement membranes meet), each tubule lined by its PAS-positive
+ * basement membrane; inside, granular cytoplasm (darker at the base, a pale brush border at
+ * the lumen), nuclei scattered with a basal bias, and an irregular lumen, white or holding pale
+ * debris. Pixels in `keepOut` (around vessels and glomeruli) stay interstitium.
+ */
+function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0: number, pal: Palette, fl: Fields, glass: Uint8Array, keepOut: Uint8Array, owner: Int32Array, lumens: LocalMask[]): void {
+  const B = BUCKET;
+  const near = tubules.filter((t) => t.cx > x0 - B && t.cx < x0 + S + B && t.cy > y0 - B && t.cy < y0 + S + B);
+  const nb = Math.ceil((S + 2 * B) / B) + 1;
   const buckets: number[][] = Array.from({ length: nb * nb }, () => []);
-  near.forEach((t, k) => {
-    const bx = Math.floor((t.cx - x0 + reach) / B), by = Math.floor((t.cy - y0 + reach) / B);
-    buckets[by * nb + bx]!.push(k);
-  });
+  const bucketOf = (v: number) => clamp(Math.floor((v + B) / B), 0, nb - 1);
+  near.forEach((t, k) => buckets[bucketOf(t.cy - y0) * nb + bucketOf(t.cx - x0)]!.push(k));
   const lumenCount = new Int32Array(near.length);
-  const { fine, texture, medium, gap } = fl;
+  const { fine, texture, medium, gap, fibrosis, warpX, warpY } = fl;
   // Per tubule, once: its centre in tile coordinates, rotation, axis ratio and 1 / a.
   const tcx = Float64Array.from(near, (t) => t.cx - x0), tcy = Float64Array.from(near, (t) => t.cy - y0);
   const tcos = Float64Array.from(near, (t) => Math.cos(t.angle)), tsin = Float64Array.from(near, (t) => Math.sin(t.angle));
   const tratio = Float64Array.from(near, (t) => t.a / t.b), tinv = Float64Array.from(near, (t) => 1 / t.a);
   for (let y = 0; y < S; y++) {
-    const by = Math.floor((y + reach) / B);
     for (let x = 0; x < S; x++) {
       const p = y * S + x;
-      if (glass[p]) continue;
-      const bx = Math.floor((x + reach) / B);
+      if (glass[p] || keepOut[p]) continue;
+      const wx = x + warpX[p]!, wy = y + warpY[p]!;
+      const bx = bucketOf(wx), by = bucketOf(wy);
       let k1 = -1, d1 = Infinity, d2 = Infinity;
       for (let yy = Math.max(0, by - 1); yy <= Math.min(nb - 1, by + 1); yy++) {
         for (let xx = Math.max(0, bx - 1); xx <= Math.min(nb - 1, bx + 1); xx++) {
           for (const k of buckets[yy * nb + xx]!) {
-            const dx = tcx[k]! - x, dy = tcy[k]! - y;
+            const dx = tcx[k]! - wx, dy = tcy[k]! - wy;
             const c = tcos[k]!, s = tsin[k]!;
             const u = dx * c + dy * s, v = (-dx * s + dy * c) * tratio[k]!;
             const d = Math.sqrt(u * u + v * v) * tinv[k]!;
@@ -177,48 +223,55 @@ function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0
       const t = near[k1]!;
       // Distance in px to the interstitium: to the strip shared with the next tubule, or to
       // the outer edge where no tubule is next.
-      const halfGap = Math.max(0, 2.6 * gap[p]! + 0.4);
+      const halfGap = Math.max(0, 3 * gap[p]! - 0.3) + fibrosis[p]!;
       const toBorder = ((d2 - d1) * t.a) / 2 - halfGap;
-      const toEdge = (1.2 - d1) * t.a + 1.5 * texture[p]!;
+      const toEdge = (EDGE_REACH - d1) * t.a + 1.5 * texture[p]!;
       const m = Math.min(toBorder, toEdge);
       if (m < 0) continue; // interstitium
       owner[p] = k1;
-      const membrane = 1.1 + 0.4 * texture[p]!;
-      if (m < membrane) { canvas.setMix(p, pal.membrane, pal.stroma, 0.2 + 0.2 * fine[p]!); continue; }
+      const membrane = 1.5 + 0.6 * texture[p]!;
+      if (m < membrane) { canvas.setMix(p, pal.membrane, pal.stroma, 0.1 + 0.2 * fine[p]!); continue; }
       const rho = Math.max(d1 / ((d1 + d2) / 2), d1);
       const lumen = t.lumen * (1 + 0.45 * medium[p]!);
       if (rho < lumen) {
-        // Froth: a lace of pale lavender strands (the ridges of a noise field) in the white lumen.
-        const lace = clamp(1 - Math.abs(medium[p]!) * 22, 0, 1) * clamp(0.6 + texture[p]!, 0, 1);
-        canvas.setMix(p, pal.glass, pal.cytoplasmLight, 0.75 * lace);
+        // Debris: pale flocculent wisps (broad bands of a noise field), more in some tubules.
+        const wisp = clamp((0.7 * medium[p]! + 0.6 * gap[p]! + 0.3 * texture[p]! + t.debris - 0.55) * 1.6, 0, 1) * clamp(0.55 + 0.8 * fine[p]!, 0, 1);
+        canvas.setMix(p, pal.glass, pal.cytoplasmLight, 0.7 * wisp);
         owner[p] = -2 - k1;
         lumenCount[k1]!++;
         continue;
       }
       const basal = Math.max(0, 1 - (m - membrane) / 6);
       const brush = rho < lumen + 0.07 ? 0.35 : 0;
-      canvas.setMix(p, pal.cytoplasm, pal.cytoplasmLight, clamp(0.4 + 0.25 * t.tone + 0.35 * fine[p]! - 0.3 * basal + brush, -0.3, 1.2));
+      canvas.setMix(p, pal.cytoplasm, pal.cytoplasmLight, clamp(0.4 + 0.25 * t.tone + 0.6 * fine[p]! + 0.2 * medium[p]! - 0.3 * basal + brush, -0.3, 1.2));
     }
   }
   near.forEach((t, k) => {
-    // Epithelial nuclei in a ring between lumen and membrane, drawn only on this tubule's cytoplasm.
+    // Epithelial nuclei scattered between lumen and membrane, nearer the base, drawn only on
+    // this tubule's cytoplasm (one that falls on its lumen or beyond its outline is not drawn).
     const rng = new Rng(t.seed);
     const cos = Math.cos(t.angle), sin = Math.sin(t.angle);
-    const ringR = t.lumen + (0.92 - t.lumen) * 0.5;
-    const n = Math.max(5, Math.floor((Math.PI * (t.a + t.b) * ringR) / 14));
-    const phase = rng.uniform(0, 2 * Math.PI);
+    const n = Math.max(6, Math.floor((Math.PI * (t.a + t.b) * (1 + t.lumen)) / 16));
     const own = (p: number) => owner[p] === k;
-    for (let j = 0; j < n; j++) {
-      if (rng.chance(0.25)) continue;
-      const phi = phase + (2 * Math.PI * j) / n + rng.normal(0, 0.1);
-      const rr = ringR * rng.uniform(0.85, 1.15);
+    const style: NucleusStyle = t.vesicular ? 'vesicular' : 'solid';
+    // Vacuolated cytoplasm: round white vacuoles of 2.5-7 px between lumen and base.
+    for (let j = t.vacuoles; j > 0; j--) {
+      const phi = rng.uniform(0, 2 * Math.PI);
+      const rr = t.lumen + (0.9 - t.lumen) * rng.uniform(0.1, 1);
       const u = t.a * rr * Math.cos(phi), v = t.b * rr * Math.sin(phi);
-      const r = rng.uniform(5, 7);
-      nucleus(canvas, { x: t.cx + u * cos - v * sin, y: t.cy + u * sin + v * cos, len: r, wid: r * rng.uniform(0.8, 1), angle: rng.uniform(0, Math.PI) }, x0, y0, pal, fine, own);
+      vacuole(canvas, t.cx + u * cos - v * sin - x0, t.cy + u * sin + v * cos - y0, rng.uniform(2.5, 7), pal, own);
+    }
+    for (let j = 0; j < n; j++) {
+      const phi = rng.uniform(0, 2 * Math.PI);
+      const rr = t.lumen + (1.02 - t.lumen) * Math.sqrt(rng.uniform(0.15, 1));
+      const u = t.a * rr * Math.cos(phi), v = t.b * rr * Math.sin(phi);
+      const r = t.vesicular ? rng.uniform(4.5, 6) : rng.uniform(3.8, 5.4);
+      nucleus(canvas, { x: t.cx + u * cos - v * sin, y: t.cy + u * sin + v * cos, len: r, wid: r * rng.uniform(0.75, 1), angle: rng.uniform(0, Math.PI) }, x0, y0, pal, fine, own, style);
     }
     if (lumenCount[k]! > 60) {
-      const bx0 = Math.max(0, Math.floor(t.cx - x0 - t.a)), bx1 = Math.min(S - 1, Math.ceil(t.cx - x0 + t.a));
-      const by0 = Math.max(0, Math.floor(t.cy - y0 - t.a)), by1 = Math.min(S - 1, Math.ceil(t.cy - y0 + t.a));
+      const reach = t.a + WARP; // the lumen lies within a of the centre before displacement
+      const bx0 = Math.max(0, Math.floor(t.cx - x0 - reach)), bx1 = Math.min(S - 1, Math.ceil(t.cx - x0 + reach));
+      const by0 = Math.max(0, Math.floor(t.cy - y0 - reach)), by1 = Math.min(S - 1, Math.ceil(t.cy - y0 + reach));
       const mask: LocalMask = { x0: bx0, y0: by0, w: bx1 - bx0 + 1, h: by1 - by0 + 1, data: new Uint8Array((bx1 - bx0 + 1) * (by1 - by0 + 1)) };
       for (let y = by0; y <= by1; y++) for (let x = bx0; x <= bx1; x++) if (owner[y * S + x] === -2 - k) mask.data[(y - by0) * mask.w + (x - bx0)] = 1;
       lumens.push(mask);
@@ -260,7 +313,7 @@ function paintGlomerulus(canvas: Canvas, g: Glomerulus, x0: number, y0: number, 
   for (let k = Math.floor((Math.PI * inner * inner) / 75); k > 0; k--) {
     const a = rng.uniform(0, 2 * Math.PI), rr = inner * Math.sqrt(rng.uniform());
     const r = rng.uniform(2.6, 4);
-    nucleus(canvas, { x: g.cx + rr * Math.cos(a), y: g.cy + rr * Math.sin(a), len: r, wid: r * rng.uniform(0.7, 1), angle: rng.uniform(0, Math.PI) }, x0, y0, pal, fine, () => true, rng.chance(0.5));
+    nucleus(canvas, { x: g.cx + rr * Math.cos(a), y: g.cy + rr * Math.sin(a), len: r, wid: r * rng.uniform(0.7, 1), angle: rng.uniform(0, Math.PI) }, x0, y0, pal, fine, () => true, rng.chance(0.5) ? 'dark' : 'solid');
   }
 }
 
@@ -313,16 +366,53 @@ type Content = 'blood' | 'plasma' | 'empty';
  * polygon. Ambiguous (collapsed) vessels are faint. The polygon and a rim around it are kept
  * clear of glass.
  */
-function paintVessel(canvas: Canvas, v: Vessel, x0: number, y0: number, pal: Palette, fl: Fields, protect: Uint8Array, truth: TruthInstance[]): void {
+/** A vessel's polygon rasterised in a box around it (tile coordinates of its corner), with the rim around it. */
+interface VesselShape {
+  lx0: number;
+  ly0: number;
+  w: number;
+  h: number;
+  local: Uint8Array;
+  /** The polygon dilated by 2 px: the rim drawn around it. */
+  halo: Uint8Array;
+}
+
+function vesselShape(v: Vessel, x0: number, y0: number): VesselShape | null {
   const margin = 5;
   let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
   for (const [x, y] of v.ring) { minX = Math.min(minX, x); minY = Math.min(minY, y); maxX = Math.max(maxX, x); maxY = Math.max(maxY, y); }
   const lx0 = minX - x0 - margin, ly0 = minY - y0 - margin;
   const w = maxX - minX + 1 + 2 * margin, h = maxY - minY + 1 + 2 * margin;
-  if (lx0 + w <= 0 || ly0 + h <= 0 || lx0 >= S || ly0 >= S) return;
+  if (lx0 + w <= 0 || ly0 + h <= 0 || lx0 >= S || ly0 >= S) return null;
   const local = new Uint8Array(w * h);
   const ring: Point[] = v.ring.map(([x, y]) => [x - x0 - lx0, y - y0 - ly0]);
   fillPolygon(local, w, h, [ring], 1);
+  return { lx0, ly0, w, h, local, halo: dilate(local, w, h, 2) };
+}
+
+/**
+ * Where tubules may not go: each vessel's polygon and 3 px around it (its rim and a pixel of
+ * interstitium), each glomerulus and 3 px around it.
+ */
+function keepOutMask(shapes: readonly VesselShape[], glomeruli: readonly Glomerulus[], x0: number, y0: number): Uint8Array {
+  const out = new Uint8Array(S * S);
+  for (const { lx0, ly0, w, h, halo } of shapes) {
+    const wide = dilate(halo, w, h, 1);
+    for (let y = Math.max(0, ly0); y < Math.min(S, ly0 + h); y++) {
+      for (let x = Math.max(0, lx0); x < Math.min(S, lx0 + w); x++) if (wide[(y - ly0) * w + (x - lx0)]) out[y * S + x] = 1;
+    }
+  }
+  for (const g of glomeruli) {
+    const cx = g.cx - x0, cy = g.cy - y0, R = g.radius + 3;
+    for (let y = Math.max(0, Math.floor(cy - R)); y <= Math.min(S - 1, Math.ceil(cy + R)); y++) {
+      for (let x = Math.max(0, Math.floor(cx - R)); x <= Math.min(S - 1, Math.ceil(cx + R)); x++) if (Math.hypot(x - cx, y - cy) <= R) out[y * S + x] = 1;
+    }
+  }
+  return out;
+}
+
+function paintVessel(canvas: Canvas, v: Vessel, shape: VesselShape, x0: number, y0: number, pal: Palette, fl: Fields, protect: Uint8Array, truth: TruthInstance[]): void {
+  const { lx0, ly0, w, h, local, halo } = shape;
   let area = 0;
   for (let q = 0; q < local.length; q++) area += local[q]!;
   const rng = new Rng(v.seed);
@@ -331,7 +421,6 @@ function paintVessel(canvas: Canvas, v: Vessel, x0: number, y0: number, pal: Pal
   const wall = v.ambiguous || capillary ? 1.5 : clamp(0.2 * radius, 2.5, 9);
   const u = rng.uniform();
   const content: Content = capillary ? (u < 0.45 ? 'blood' : u < 0.75 ? 'plasma' : 'empty') : (u < 0.3 ? 'blood' : u < 0.6 ? 'plasma' : 'empty');
-  const halo = dilate(local, w, h, 2);
   const depth = depthInside(local, w, h, Math.ceil(wall) + 3);
   const lumenColour = v.ambiguous ? mix(pal.stroma, pal.lumen, 0.35) : content === 'plasma' ? mix(pal.lumen, pal.cytoplasmLight, 0.45) : mix(pal.lumen, pal.glass, 0.4);
   const wallColour = v.ambiguous ? mix(pal.membrane, pal.stroma, 0.6) : capillary ? mix(pal.membrane, pal.stroma, 0.3) : pal.stromaLight;
@@ -370,7 +459,7 @@ function paintVessel(canvas: Canvas, v: Vessel, x0: number, y0: number, pal: Pal
     const toC = Math.hypot(gcx - ax, gcy - ay) || 1;
     const inward = capillary || v.ambiguous ? 1.2 : wall * rng.uniform(0.3, 0.8);
     const nx = ax + ((gcx - ax) / toC) * inward, ny = ay + ((gcy - ay) / toC) * inward;
-    nucleus(canvas, { x: nx, y: ny, len: capillary ? 4.5 : 5.5, wid: 1.6, angle }, x0, y0, pal, fine, () => true, true);
+    nucleus(canvas, { x: nx, y: ny, len: capillary ? 4.5 : 5.5, wid: 1.6, angle }, x0, y0, pal, fine, () => true);
   }
   if (v.ambiguous) return;
   // Red cells: packed in a blood-filled lumen, a few in the others.
@@ -424,51 +513,41 @@ function scannerBlur(px: Float32Array, amount: number): void {
 
 /**
  * Paint the tile whose upper-left corner is (x0, y0) in its WSI, in palette colours: glass,
- * interstitium, tubules, interstitial nuclei, glomeruli, vessels, then scanner blur and noise.
+ * interstitium, tubules, interstitial nuclei, glomeruli, vessels, then scanner blur.
  */
 function paintTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, x0: number, y0: number): { px: Float32Array; truth: TruthInstance[]; lumens: LocalMask[] } {
   const pal = stain.palette;
-  const rng = Rng.of(world.seed, world.wsi, x0, y0, 3);
   const canvas = new Canvas();
   const fl = tileFields(world, appearance, x0, y0);
   const glass = world.tissue.glass(x0, y0, fl.medium);
-  for (let p = 0; p < S * S; p++) canvas.setMix(p, pal.stroma, pal.stromaLight, clamp(0.5 + 0.3 * fl.fibre[p]! + 0.2 * fl.fine[p]!, -0.2, 1.2));
+  for (let p = 0; p < S * S; p++) canvas.setMix(p, pal.stromaLight, pal.cytoplasmLight, clamp(0.35 + 0.45 * fl.fibre[p]! + 0.2 * fl.fine[p]!, -0.6, 1));
   const objects = world.objectsNear(x0, y0);
   const truth: TruthInstance[] = [];
   const lumens: LocalMask[] = [];
   const owner = new Int32Array(S * S).fill(STROMA);
   const protect = new Uint8Array(S * S);
-  paintTubules(canvas, objects.tubules, x0, y0, pal, fl, glass, owner, lumens);
+  const vessels = objects.vessels.flatMap((v) => { const shape = vesselShape(v, x0, y0); return shape ? [{ v, shape }] : []; });
+  const keepOut = keepOutMask(vessels.map((o) => o.shape), objects.glomeruli, x0, y0);
+  paintTubules(canvas, objects.tubules, x0, y0, pal, fl, glass, keepOut, owner, lumens);
   const onStroma = (p: number) => owner[p] === STROMA && !glass[p];
-  for (const n of objects.nuclei) nucleus(canvas, n, x0, y0, pal, fl.fine, onStroma, true);
+  for (const n of objects.nuclei) nucleus(canvas, n, x0, y0, pal, fl.fine, onStroma);
   for (const g of objects.glomeruli) paintGlomerulus(canvas, g, x0, y0, pal, fl, protect, truth);
-  for (const v of objects.vessels) paintVessel(canvas, v, x0, y0, pal, fl, protect, truth);
+  for (const { v, shape } of vessels) paintVessel(canvas, v, shape, x0, y0, pal, fl, protect, truth);
   // Granules: sparse one-pixel dark specks in the tissue (real texture is skewed towards dark
   // points: chromatin, granular cytoplasm, fibre crossings), before the scanner blur spreads them.
   const speckSeed = fieldSeed(world.seed, world.wsi, 16);
-  const density = 0.08, strength = 0.65; // measured against the real tiles' LBP histograms (bench:realism)
+  const density = 0.16, strength = 0.8; // measured against the real tiles' LBP histograms (bench:realism)
   for (let y = 0; y < S; y++) {
     for (let x = 0; x < S; x++) {
       const p = y * S + x;
       const h = 0.5 + 0.5 * lattice(speckSeed, x0 + x, y0 + y);
-      if (glass[p] || h < 1 - density) continue;
+      if (glass[p] || owner[p]! <= -2 || h < 1 - density) continue; // not on glass or in lumens
       canvas.set(p, pal.nucleusDark, (strength * (h - 1 + density)) / density);
     }
   }
   for (let p = 0; p < S * S; p++) if (glass[p] && !protect[p]) canvas.setMix(p, pal.glass, pal.lumen, 0.15 + 0.02 * fl.fine[p]!);
   const px = canvas.px;
   scannerBlur(px, appearance.blur);
-  // Sensor noise: unit Gaussians from a fixed table, walked from a random start with a random
-  // odd stride (cheap, and no pattern shows at this amplitude).
-  if (appearance.noise > 0) {
-    const table = gaussianTable();
-    let at = rng.int(0, NOISE_TABLE - 1);
-    const stride = 2 * rng.int(1000, 20000) + 1;
-    for (let k = 0; k < px.length; k++) {
-      px[k]! += table[at]! * appearance.noise;
-      at = (at + stride) & (NOISE_TABLE - 1);
-    }
-  }
   return { px, truth, lumens };
 }
 
@@ -529,6 +608,14 @@ export function renderTile(world: WsiWorld, stain: WsiStain, appearance: Appeara
   const { intensity } = stain;
   const shift = valueNoiseField(fieldSeed(world.seed, world.wsi, 40), x0, y0, 1500);
   const gain = valueNoiseField(fieldSeed(world.seed, world.wsi, 41), x0, y0, 1500);
+  // Sensor noise, in output grey levels: unit Gaussians from a fixed table, walked from a
+  // random start with a random odd stride (cheap, and no pattern shows at this amplitude).
+  // Added after the colour map, which would otherwise stretch it wherever the map is steep
+  // (glass and white lumens: one colour here, a spread of greys in the real tiles).
+  const rng = Rng.of(world.seed, world.wsi, x0, y0, 3);
+  const table = gaussianTable();
+  let at = rng.int(0, NOISE_TABLE - 1);
+  const stride = 2 * rng.int(1000, 20000) + 1;
   const data = new Uint8Array(px.length);
   for (let p = 0; p < S * S; p++) {
     const offset = 2 * intensity.meanSd * shift[p]!;
@@ -536,9 +623,11 @@ export function renderTile(world: WsiWorld, stain: WsiStain, appearance: Appeara
     for (let c = 0; c < 3; c++) {
       const k = p * 3 + c;
       const v = map.lut[c]![clamp(Math.round(px[k]!), 0, 255)]! * map.scale + map.offset;
-      const out = (v - map.mean) * contrast + map.mean + offset;
+      const out = (v - map.mean) * contrast + map.mean + offset + table[at]! * appearance.noise;
+      at = (at + stride) & (NOISE_TABLE - 1);
       data[k] = out < 0 ? 0 : out > 255 ? 255 : Math.round(out);
     }
   }
-  return { image: { width: S, height: S, data }, truth, lumens };
+  const stored = appearance.jpegQuality > 0 ? jpegRoundTrip(data, S, S, appearance.jpegQuality) : data;
+  return { image: { width: S, height: S, data: stored }, truth, lumens };
 }

@@ -11,6 +11,9 @@ import { vesselTemplates } from './templates.ts';
  */
 export const CELL = 512;
 
+/** Tubule semi-major axes, px: render.ts sizes its lookup buckets by the largest. */
+export const TUBULE_MIN_A = 44, TUBULE_MAX_A = 68;
+
 export interface Vessel {
   ring: Point[]; // integer WSI coordinates
   cx: number;
@@ -32,6 +35,12 @@ export interface Tubule {
   lumen: number; // lumen size as a fraction of the radius
   /** How pale its cytoplasm is, -1..1 (proximal tubules darker and granular, distal paler). */
   tone: number;
+  /** How much pale flocculent debris fills its lumen, 0..1. */
+  debris: number;
+  /** How many white vacuoles its cytoplasm holds (none in most tubules). */
+  vacuoles: number;
+  /** Its epithelial nuclei are vesicular (a dark rim, pale chromatin, a nucleolus) rather than solid. */
+  vesicular: boolean;
   /** The tubule's own random stream (its nuclei): the same in every tile it crosses. */
   seed: number;
 }
@@ -180,9 +189,11 @@ export class WsiWorld {
     const hit = this.finals.get(key);
     if (hit) return hit;
     const { vessels, glomeruli } = this.placed(cx, cy);
-    // Tubules fill the rest on a jittered grid, each shrunk to stay off the vessels and
-    // glomeruli placed around it (by their outlines, so a long thin vessel clears only its
-    // own strip); a few grid places stay empty (wider interstitium).
+    // Tubules fill the rest on a jittered grid. Real tubules crowd right up to the capillaries
+    // between them, so a vessel or glomerulus near a tubule cuts it (render.ts keeps their
+    // outlines clear) rather than shrinking it; only one near its centre shrinks it, to twice
+    // the room left (a tubule with under 16 px of room is dropped). A few grid places stay
+    // empty (wider interstitium).
     const rng = Rng.of(this.seed, this.wsi, cx, cy, 2);
     const tubules: Tubule[] = [];
     const spacing = 74;
@@ -191,28 +202,32 @@ export class WsiWorld {
       for (let gx = 0; gx < CELL / spacing; gx++) {
         const tx = cx * CELL + (gx + 0.5) * spacing + rng.normal(0, 20);
         const ty = cy * CELL + (gy + 0.5) * spacing + rng.normal(0, 20);
-        let a = rng.uniform(44, 68);
+        let a = rng.uniform(TUBULE_MIN_A, TUBULE_MAX_A);
         const b = a * rng.uniform(0.6, 1);
         const angle = rng.uniform(0, Math.PI);
         const lumen = rng.uniform(0.2, 0.75);
         const tone = rng.uniform(-1, 1);
+        const debris = rng.uniform() ** 2;
+        const vesicular = rng.chance(0.35);
+        const vacuoles = rng.chance(0.3) ? Math.round(rng.uniform(0.2, 1) * a * b / 60) : 0;
         const seed = rng.int(0, 2 ** 30);
-        if (rng.chance(0.07)) continue;
+        if (rng.chance(0.03)) continue;
         let room = a; // px from the centre to the nearest vessel or glomerulus, at most a
         for (const g of around.glomeruli) room = Math.min(room, Math.hypot(g.cx - tx, g.cy - ty) - g.radius - 2);
         for (const v of around.vessels) {
           if (Math.hypot(v.cx - tx, v.cy - ty) > v.radius + a + 4) continue;
           room = Math.min(room, insidePolygon(v.ring, tx, ty) ? -1 : distanceToRing(v.ring, tx, ty) - 3);
         }
-        if (room < 16) continue;
-        const scale = room / a; // <= 1: shrunk to fit its room
+        const fit = Math.min(a, 2 * room);
+        if (fit < 16) continue;
+        const scale = fit / a; // <= 1
         a *= scale;
-        tubules.push({ cx: tx, cy: ty, a, b: b * scale, angle, lumen, tone, seed });
+        tubules.push({ cx: tx, cy: ty, a, b: b * scale, angle, lumen, tone, debris, vacuoles, vesicular, seed });
       }
     }
     // Interstitial nuclei: elongated fibroblasts and round lymphocytes.
     const nuclei: CellNucleus[] = [];
-    for (let k = rng.poisson(90); k > 0; k--) {
+    for (let k = rng.poisson(150); k > 0; k--) {
       const round = rng.chance(0.3);
       const len = round ? rng.uniform(3, 4) : rng.uniform(4, 7);
       nuclei.push({ x: (cx + rng.uniform()) * CELL, y: (cy + rng.uniform()) * CELL, len, wid: round ? len * rng.uniform(0.8, 1) : rng.uniform(1.6, 2.6), angle: rng.uniform(0, Math.PI) });

@@ -100,8 +100,9 @@ test('labels match the pixels: a vessel label sets its pixels apart from their s
   }
   t.diagnostic(`${vessels} vessels: ${(aligned / vessels).toFixed(1)} grey levels paler than around in place, ${(moved / vessels).toFixed(1)} moved`);
   assert.ok(vessels > 20, `${vessels} vessels`);
-  // Measured 18.8 (and -3.5 moved) on the tissue of 2026-12-01; the cartoon before gave 59.8.
-  assert.ok(aligned / vessels > 10, `a vessel is ${(aligned / vessels).toFixed(1)} grey levels paler than its surroundings`);
+  // Measured 9.6 (and -3.8 moved) on generator 3 (paler interstitium, vacuoles and JPEG: a
+  // capillary stands out less, as real ones do), 18.8 on generator 2, 59.8 on the cartoon before.
+  assert.ok(aligned / vessels > 6, `a vessel is ${(aligned / vessels).toFixed(1)} grey levels paler than its surroundings`);
   assert.ok(moved / vessels < (aligned / vessels) / 3, `moved 12 px: ${(moved / vessels).toFixed(1)} against ${(aligned / vessels).toFixed(1)} in place`);
   assert.ok(touching > 0, 'some vessels are cut by tile borders');
 });

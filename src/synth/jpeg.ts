@@ -1,0 +1,123 @@
+/**
+ * The scanner's JPEG compression, simulated: real WSIs are stored as JPEG tiles (Aperio scanners
+ * write quality 70 by default), and the competition's tiles carry its traces: 8x8 blocks whose
+ * borders show in the pixel differences, chroma at half resolution, fine texture quantised
+ * away. `jpegRoundTrip` puts an RGB image through baseline JPEG's lossy steps (JFIF YCbCr,
+ * 4:2:0 chroma subsampling, 8x8 DCT, the standard quantisation tables scaled for a quality,
+ * triangle-filter chroma upsampling as libjpeg's default decoder does) and back, without
+ * entropy coding (lossless, so it changes nothing).
+ */
+
+/** The standard tables (ITU T.81 Annex K) at quality 50, in row-major order. */
+const LUMA_Q50 = [
+  16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
+  18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+];
+const CHROMA_Q50 = [
+  17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99, 47, 66, 99, 99, 99, 99, 99, 99,
+  ...new Array<number>(32).fill(99),
+];
+
+/** A table scaled for `quality` 1..100 as libjpeg does (50: as is; 100: all ones). */
+function scaledTable(base: readonly number[], quality: number): Float64Array {
+  const q = Math.min(100, Math.max(1, Math.round(quality)));
+  const scale = q < 50 ? 5000 / q : 200 - 2 * q;
+  return Float64Array.from(base, (v) => Math.min(255, Math.max(1, Math.floor((v * scale + 50) / 100))));
+}
+
+/** The orthonormal 8-point DCT-II basis: C[u * 8 + x] (JPEG's transform is this, in 2-D). */
+const BASIS = (() => {
+  const c = new Float64Array(64);
+  for (let u = 0; u < 8; u++) for (let x = 0; x < 8; x++) c[u * 8 + x] = (u === 0 ? Math.SQRT1_2 : 1) * 0.5 * Math.cos(((2 * x + 1) * u * Math.PI) / 16);
+  return c;
+})();
+
+/** Quantise one 8x8 block in place: DCT, round to the table's steps, inverse DCT. */
+function quantiseBlock(block: Float64Array, table: Float64Array, tmp: Float64Array): void {
+  // Forward: rows then columns.
+  for (let y = 0; y < 8; y++) for (let u = 0; u < 8; u++) {
+    let s = 0;
+    for (let x = 0; x < 8; x++) s += BASIS[u * 8 + x]! * block[y * 8 + x]!;
+    tmp[y * 8 + u] = s;
+  }
+  for (let v = 0; v < 8; v++) for (let u = 0; u < 8; u++) {
+    let s = 0;
+    for (let y = 0; y < 8; y++) s += BASIS[v * 8 + y]! * tmp[y * 8 + u]!;
+    const q = table[v * 8 + u]!;
+    block[v * 8 + u] = Math.round(s / q) * q;
+  }
+  // Inverse: columns then rows.
+  for (let y = 0; y < 8; y++) for (let u = 0; u < 8; u++) {
+    let s = 0;
+    for (let v = 0; v < 8; v++) s += BASIS[v * 8 + y]! * block[v * 8 + u]!;
+    tmp[y * 8 + u] = s;
+  }
+  for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) {
+    let s = 0;
+    for (let u = 0; u < 8; u++) s += BASIS[u * 8 + x]! * tmp[y * 8 + u]!;
+    block[y * 8 + x] = s;
+  }
+}
+
+/** Quantise a w x h plane (w, h multiples of 8) block by block, values level-shifted by 128. */
+function quantisePlane(plane: Float64Array, w: number, h: number, table: Float64Array): void {
+  const block = new Float64Array(64), tmp = new Float64Array(64);
+  for (let by = 0; by < h; by += 8) {
+    for (let bx = 0; bx < w; bx += 8) {
+      for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) block[y * 8 + x] = plane[(by + y) * w + bx + x]! - 128;
+      quantiseBlock(block, table, tmp);
+      for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) plane[(by + y) * w + bx + x] = block[y * 8 + x]! + 128;
+    }
+  }
+}
+
+const clampByte = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : Math.round(v));
+
+/**
+ * The image as a JPEG decoder would return it after encoding at `quality` (1..100). Width and
+ * height must be multiples of 16 (the 4:2:0 block grid starts at the image's corner).
+ */
+export function jpegRoundTrip(rgb: Uint8Array, width: number, height: number, quality: number): Uint8Array {
+  if (width % 16 || height % 16) throw new Error(`jpegRoundTrip: ${width}x${height} is not a multiple of 16`);
+  const n = width * height, cw = width / 2, ch = height / 2;
+  const Y = new Float64Array(n), Cb = new Float64Array(cw * ch), Cr = new Float64Array(cw * ch);
+  for (let p = 0; p < n; p++) {
+    const r = rgb[p * 3]!, g = rgb[p * 3 + 1]!, b = rgb[p * 3 + 2]!;
+    Y[p] = 0.299 * r + 0.587 * g + 0.114 * b;
+  }
+  // Chroma: each 2x2 block's mean.
+  for (let y = 0; y < ch; y++) {
+    for (let x = 0; x < cw; x++) {
+      let cb = 0, cr = 0;
+      for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) {
+        const p = (2 * y + dy) * width + 2 * x + dx;
+        const r = rgb[p * 3]!, g = rgb[p * 3 + 1]!, b = rgb[p * 3 + 2]!;
+        cb += -0.168736 * r - 0.331264 * g + 0.5 * b;
+        cr += 0.5 * r - 0.418688 * g - 0.081312 * b;
+      }
+      Cb[y * cw + x] = cb / 4 + 128;
+      Cr[y * cw + x] = cr / 4 + 128;
+    }
+  }
+  quantisePlane(Y, width, height, scaledTable(LUMA_Q50, quality));
+  const chroma = scaledTable(CHROMA_Q50, quality);
+  quantisePlane(Cb, cw, ch, chroma);
+  quantisePlane(Cr, cw, ch, chroma);
+  const out = new Uint8Array(n * 3);
+  // Triangle-filter upsampling: each output pixel mixes its chroma sample (3/4) with the next
+  // one towards it (1/4) along each axis.
+  const at = (plane: Float64Array, x: number, y: number) => plane[Math.min(ch - 1, Math.max(0, y)) * cw + Math.min(cw - 1, Math.max(0, x))]!;
+  for (let y = 0; y < height; y++) {
+    const sy = y >> 1, ny = y & 1 ? sy + 1 : sy - 1;
+    for (let x = 0; x < width; x++) {
+      const sx = x >> 1, nx = x & 1 ? sx + 1 : sx - 1;
+      const up = (plane: Float64Array) => 0.5625 * at(plane, sx, sy) + 0.1875 * (at(plane, nx, sy) + at(plane, sx, ny)) + 0.0625 * at(plane, nx, ny);
+      const p = y * width + x;
+      const yy = Y[p]!, cb = up(Cb) - 128, cr = up(Cr) - 128;
+      out[p * 3] = clampByte(yy + 1.402 * cr);
+      out[p * 3 + 1] = clampByte(yy - 0.344136 * cb - 0.714136 * cr);
+      out[p * 3 + 2] = clampByte(yy + 1.772 * cb);
+    }
+  }
+  return out;
+}

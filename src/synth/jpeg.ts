@@ -71,6 +71,27 @@ function quantisePlane(plane: Float64Array, w: number, h: number, table: Float64
   }
 }
 
+/**
+ * A half-resolution plane at full resolution by libjpeg's triangle filter: each output pixel
+ * mixes its own sample (3/4) with the next one towards it (1/4) along each axis.
+ */
+function upsample(plane: Float64Array, cw: number, ch: number): Float64Array {
+  const w = cw * 2, h = ch * 2;
+  const rows = new Float64Array(cw * h); // vertical pass
+  for (let y = 0; y < h; y++) {
+    const sy = y >> 1, ny = Math.min(ch - 1, Math.max(0, y & 1 ? sy + 1 : sy - 1));
+    for (let x = 0; x < cw; x++) rows[y * cw + x] = 0.75 * plane[sy * cw + x]! + 0.25 * plane[ny * cw + x]!;
+  }
+  const out = new Float64Array(w * h); // horizontal pass
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const sx = x >> 1, nx = Math.min(cw - 1, Math.max(0, x & 1 ? sx + 1 : sx - 1));
+      out[y * w + x] = 0.75 * rows[y * cw + sx]! + 0.25 * rows[y * cw + nx]!;
+    }
+  }
+  return out;
+}
+
 const clampByte = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : Math.round(v));
 
 /**
@@ -103,21 +124,13 @@ export function jpegRoundTrip(rgb: Uint8Array, width: number, height: number, qu
   const chroma = scaledTable(CHROMA_Q50, quality);
   quantisePlane(Cb, cw, ch, chroma);
   quantisePlane(Cr, cw, ch, chroma);
+  const cbFull = upsample(Cb, cw, ch), crFull = upsample(Cr, cw, ch);
   const out = new Uint8Array(n * 3);
-  // Triangle-filter upsampling: each output pixel mixes its chroma sample (3/4) with the next
-  // one towards it (1/4) along each axis.
-  const at = (plane: Float64Array, x: number, y: number) => plane[Math.min(ch - 1, Math.max(0, y)) * cw + Math.min(cw - 1, Math.max(0, x))]!;
-  for (let y = 0; y < height; y++) {
-    const sy = y >> 1, ny = y & 1 ? sy + 1 : sy - 1;
-    for (let x = 0; x < width; x++) {
-      const sx = x >> 1, nx = x & 1 ? sx + 1 : sx - 1;
-      const up = (plane: Float64Array) => 0.5625 * at(plane, sx, sy) + 0.1875 * (at(plane, nx, sy) + at(plane, sx, ny)) + 0.0625 * at(plane, nx, ny);
-      const p = y * width + x;
-      const yy = Y[p]!, cb = up(Cb) - 128, cr = up(Cr) - 128;
-      out[p * 3] = clampByte(yy + 1.402 * cr);
-      out[p * 3 + 1] = clampByte(yy - 0.344136 * cb - 0.714136 * cr);
-      out[p * 3 + 2] = clampByte(yy + 1.772 * cb);
-    }
+  for (let p = 0; p < n; p++) {
+    const yy = Y[p]!, cb = cbFull[p]! - 128, cr = crFull[p]! - 128;
+    out[p * 3] = clampByte(yy + 1.402 * cr);
+    out[p * 3 + 1] = clampByte(yy - 0.344136 * cb - 0.714136 * cr);
+    out[p * 3 + 2] = clampByte(yy + 1.772 * cb);
   }
   return out;
 }

@@ -265,7 +265,7 @@ function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0
       const phi = rng.uniform(0, 2 * Math.PI);
       const rr = t.lumen + (1.02 - t.lumen) * Math.sqrt(rng.uniform(0.15, 1));
       const u = t.a * rr * Math.cos(phi), v = t.b * rr * Math.sin(phi);
-      const r = t.vesicular ? rng.uniform(4.5, 6) : rng.uniform(3.8, 5.4);
+      const r = t.vesicular ? rng.uniform(5, 7) : rng.uniform(4.2, 6);
       nucleus(canvas, { x: t.cx + u * cos - v * sin, y: t.cy + u * sin + v * cos, len: r, wid: r * rng.uniform(0.75, 1), angle: rng.uniform(0, Math.PI) }, x0, y0, pal, fine, own, style);
     }
     if (lumenCount[k]! > 60) {

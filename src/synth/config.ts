@@ -17,7 +17,7 @@ export const appearanceSchema = z.object({
   ambiguousRate: z.number().min(0).max(1).default(0.08).describe('share of vessels that are collapsed and faint (experts label them unsure)'),
   glomeruliPerTile: z.number().min(0).default(0.25).describe('mean glomeruli per tile area'),
   glass: z.number().min(0).max(0.5).default(0.04).describe('share of each WSI\'s area that is bare glass (section edges and tears); no object is placed near it'),
-  grain: z.number().min(0).default(1.6).describe('contrast of the fine texture: cytoplasm granules, interstitial fibres, lumen froth'),
+  grain: z.number().min(0).default(1.6).describe('contrast of the fine texture: cytoplasm granules, interstitial fibres, lumen debris'),
   blur: z.number().min(0).max(3).default(1).describe('scanner blur: passes of a [1 2 1]/4 filter (a fraction: one weaker pass)'),
   noise: z.number().min(0).default(0.8).describe('sensor noise, standard deviation in grey levels'),
   jpegQuality: z.number().int().min(0).max(100).default(70).describe('quality of the scanner\'s JPEG compression the tiles go through (Aperio\'s default 70); 0: none'),

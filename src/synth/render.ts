@@ -64,9 +64,9 @@ interface Fields {
   fine: Float32Array;
   /** Texture at 4 px: membrane thickness, ragged edges. */
   texture: Float32Array;
-  /** Lumen outlines and the froth inside them (7 px). */
+  /** Lumen outlines, the debris inside them, mottling of the cytoplasm (7 px). */
   medium: Float32Array;
-  /** Width of the interstitium between tubules (40 px). */
+  /** Width of the interstitium between tubules, and where lumens hold debris (40 px). */
   gap: Float32Array;
   /** Fibres of the interstitium: streaks in two directions, blended over the WSI, times `grain`. */
   fibre: Float32Array;
@@ -600,7 +600,8 @@ function colourMap(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfi
 /**
  * Render the tile whose upper-left corner is (x0, y0) in its WSI: painted, then coloured by the
  * WSI's colour map, with brightness and contrast drifting slowly over the WSI as the real
- * WSI's tiles do (smooth fields, so neighbouring tiles join).
+ * WSI's tiles do (smooth fields, so neighbouring tiles join), sensor noise added, and through
+ * the scanner's JPEG compression.
  */
 export function renderTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, x0: number, y0: number): RenderedTile {
   const { px, truth, lumens } = paintTile(world, stain, appearance, x0, y0);

@@ -113,7 +113,7 @@ function tileFields(world: WsiWorld, appearance: AppearanceConfig, x0: number, y
   };
 }
 
-/** A round white vacuole with a soft pale rim, painted only where `allowed(p)`. */
+/** A round white vacuole with a soft edge, painted only where `allowed(p)`. */
 function vacuole(canvas: Canvas, cx: number, cy: number, r: number, pal: Palette, allowed: (p: number) => boolean): void {
   for (let y = Math.max(0, Math.floor(cy - r)); y <= Math.min(S - 1, Math.ceil(cy + r)); y++) {
     for (let x = Math.max(0, Math.floor(cx - r)); x <= Math.min(S - 1, Math.ceil(cx + r)); x++) {

@@ -192,7 +192,7 @@ export class WsiWorld {
     // Tubules fill the rest on a jittered grid. Real tubules crowd right up to the capillaries
     // between them, so a vessel or glomerulus near a tubule cuts it (render.ts keeps their
     // outlines clear) rather than shrinking it; only one near its centre shrinks it, to twice
-    // the room left (a tubule with under 16 px of room is dropped). A few grid places stay
+    // the room left (dropped where that leaves it under 16 px). A few grid places stay
     // empty (wider interstitium).
     const rng = Rng.of(this.seed, this.wsi, cx, cy, 2);
     const tubules: Tubule[] = [];

@@ -96,8 +96,11 @@ function tileFields(world: WsiWorld, appearance: AppearanceConfig, x0: number, y
   // The grain's contrast drifts over the WSI (0.55x-1.45x), as the real tiles' texture does.
   const drift = valueNoiseField(f(19), x0, y0, 900);
   const fine = valueNoiseField(f(12), x0, y0, 3);
-  for (let p = 0; p < fine.length; p++) fine[p]! *= appearance.grain * (1 + 0.45 * drift[p]!);
-  for (let p = 0; p < fibre.length; p++) fibre[p]! *= appearance.grain * (1 + 0.45 * drift[p]!);
+  for (let p = 0; p < fine.length; p++) {
+    const grain = appearance.grain * (1 + 0.45 * drift[p]!);
+    fine[p]! *= grain;
+    fibre[p]! *= grain;
+  }
   // Fibrosis: patches of the WSI where the interstitium widens (up to 11 px each side).
   const fibrosis = valueNoiseField(f(20), x0, y0, 700);
   for (let p = 0; p < fibrosis.length; p++) fibrosis[p] = Math.max(0, fibrosis[p]! - 0.3) * 16;
@@ -113,27 +116,21 @@ function tileFields(world: WsiWorld, appearance: AppearanceConfig, x0: number, y
   };
 }
 
-/** A round white vacuole with a soft edge, painted only where `allowed(p)`. */
-function vacuole(canvas: Canvas, cx: number, cy: number, r: number, pal: Palette, allowed: (p: number) => boolean): void {
-  for (let y = Math.max(0, Math.floor(cy - r)); y <= Math.min(S - 1, Math.ceil(cy + r)); y++) {
-    for (let x = Math.max(0, Math.floor(cx - r)); x <= Math.min(S - 1, Math.ceil(cx + r)); x++) {
-      const p = y * S + x;
-      const d = Math.hypot(x - cx, y - cy) / r;
-      if (d > 1 || !allowed(p)) continue;
-      canvas.set(p, pal.glass, d > 0.7 ? (1 - d) / 0.3 : 1);
-    }
-  }
-}
-
-function disc(canvas: Canvas, cx: number, cy: number, r: number, colour: Rgb, rim?: Rgb): void {
+/**
+ * A round disc of `colour` (with a `rim` colour beyond 0.65 r), its outer `edge` of the radius
+ * fading out; painted only where `allowed(p)`.
+ */
+function disc(canvas: Canvas, cx: number, cy: number, r: number, colour: Rgb, opts: { rim?: Rgb; edge?: number; allowed?: (p: number) => boolean } = {}): void {
+  const { rim, edge = 0.2, allowed } = opts;
   const x0 = Math.max(0, Math.floor(cx - r)), x1 = Math.min(S - 1, Math.ceil(cx + r));
   const y0 = Math.max(0, Math.floor(cy - r)), y1 = Math.min(S - 1, Math.ceil(cy + r));
   for (let y = y0; y <= y1; y++) {
     for (let x = x0; x <= x1; x++) {
+      const p = y * S + x;
       const d = Math.hypot(x - cx, y - cy) / r;
-      if (d > 1) continue;
+      if (d > 1 || (allowed && !allowed(p))) continue;
       const c = rim && d > 0.65 ? rim : colour;
-      canvas.set(y * S + x, c, d > 0.8 ? (1 - d) * 5 : 1);
+      canvas.set(p, c, d > 1 - edge ? (1 - d) / edge : 1);
     }
   }
 }
@@ -259,7 +256,7 @@ function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0
       const phi = rng.uniform(0, 2 * Math.PI);
       const rr = t.lumen + (0.9 - t.lumen) * rng.uniform(0.1, 1);
       const u = t.a * rr * Math.cos(phi), v = t.b * rr * Math.sin(phi);
-      vacuole(canvas, t.cx + u * cos - v * sin - x0, t.cy + u * sin + v * cos - y0, rng.uniform(2.5, 7), pal, own);
+      disc(canvas, t.cx + u * cos - v * sin - x0, t.cy + u * sin + v * cos - y0, rng.uniform(2.5, 7), pal.glass, { edge: 0.3, allowed: own });
     }
     for (let j = 0; j < n; j++) {
       const phi = rng.uniform(0, 2 * Math.PI);
@@ -470,7 +467,7 @@ function paintVessel(canvas: Canvas, v: Vessel, shape: VesselShape, x0: number, 
     for (let tries = 0; tries < 20; tries++) {
       const qx = rng.int(0, w - 1), qy = rng.int(0, h - 1);
       if (depth[qy * w + qx]! <= wall + 1) continue;
-      disc(canvas, qx + lx0, qy + ly0, rng.uniform(2.8, 3.6), pal.blood, rim);
+      disc(canvas, qx + lx0, qy + ly0, rng.uniform(2.8, 3.6), pal.blood, { rim });
       break;
     }
   }

@@ -1,5 +1,5 @@
 /**
- * npm run bench:saved-convs [-- --size full --imgsz 256 --batch 4 --rounds 8 --save Infinity,2048,0]
+ * npm run bench:saved-convs [-- --size full --imgsz 256 --batch 4 --rounds 8 --save Infinity,2048,512]
  * — the onnx engine's training step (forward, our loss, backward; batch 4 of fixed random
  * images with eight elliptical targets each, as bench:engine) with the forward saving the
  * convolutions of at least N multiply-adds per output for the backward (`SAVE_CONV_MACS`;
@@ -13,7 +13,7 @@ import { stepTargets } from './step-targets.ts';
 const argOf = (name: string, def: string) => { const k = process.argv.indexOf(name); return k > 0 ? process.argv[k + 1]! : def; };
 const size = argOf('--size', 'full'), px = Number(argOf('--imgsz', '256')), batch = Number(argOf('--batch', '4'));
 const rounds = Number(argOf('--rounds', '8'));
-const macs = argOf('--save', 'Infinity,2048,0').split(',').map(Number);
+const macs = argOf('--save', 'Infinity,2048,512').split(',').map(Number);
 const { tf, setupBackend } = await import('../src/engine/backend.ts');
 await setupBackend('wasm', { quiet: true });
 const { buildYolov7Seg, modelConfig } = await import('../src/model/yolov7seg.ts');

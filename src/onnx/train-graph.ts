@@ -54,12 +54,16 @@ export function weightSpecs(graph: Graph): WeightSpec[] {
  * A convolution is saved by the forward model when it costs at least this many multiply-adds
  * per output value (input channels x k x k); cheaper ones are recomputed in the backward model.
  * Carrying an output out of onnxruntime and back costs about what recomputing a convolution of
- * ~2,000 multiply-adds per value does (measured with bench:saved-convs: saving every
- * convolution made w0.125 at 640 px 1.14x slower; saving these made the full model's step
- * 0.87x-1.0x, within the noise). So only the full width's widest layers are saved; the tiny and
- * w0.125 graphs have none this wide. `VASCSEG_SAVE_CONV_MACS` overrides it (Infinity: none).
+ * a few hundred multiply-adds per value does. Measured with bench:saved-convs (full model,
+ * batch 4, engines interleaved; an identical engine measured 0.94x-1.03x of itself): saving
+ * from 512 up against from 2,048 up, 0.90x, 0.91x and 0.93x at 256 px (1,643 / 1,608 against
+ * 1,835 / 1,728 ms), and at 640 px, in alternating processes, 8,332 / 9,187 against 9,255 /
+ * 10,001 ms (0.90x, 0.92x) for 90 MB more peak RSS (10.76 GB against 10.67); saving every
+ * convolution, the 1x1s of 16-64 input channels included, made w0.125 at 640 px 1.14x slower.
+ * The full width saves 77 convolutions at this threshold (133 MiB at 256 px, 832 at 640); tiny
+ * and w0.125 only five. `VASCSEG_SAVE_CONV_MACS` overrides it (Infinity: none).
  */
-export const SAVE_CONV_MACS = Number(process.env.VASCSEG_SAVE_CONV_MACS ?? 2048);
+export const SAVE_CONV_MACS = Number(process.env.VASCSEG_SAVE_CONV_MACS ?? 512);
 
 /** The convolution outputs (NCHW) the forward model saves and the backward model takes. */
 export function savedConvs(graph: Graph, shape: TrainGraphShape, saveMacs = SAVE_CONV_MACS): { name: string; dims: number[] }[] {
@@ -75,12 +79,27 @@ export interface ConvShape {
 }
 
 /**
+ * Whether a weight gradient contracts batch and pixels in one GEMM (`dy` as [CO, N hw] times the
+ * patches as [N hw, K], after transposing both) rather than one GEMM per image summed over the
+ * batch. Per image, a map of few pixels is a short contraction making a wide weight-sized
+ * partial per image. Measured with bench:weight-grad (batch 4, 2 threads, folded against per
+ * image): maps of 8x8 0.50x-0.79x (four shapes), 16x16 0.58x-1.03x (five runs of three shapes),
+ * 20x20 1.07x and 1.46x, 32x32 and larger 1.14x-1.49x (one stride-2 layer 0.98x). So maps of at
+ * most 256 pixels fold: at 256 px the strides 16 and 32, at 640 px none.
+ */
+export const FOLD_MAX_PIXELS = 256;
+export function foldsBatch(c: ConvShape): boolean {
+  return c.batch > 1 && c.hw <= FOLD_MAX_PIXELS;
+}
+
+/**
  * The weight gradient of a convolution of input `x` [N, C1, H, W] given its output gradient `dy`
  * [N, CO, h, w]: patches of the input (im2col as a grouped one-hot conv; a 1x1 stride-1 conv's
- * input is its own patches), then per-image GEMMs summed over the batch. Returns dW [CO, C1, k, k].
- * `int64` makes an int64 constant (the caller's, so constants can be shared).
+ * input is its own patches), then GEMMs over the pixels and the batch (`foldsBatch` picks the
+ * form; `fold` forces one). Returns dW [CO, C1, k, k]. `int64` makes an int64 constant (the
+ * caller's, so constants can be shared).
  */
-export function im2colWeightGrad(b: OnnxBuilder, int64: (values: number[]) => string, x: string, dy: string, c: ConvShape): string {
+export function im2colWeightGrad(b: OnnxBuilder, int64: (values: number[]) => string, x: string, dy: string, c: ConvShape, fold = foldsBatch(c)): string {
   const kk = c.k * c.k;
   let patches: string;
   if (c.k === 1 && c.s === 1) {
@@ -93,8 +112,14 @@ export function im2colWeightGrad(b: OnnxBuilder, int64: (values: number[]) => st
     patches = b.op('Reshape', [cols, int64([c.batch, c.c1 * kk, c.hw])]);
   }
   const dyFlat = b.op('Reshape', [dy, int64([c.batch, c.co, c.hw])]);
+  const dwShape = int64([c.co, c.c1, c.k, c.k]);
+  if (fold) {
+    const dyRows = b.op('Reshape', [b.op('Transpose', [dyFlat], { perm: [1, 0, 2] }), int64([c.co, c.batch * c.hw])]);
+    const patchRows = b.op('Reshape', [b.op('Transpose', [patches], { perm: [0, 2, 1] }), int64([c.batch * c.hw, c.c1 * kk])]);
+    return b.op('Reshape', [b.op('MatMul', [dyRows, patchRows]), dwShape], {}, `${c.name}.dw`);
+  }
   const perImage = b.op('MatMul', [dyFlat, b.op('Transpose', [patches], { perm: [0, 2, 1] })]);
-  return b.op('Reshape', [b.op('ReduceSum', [perImage, int64([0])], { keepdims: 0 }), int64([c.co, c.c1, c.k, c.k])], {}, `${c.name}.dw`);
+  return b.op('Reshape', [b.op('ReduceSum', [perImage, int64([0])], { keepdims: 0 }), dwShape], {}, `${c.name}.dw`);
 }
 
 interface Saved {

@@ -60,6 +60,8 @@ export class OnnxTrainEngine implements TrainEngine {
           // 942 / 912 against 885 / 875). Without the arena too, every step pays its page faults (18 s).
           enableMemPattern: false,
           extra: { session: { intra_op: { allow_spinning: '0' } } },
+          // VASCSEG_ORT_PROFILE=PREFIX: onnxruntime writes each session's per-node trace to PREFIX*.json (bench:profile reads them).
+          ...(process.env.VASCSEG_ORT_PROFILE ? { enableProfiling: true, profileFilePrefix: process.env.VASCSEG_ORT_PROFILE } : {}),
         };
         const forward = await api.InferenceSession.create(forwardTrainingModel(this.graph, shape, this.saveConvMacs), options);
         const fetches: Sessions['fetches'] = {};

@@ -7,7 +7,8 @@ import { GraphBuilder, type Graph, type Padding } from '../../src/model/graph.ts
 import { buildYolov7Seg, modelConfig } from '../../src/model/yolov7seg.ts';
 import { TfModel } from '../../src/model/tfjs.ts';
 import { loadCheckpoint } from '../../src/model/checkpoint.ts';
-import { backwardModel, forwardTrainingModel, savedConvs, weightSpecs, OUTPUT_NAMES } from '../../src/onnx/train-graph.ts';
+import { backwardModel, foldsBatch, forwardTrainingModel, im2colWeightGrad, savedConvs, weightSpecs, OUTPUT_NAMES } from '../../src/onnx/train-graph.ts';
+import { OnnxBuilder } from '../../src/onnx/builder.ts';
 import { DEFAULT_TRAIN, train } from '../../src/train/trainer.ts';
 import { NO_AUGMENT } from '../../src/train/data.ts';
 import { generateDataset } from '../../src/synth/generate.ts';
@@ -99,6 +100,45 @@ for (const [name, rule] of rules) {
     });
   }
 }
+
+/** dW of a convolution in float64, straight from the definition: sum over n, y, x of dy * the input under the kernel. */
+function naiveWeightGrad(x: Float32Array, dy: Float32Array, n: number, c1: number, co: number, H: number, k: number, s: number, p: number, h: number): Float64Array {
+  const dw = new Float64Array(co * c1 * k * k);
+  for (let b = 0; b < n; b++) for (let o = 0; o < co; o++) for (let c = 0; c < c1; c++) for (let u = 0; u < k; u++) for (let v = 0; v < k; v++) {
+    let sum = 0;
+    for (let y = 0; y < h; y++) for (let xx = 0; xx < h; xx++) {
+      const iy = y * s + u - p, ix = xx * s + v - p;
+      if (iy >= 0 && iy < H && ix >= 0 && ix < H) sum += dy[((b * co + o) * h + y) * h + xx]! * x[((b * c1 + c) * H + iy) * H + ix]!;
+    }
+    dw[((o * c1 + c) * k + u) * k + v]! += sum;
+  }
+  return dw;
+}
+
+test('conv weight gradient: per image and with the batch folded into one GEMM, both equal to the definition', async () => {
+  const rnd = (len: number, seed: number) => { const a = new Float32Array(len); let v = seed; for (let i = 0; i < len; i++) { v = (v * 1103515245 + 12345) >>> 0; a[i] = v / 2 ** 32 - 0.5; } return a; };
+  for (const [n, c1, co, H, k, s] of [[3, 4, 5, 9, 3, 1], [3, 4, 6, 9, 3, 2], [2, 6, 3, 8, 1, 1], [1, 3, 4, 7, 3, 1]] as const) {
+    const p = (k - 1) / 2, h = Math.floor((H + 2 * p - k) / s) + 1;
+    const xs = rnd(n * c1 * H * H, 3), dys = rnd(n * co * h * h, 5);
+    const want = naiveWeightGrad(xs, dys, n, c1, co, H, k, s, p, h);
+    const conv = { name: 'l', batch: n, c1, co, k, s, pads: [p, p, p, p] as [number, number, number, number], hw: h * h };
+    for (const fold of [false, true]) {
+      const b = new OnnxBuilder();
+      const x = b.input('x', [n, c1, H, H]), dy = b.input('dy', [n, co, h, h]);
+      b.node('Identity', [im2colWeightGrad(b, (v) => b.int64('c', v), x, dy, conv, fold)], {}, ['dw']);
+      b.output('dw', [co, c1, k, k]);
+      const session = await ort.InferenceSession.create(b.encode('dw'));
+      const got = (await session.run({ x: new ort.Tensor('float32', xs, [n, c1, H, H]), dy: new ort.Tensor('float32', dys, [n, co, h, h]) })).dw!.data as Float32Array;
+      assert.equal(got.length, want.length);
+      const worst = Math.max(...want.map((w, i) => Math.abs(w - got[i]!)));
+      assert.ok(worst < 1e-5, `n${n} c1 ${c1} co ${co} ${H}px k${k} s${s} ${fold ? 'folded' : 'per image'}: max abs error ${worst}`);
+    }
+  }
+  // The rule folds the small maps of a batch only.
+  assert.equal(foldsBatch({ name: 'a', batch: 4, c1: 512, co: 512, k: 3, s: 1, pads: [1, 1, 1, 1], hw: 64 }), true);
+  assert.equal(foldsBatch({ name: 'a', batch: 4, c1: 64, co: 64, k: 3, s: 1, pads: [1, 1, 1, 1], hw: 4096 }), false);
+  assert.equal(foldsBatch({ name: 'a', batch: 1, c1: 512, co: 512, k: 3, s: 1, pads: [1, 1, 1, 1], hw: 64 }), false);
+});
 
 test('ONNX backward rule matches tfjs autograd: conv 3x3 stride 2 with the SAME padding of older checkpoints', async () => {
   const { rel, forward } = await compare(ruleGraph((g, x) => g.conv(x, 6, 3, 2, 'r'), 'same'), 2, 32, 3, 0);

@@ -1,0 +1,58 @@
+/**
+ * npm run bench:profile [-- --size full --imgsz 256 --batch 4 --steps 3]
+ * — where the onnx engine's training step spends its time inside onnxruntime: the forward and
+ * backward graphs of `--steps` steps (after one untimed warm-up step) profiled by onnxruntime
+ * itself (`VASCSEG_ORT_PROFILE`), node times summed per op type and per graph, with the share
+ * of each graph's total. Batch of fixed random images with eight elliptical targets each, as
+ * bench:engine.
+ */
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { stepTargets } from './step-targets.ts';
+
+const argOf = (name: string, def: string) => { const k = process.argv.indexOf(name); return k > 0 ? process.argv[k + 1]! : def; };
+const size = argOf('--size', 'full'), px = Number(argOf('--imgsz', '256')), batch = Number(argOf('--batch', '4'));
+const steps = Number(argOf('--steps', '3'));
+const dir = await mkdtemp(join(tmpdir(), 'vascseg-profile-'));
+process.env.VASCSEG_ORT_PROFILE = join(dir, 'session');
+const { tf, setupBackend } = await import('../src/engine/backend.ts');
+await setupBackend('wasm', { quiet: true });
+const { buildYolov7Seg, modelConfig } = await import('../src/model/yolov7seg.ts');
+const { TfModel } = await import('../src/model/tfjs.ts');
+const { OnnxTrainEngine } = await import('../src/train/onnx-engine.ts');
+const { plainWeights } = await import('../src/train/weights.ts');
+const { lossOnArrays, defaultHyp } = await import('../src/train/loss.ts');
+const config = modelConfig(size);
+const graph = buildYolov7Seg(config);
+const model = new TfModel(graph, config, 0);
+const weights = plainWeights(model);
+const { targets, masks } = stepTargets(batch, px);
+const hyp = defaultHyp(3, px);
+const x = tf.randomUniform([batch, px, px, 3], 0, 1, 'float32', 7) as import('../src/engine/backend.ts').tf.Tensor4D;
+const engine = new OnnxTrainEngine(graph, px, 2);
+for (let s = 0; s <= steps; s++) await engine.step(weights, x, (out) => lossOnArrays(out, { targets, masks }, config, hyp));
+await engine.dispose();
+
+interface TraceEvent { cat: string; name: string; dur: number; args?: { op_name?: string } }
+const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
+// Sessions are created forward first, so the older file is the forward graph's.
+for (const [k, file] of files.entries()) {
+  const events = JSON.parse(await readFile(join(dir, file), 'utf8')) as TraceEvent[];
+  const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run');
+  // Skip the warm-up run: node events after the first model_run ends.
+  const nodes = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
+  const perRun = nodes.length / runs.length;
+  const timed = nodes.slice(perRun);
+  const byOp = new Map<string, number>();
+  // Op type and the role its node's name gives (`layer.im2col`, `layer.dx`, ...: the builder's hints).
+  const role = (e: TraceEvent) => `${e.args?.op_name ?? '?'} ${e.name.replace(/_kernel_time$/, '').replace(/^.*\./, '.').replace(/\/.*$/, '').replace(/_\d+$/, '')}`;
+  for (const e of timed) byOp.set(role(e), (byOp.get(role(e)) ?? 0) + e.dur);
+  const total = [...byOp.values()].reduce((a, b) => a + b, 0);
+  const runMs = runs.slice(1).reduce((a, e) => a + e.dur, 0) / 1000 / (runs.length - 1);
+  console.log(`${k === 0 ? 'forward' : 'backward'} graph, ${size} at ${px} px, batch ${batch}: model_run ${runMs.toFixed(0)} ms per step, node time ${(total / 1000 / (runs.length - 1)).toFixed(0)} ms (${perRun} nodes)`);
+  for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, Number(argOf('--top', '16')))) {
+    console.log(`  ${op.padEnd(36)} ${(us / 1000 / (runs.length - 1)).toFixed(1).padStart(8)} ms  ${((100 * us) / total).toFixed(1).padStart(5)}%`);
+  }
+}
+await rm(dir, { recursive: true, force: true });

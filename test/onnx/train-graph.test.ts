@@ -134,10 +134,11 @@ test('conv weight gradient: per image and with the batch folded into one GEMM, b
       assert.ok(worst < 1e-5, `n${n} c1 ${c1} co ${co} ${H}px k${k} s${s} ${fold ? 'folded' : 'per image'}: max abs error ${worst}`);
     }
   }
-  // The rule folds the small maps of a batch only.
+  // The rule folds the small maps of a batch, and only under wide weights.
   assert.equal(foldsBatch({ name: 'a', batch: 4, c1: 512, co: 512, k: 3, s: 1, pads: [1, 1, 1, 1], hw: 64 }), true);
   assert.equal(foldsBatch({ name: 'a', batch: 4, c1: 64, co: 64, k: 3, s: 1, pads: [1, 1, 1, 1], hw: 4096 }), false);
   assert.equal(foldsBatch({ name: 'a', batch: 1, c1: 512, co: 512, k: 3, s: 1, pads: [1, 1, 1, 1], hw: 64 }), false);
+  assert.equal(foldsBatch({ name: 'a', batch: 4, c1: 64, co: 64, k: 3, s: 1, pads: [1, 1, 1, 1], hw: 64 }), false);
 });
 
 test('ONNX backward rule matches tfjs autograd: conv 3x3 stride 2 with the SAME padding of older checkpoints', async () => {

@@ -84,11 +84,11 @@ export interface ConvShape {
  * batch. Per image, a map of few pixels is a short contraction making a wide weight-sized
  * partial per image. Measured with bench:weight-grad (batch 4, 2 threads, folded against per
  * image): maps of 8x8 0.50x-0.79x (four shapes), 16x16 0.58x-1.03x (five runs of three shapes),
- * 20x20 1.07x and 1.46x, 32x32 and larger 1.14x-1.49x (one stride-2 layer 0.98x), all of them
- * weights of 295K-4.7M values. So maps of at most 256 pixels fold (at 256 px the strides 16
+ * 20x20 1.07x and 1.46x, 32x32 and larger 1.14x-1.49x (one stride-2 layer 0.98x); the maps
+ * of 20x20 and less there had weights of 295K-4.7M values. So maps of at most 256 pixels fold (at 256 px the strides 16
  * and 32, at 640 px none), and only weights of at least 2^18 values: the tiny model's (2-74K)
  * gain nothing from it (its demo epochs measured 0.86x-0.98x the img/s folded) and keep the
- * per-image form. `VASCSEG_FOLD_MAX_PIXELS` overrides the pixels (0: none fold).
+ * per-image form. `VASCSEG_FOLD_MAX_PIXELS` (0: none fold) and `VASCSEG_FOLD_MIN_WEIGHTS` override them.
  */
 export const FOLD_MAX_PIXELS = Number(process.env.VASCSEG_FOLD_MAX_PIXELS ?? 256);
 const FOLD_MIN_WEIGHTS = Number(process.env.VASCSEG_FOLD_MIN_WEIGHTS ?? 2 ** 18);

@@ -9,29 +9,17 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { stepTargets } from './step-targets.ts';
+import { stepFixture } from './step-targets.ts';
+import { OnnxTrainEngine } from '../src/train/onnx-engine.ts';
 
 const argOf = (name: string, def: string) => { const k = process.argv.indexOf(name); return k > 0 ? process.argv[k + 1]! : def; };
 const size = argOf('--size', 'full'), px = Number(argOf('--imgsz', '256')), batch = Number(argOf('--batch', '4'));
 const steps = Number(argOf('--steps', '3'));
 const dir = await mkdtemp(join(tmpdir(), 'vascseg-profile-'));
 process.env.VASCSEG_ORT_PROFILE = join(dir, 'session');
-const { tf, setupBackend } = await import('../src/engine/backend.ts');
-await setupBackend('wasm', { quiet: true });
-const { buildYolov7Seg, modelConfig } = await import('../src/model/yolov7seg.ts');
-const { TfModel } = await import('../src/model/tfjs.ts');
-const { OnnxTrainEngine } = await import('../src/train/onnx-engine.ts');
-const { plainWeights } = await import('../src/train/weights.ts');
-const { lossOnArrays, defaultHyp } = await import('../src/train/loss.ts');
-const config = modelConfig(size);
-const graph = buildYolov7Seg(config);
-const model = new TfModel(graph, config, 0);
-const weights = plainWeights(model);
-const { targets, masks } = stepTargets(batch, px);
-const hyp = defaultHyp(3, px);
-const x = tf.randomUniform([batch, px, px, 3], 0, 1, 'float32', 7) as import('../src/engine/backend.ts').tf.Tensor4D;
+const { graph, weights, x, loss } = await stepFixture(size, px, batch);
 const engine = new OnnxTrainEngine(graph, px, 2);
-for (let s = 0; s <= steps; s++) await engine.step(weights, x, (out) => lossOnArrays(out, { targets, masks }, config, hyp));
+for (let s = 0; s <= steps; s++) await engine.step(weights, x, loss);
 await engine.dispose();
 
 interface TraceEvent { cat: string; name: string; dur: number; args?: { op_name?: string } }

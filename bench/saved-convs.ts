@@ -8,32 +8,20 @@
  * one's median and spread, its ratio to the first, and the per-step ratios to the first (their
  * spread is the noise: repeat a value in --save to see it).
  */
-import { stepTargets } from './step-targets.ts';
+import { stepFixture } from './step-targets.ts';
+import { OnnxTrainEngine } from '../src/train/onnx-engine.ts';
 
 const argOf = (name: string, def: string) => { const k = process.argv.indexOf(name); return k > 0 ? process.argv[k + 1]! : def; };
 const size = argOf('--size', 'full'), px = Number(argOf('--imgsz', '256')), batch = Number(argOf('--batch', '4'));
 const rounds = Number(argOf('--rounds', '8'));
 const macs = argOf('--save', 'Infinity,2048,512').split(',').map(Number);
-const { tf, setupBackend } = await import('../src/engine/backend.ts');
-await setupBackend('wasm', { quiet: true });
-const { buildYolov7Seg, modelConfig } = await import('../src/model/yolov7seg.ts');
-const { TfModel } = await import('../src/model/tfjs.ts');
-const { OnnxTrainEngine } = await import('../src/train/onnx-engine.ts');
-const { plainWeights } = await import('../src/train/weights.ts');
-const { lossOnArrays, defaultHyp } = await import('../src/train/loss.ts');
-const config = modelConfig(size);
-const graph = buildYolov7Seg(config);
-const model = new TfModel(graph, config, 0);
-const weights = plainWeights(model);
-const { targets, masks } = stepTargets(batch, px);
-const hyp = defaultHyp(3, px);
-const x = tf.randomUniform([batch, px, px, 3], 0, 1, 'float32', 7) as import('../src/engine/backend.ts').tf.Tensor4D;
+const { graph, weights, x, loss } = await stepFixture(size, px, batch);
 const engines = macs.map((t) => new OnnxTrainEngine(graph, px, 2, t));
 const times = engines.map(() => [] as number[]);
 // Round 0 builds the sessions and warms up: not timed.
 for (let r = 0; r < rounds + 1; r++) for (const [k, e] of engines.entries()) {
   const t = performance.now();
-  await e.step(weights, x, (out) => lossOnArrays(out, { targets, masks }, config, hyp));
+  await e.step(weights, x, loss);
   if (r > 0) times[k]!.push(performance.now() - t);
 }
 const med = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;

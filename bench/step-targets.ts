@@ -16,3 +16,24 @@ export function stepTargets(batch: number, px: number): { targets: { image: numb
   }
   return { targets, masks };
 }
+
+/**
+ * What the onnx engine's step benches train: a `size` model at `px` (seed 0), its plain
+ * weights, a batch of random images (seed 7) and the loss of the fixed targets above.
+ */
+export async function stepFixture(size: string, px: number, batch: number) {
+  const { tf, setupBackend } = await import('../src/engine/backend.ts');
+  await setupBackend('wasm', { quiet: true });
+  const { buildYolov7Seg, modelConfig } = await import('../src/model/yolov7seg.ts');
+  const { TfModel } = await import('../src/model/tfjs.ts');
+  const { plainWeights } = await import('../src/train/weights.ts');
+  const { lossOnArrays, defaultHyp } = await import('../src/train/loss.ts');
+  const config = modelConfig(size);
+  const graph = buildYolov7Seg(config);
+  const weights = plainWeights(new TfModel(graph, config, 0));
+  const { targets, masks } = stepTargets(batch, px);
+  const hyp = defaultHyp(3, px);
+  const x = tf.randomUniform([batch, px, px, 3], 0, 1, 'float32', 7) as import('../src/engine/backend.ts').tf.Tensor4D;
+  const loss: import('../src/train/loss.ts').PlainLossFunction = (out) => lossOnArrays(out, { targets, masks }, config, hyp);
+  return { graph, weights, x, loss };
+}

@@ -1,11 +1,11 @@
 /**
- * npm run bench:weight-grad [-- N C1 CO H K S] — a convolution's weight gradient two exact ways
+ * npm run bench:weight-grad [-- N C1 CO H K S] — a convolution's weight gradient three exact ways
  * on onnxruntime (2 threads): im2col (a grouped one-hot Conv) + batched MatMul + ReduceSum, the
  * training graphs' per-image form, against the same with the batch folded into one GEMM (the
  * form `foldsBatch` picks for deep layers) and against one Conv with batch and channels swapped (x^T [C1, N, H, W]
- * convolved with dy^T [CO, N, h, w] at dilation S). Without arguments, seven layer shapes of
- * the YOLOv7-seg widths at 256 px, batch 4. Prints medians of five interleaved runs, the ratio
- * and the relative difference of the two results.
+ * convolved with dy^T [CO, N, h, w] at dilation S). Without arguments, ten layer shapes of
+ * the YOLOv7-seg widths at 256 px, batch 4. Prints medians of five interleaved runs, the ratios
+ * to the first and the relative difference of each result from the first.
  */
 import { ort } from '../src/infer/runtime.ts';
 import { OnnxBuilder } from '../src/onnx/builder.ts';

@@ -118,8 +118,10 @@ export class AdamW {
    * As torch.optim.AdamW: p -= lr * (m^ / (sqrt(v^) + eps) + wd * p), with m^, v^ the
    * bias-corrected moments, computed as m (1 / c1) / (sqrt(v) (1 / sqrt(c2)) + eps): one
    * square root and one division per weight instead of a square root and three divisions, and
-   * the moments kept in locals rounded as stored (the full model's 37.9M weights: 148-256 ms
-   * against 214-494 in a micro-benchmark, every weight the same bits over four steps).
+   * the moments kept in locals rounded as stored (37.9M random weights: 148-256 ms against
+   * 214-494 in a micro-benchmark). The factors round differently in double precision, so a
+   * float32 result could differ in its last bit; none did there over four steps, nor in a
+   * 2-epoch tiny run (its weights file byte-equal to the division form's).
    */
   step(grads: Arrays, lr: Record<ParamGroup, number>): void {
     this.t++;

@@ -1,5 +1,5 @@
 /**
- * npm run bench:profile [-- --size full --imgsz 256 --batch 4 --steps 3]
+ * npm run bench:profile [-- --size full --imgsz 256 --batch 4 --steps 3 --top 16]
  * — where the onnx engine's training step spends its time inside onnxruntime: the forward and
  * backward graphs of `--steps` steps (after one untimed warm-up step) profiled by onnxruntime
  * itself (`VASCSEG_ORT_PROFILE`), node times summed per op type and per graph, with the share
@@ -14,7 +14,7 @@ import { OnnxTrainEngine } from '../src/train/onnx-engine.ts';
 
 const argOf = (name: string, def: string) => { const k = process.argv.indexOf(name); return k > 0 ? process.argv[k + 1]! : def; };
 const size = argOf('--size', 'full'), px = Number(argOf('--imgsz', '256')), batch = Number(argOf('--batch', '4'));
-const steps = Number(argOf('--steps', '3'));
+const steps = Number(argOf('--steps', '3')), top = Number(argOf('--top', '16'));
 const dir = await mkdtemp(join(tmpdir(), 'vascseg-profile-'));
 process.env.VASCSEG_ORT_PROFILE = join(dir, 'session');
 const { graph, weights, x, loss } = await stepFixture(size, px, batch);
@@ -28,19 +28,20 @@ const files = (await readdir(dir)).filter((f) => f.endsWith('.json')).sort();
 for (const [k, file] of files.entries()) {
   const events = JSON.parse(await readFile(join(dir, file), 'utf8')) as TraceEvent[];
   const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run');
-  // Skip the warm-up run: node events after the first model_run ends.
   const nodes = events.filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
-  const perRun = nodes.length / runs.length;
+  // Every run has the same nodes, in order: the first run's (the warm-up) are left out.
+  const perRun = nodes.length / runs.length, timedRuns = runs.length - 1;
   const timed = nodes.slice(perRun);
+  const msPerRun = (us: number) => us / 1000 / timedRuns;
   const byOp = new Map<string, number>();
   // Op type and the role its node's name gives (`layer.im2col`, `layer.dx`, ...: the builder's hints).
   const role = (e: TraceEvent) => `${e.args?.op_name ?? '?'} ${e.name.replace(/_kernel_time$/, '').replace(/^.*\./, '.').replace(/\/.*$/, '').replace(/_\d+$/, '')}`;
   for (const e of timed) byOp.set(role(e), (byOp.get(role(e)) ?? 0) + e.dur);
   const total = [...byOp.values()].reduce((a, b) => a + b, 0);
-  const runMs = runs.slice(1).reduce((a, e) => a + e.dur, 0) / 1000 / (runs.length - 1);
-  console.log(`${k === 0 ? 'forward' : 'backward'} graph, ${size} at ${px} px, batch ${batch}: model_run ${runMs.toFixed(0)} ms per step, node time ${(total / 1000 / (runs.length - 1)).toFixed(0)} ms (${perRun} nodes)`);
-  for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, Number(argOf('--top', '16')))) {
-    console.log(`  ${op.padEnd(36)} ${(us / 1000 / (runs.length - 1)).toFixed(1).padStart(8)} ms  ${((100 * us) / total).toFixed(1).padStart(5)}%`);
+  const runUs = runs.slice(1).reduce((a, e) => a + e.dur, 0);
+  console.log(`${k === 0 ? 'forward' : 'backward'} graph, ${size} at ${px} px, batch ${batch}: model_run ${msPerRun(runUs).toFixed(0)} ms per step, node time ${msPerRun(total).toFixed(0)} ms (${perRun} nodes)`);
+  for (const [op, us] of [...byOp].sort((a, b) => b[1] - a[1]).slice(0, top)) {
+    console.log(`  ${op.padEnd(36)} ${msPerRun(us).toFixed(1).padStart(8)} ms  ${((100 * us) / total).toFixed(1).padStart(5)}%`);
   }
 }
 await rm(dir, { recursive: true, force: true });

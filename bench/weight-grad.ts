@@ -9,7 +9,7 @@
  */
 import { ort } from '../src/infer/runtime.ts';
 import { OnnxBuilder } from '../src/onnx/builder.ts';
-import { foldsBatch, im2colWeightGrad } from '../src/onnx/train-graph.ts';
+import { foldsBatch, weightGradModel } from '../src/onnx/train-graph.ts';
 const api = await ort();
 type Shape = [n: number, c1: number, co: number, H: number, k: number, s: number];
 const given = process.argv.slice(2).map(Number);
@@ -18,13 +18,6 @@ const shapes: Shape[] = given.length === 6 ? [given as Shape]
 for (const [n, c1, co, H, k, s] of shapes) {
 const p = (k - 1) / 2, h = Math.floor((H + 2 * p - k) / s) + 1;
 const conv = { name: 'l', batch: n, c1, co, k, s, pads: [p, p, p, p] as [number, number, number, number], hw: h * h };
-function im2col(fold: boolean) {
-  const b = new OnnxBuilder();
-  const x = b.input('x', [n, c1, H, H]), dy = b.input('dy', [n, co, h, h]);
-  b.node('Identity', [im2colWeightGrad(b, (v) => b.int64('c', v), x, dy, conv, fold)], {}, ['dw']);
-  b.output('dw', [co, c1, k, k]);
-  return b.encode('a');
-}
 function swapped() {
   const b = new OnnxBuilder();
   const x = b.input('x', [n, c1, H, H]), dy = b.input('dy', [n, co, h, h]);
@@ -38,8 +31,8 @@ function swapped() {
   return b.encode('b');
 }
 const opts = { intraOpNumThreads: 2, graphOptimizationLevel: 'all' as const, enableMemPattern: false };
-const A = await api.InferenceSession.create(im2col(false), opts), B = await api.InferenceSession.create(swapped(), opts);
-const F = await api.InferenceSession.create(im2col(true), opts);
+const A = await api.InferenceSession.create(weightGradModel(conv, H, false), opts), B = await api.InferenceSession.create(swapped(), opts);
+const F = await api.InferenceSession.create(weightGradModel(conv, H, true), opts);
 const rnd = (len: number) => { const a = new Float32Array(len); let v = 7; for (let i = 0; i < len; i++) { v = (v * 1103515245 + 12345) >>> 0; a[i] = v / 2 ** 32 - 0.5; } return a; };
 const feeds = { x: new api.Tensor('float32', rnd(n * c1 * H * H), [n, c1, H, H]), dy: new api.Tensor('float32', rnd(n * co * h * h), [n, co, h, h]) };
 const a = (await A.run(feeds)).dw!.data as Float32Array;

@@ -85,12 +85,13 @@ export interface ConvShape {
  * partial per image. Measured with bench:weight-grad (batch 4, 2 threads, folded against per
  * image): maps of 8x8 0.50x-0.79x (four shapes), 16x16 0.58x-1.03x (five runs of three shapes),
  * 20x20 1.07x and 1.46x, 32x32 and larger 1.14x-1.49x (one stride-2 layer 0.98x); the maps
- * of 20x20 and less there had weights of 295K-4.7M values. So maps of at most 256 pixels fold (at 256 px the strides 16
- * and 32, at 640 px none), and only weights of at least 2^18 values: the tiny model's (2-74K)
- * gain nothing from it (its demo epochs measured 0.86x-0.98x the img/s folded) and keep the
- * per-image form. `VASCSEG_FOLD_MAX_PIXELS` (0: none fold) and `VASCSEG_FOLD_MIN_WEIGHTS` override them.
+ * of 20x20 and less there had weights of 295K-4.7M values. So maps of at most 256 pixels fold
+ * (at 256 px the strides 16 and 32, at 640 px none), and only weights of at least 2^18 values:
+ * the tiny model's (2-74K) gain nothing from it (its demo epochs measured 0.86x-0.98x the img/s
+ * folded) and keep the per-image form. `VASCSEG_FOLD_MAX_PIXELS` (0: none fold) and
+ * `VASCSEG_FOLD_MIN_WEIGHTS` override them.
  */
-export const FOLD_MAX_PIXELS = Number(process.env.VASCSEG_FOLD_MAX_PIXELS ?? 256);
+const FOLD_MAX_PIXELS = Number(process.env.VASCSEG_FOLD_MAX_PIXELS ?? 256);
 const FOLD_MIN_WEIGHTS = Number(process.env.VASCSEG_FOLD_MIN_WEIGHTS ?? 2 ** 18);
 export function foldsBatch(c: ConvShape): boolean {
   return c.batch > 1 && c.hw <= FOLD_MAX_PIXELS && c.co * c.c1 * c.k * c.k >= FOLD_MIN_WEIGHTS;
@@ -124,6 +125,21 @@ export function im2colWeightGrad(b: OnnxBuilder, int64: (values: number[]) => st
   }
   const perImage = b.op('MatMul', [dyFlat, b.op('Transpose', [patches], { perm: [0, 2, 1] })]);
   return b.op('Reshape', [b.op('ReduceSum', [perImage, int64([0])], { keepdims: 0 }), dwShape], {}, `${c.name}.dw`);
+}
+
+/**
+ * One convolution's weight gradient as a model of its own (inputs `x` [N, C1, H, H] and `dy`
+ * [N, CO, h, h], output `dw`), in the form `fold` picks: what bench:weight-grad times and the
+ * tests check against the definition. `c.hw` must be h * h.
+ */
+export function weightGradModel(c: ConvShape, inputSide: number, fold = foldsBatch(c)): Uint8Array {
+  const b = new OnnxBuilder();
+  const side = Math.floor((inputSide + c.pads[0] + c.pads[2] - c.k) / c.s) + 1;
+  if (side * side !== c.hw) throw new Error(`${c.name}: ${inputSide} px in gives ${side}x${side} out, not ${c.hw} pixels`);
+  const x = b.input('x', [c.batch, c.c1, inputSide, inputSide]), dy = b.input('dy', [c.batch, c.co, side, side]);
+  b.node('Identity', [im2colWeightGrad(b, (v) => b.int64('c', v), x, dy, c, fold)], {}, ['dw']);
+  b.output('dw', [c.co, c.c1, c.k, c.k]);
+  return b.encode('weight-grad');
 }
 
 interface Saved {

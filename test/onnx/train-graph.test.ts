@@ -7,8 +7,7 @@ import { GraphBuilder, type Graph, type Padding } from '../../src/model/graph.ts
 import { buildYolov7Seg, modelConfig } from '../../src/model/yolov7seg.ts';
 import { TfModel } from '../../src/model/tfjs.ts';
 import { loadCheckpoint } from '../../src/model/checkpoint.ts';
-import { backwardModel, foldsBatch, forwardTrainingModel, im2colWeightGrad, savedConvs, weightSpecs, OUTPUT_NAMES } from '../../src/onnx/train-graph.ts';
-import { OnnxBuilder } from '../../src/onnx/builder.ts';
+import { backwardModel, foldsBatch, forwardTrainingModel, savedConvs, weightGradModel, weightSpecs, OUTPUT_NAMES } from '../../src/onnx/train-graph.ts';
 import { DEFAULT_TRAIN, train } from '../../src/train/trainer.ts';
 import { NO_AUGMENT } from '../../src/train/data.ts';
 import { generateDataset } from '../../src/synth/generate.ts';
@@ -123,11 +122,7 @@ test('conv weight gradient: per image and with the batch folded into one GEMM, b
     const want = naiveWeightGrad(xs, dys, n, c1, co, H, k, s, p, h);
     const conv = { name: 'l', batch: n, c1, co, k, s, pads: [p, p, p, p] as [number, number, number, number], hw: h * h };
     for (const fold of [false, true]) {
-      const b = new OnnxBuilder();
-      const x = b.input('x', [n, c1, H, H]), dy = b.input('dy', [n, co, h, h]);
-      b.node('Identity', [im2colWeightGrad(b, (v) => b.int64('c', v), x, dy, conv, fold)], {}, ['dw']);
-      b.output('dw', [co, c1, k, k]);
-      const session = await ort.InferenceSession.create(b.encode('dw'));
+      const session = await ort.InferenceSession.create(weightGradModel(conv, H, fold));
       const got = (await session.run({ x: new ort.Tensor('float32', xs, [n, c1, H, H]), dy: new ort.Tensor('float32', dys, [n, co, h, h]) })).dw!.data as Float32Array;
       assert.equal(got.length, want.length);
       const worst = Math.max(...want.map((w, i) => Math.abs(w - got[i]!)));

@@ -1,3 +1,5 @@
+import { adamwStep, addInto, emaStep, scaleBy, sgdStep, sumOfSquares } from './kernels.ts';
+
 /**
  * YOLOv5/7's three parameter groups: conv weights (with weight decay), BN scales and biases
  * (without), each with its own learning rate during warm-up.
@@ -20,7 +22,8 @@ function zerosLike(params: Arrays): Map<string, Float32Array> {
 /**
  * The optimisers, EMA and clipping work on plain Float32Arrays in place: no tfjs op dispatch
  * (an AdamW step was ~2,800 of them, 36-47 ms of a 350 ms tiny step) and no weight-sized
- * allocation per step. Each element is computed in double and rounded once when stored.
+ * allocation per step. Each element is computed in double and rounded once when stored, by
+ * the SIMD kernels of kernels.ts.
  */
 export class Sgd {
   readonly velocity: Map<string, Float32Array>;
@@ -37,13 +40,7 @@ export class Sgd {
       if (!g) continue;
       const group = paramGroup(name);
       const wd = group === 'weights' ? this.weightDecay : 0, rate = lr[group];
-      const v = this.velocity.get(name)!;
-      for (let k = 0; k < p.length; k++) {
-        const gk = g[k]! + wd * p[k]!;
-        const vk = Math.fround(m * v[k]! + gk); // as stored: the same bits as reading v[k] back
-        v[k] = vk;
-        p[k] = p[k]! - rate * (gk + m * vk);
-      }
+      sgdStep(p, g, this.velocity.get(name)!, wd, m, rate);
     }
   }
 }
@@ -51,11 +48,16 @@ export class Sgd {
 /** Scale the gradients in place so their global L2 norm is at most `maxNorm` (torch's clip_grad_norm_); returns the norm. */
 export function clipGlobalNorm(grads: Arrays, maxNorm: number): number {
   let squares = 0;
-  for (const g of grads.values()) for (let k = 0; k < g.length; k++) squares += g[k]! * g[k]!;
+  for (const g of grads.values()) squares = sumOfSquares(g, squares);
   const norm = Math.sqrt(squares);
   const coef = maxNorm / (norm + 1e-6);
-  if (coef < 1) for (const g of grads.values()) for (let k = 0; k < g.length; k++) g[k] = g[k]! * coef;
+  if (coef < 1) for (const g of grads.values()) scaleBy(g, coef);
   return norm;
+}
+
+/** Adds each gradient into the running sum of the same name (gradient accumulation). */
+export function accumulateGradients(sums: Arrays, grads: Arrays): void {
+  for (const [name, g] of grads) addInto(sums.get(name)!, g);
 }
 
 /**
@@ -69,10 +71,7 @@ export class Ema {
   update(source: Arrays): void {
     this.updates++;
     const d = this.decay * (1 - Math.exp(-this.updates / this.tau)), e = 1 - d;
-    for (const [name, s] of this.shadow) {
-      const x = source.get(name)!;
-      for (let k = 0; k < s.length; k++) s[k] = s[k]! * d + x[k]! * e;
-    }
+    for (const [name, s] of this.shadow) emaStep(s, source.get(name)!, d, e);
   }
 }
 
@@ -117,11 +116,10 @@ export class AdamW {
   /**
    * As torch.optim.AdamW: p -= lr * (m^ / (sqrt(v^) + eps) + wd * p), with m^, v^ the
    * bias-corrected moments, computed as m (1 / c1) / (sqrt(v) (1 / sqrt(c2)) + eps): one
-   * square root and one division per weight instead of a square root and three divisions, and
-   * the moments kept in locals rounded as stored (37.9M random weights: 148-256 ms against
-   * 214-494 in a micro-benchmark). The factors round differently in double precision, so a
-   * float32 result could differ in its last bit; none did there over four steps, nor in a
-   * 2-epoch tiny run (its weights file byte-equal to the division form's).
+   * square root and one division per weight instead of a square root and three divisions. The
+   * factors round differently in double precision from m^ = m / c1 and so on, so a float32
+   * result could differ in its last bit from that form; none did over four steps of 37.9M
+   * random weights, nor in a 2-epoch tiny run (its weights file byte-equal).
    */
   step(grads: Arrays, lr: Record<ParamGroup, number>): void {
     this.t++;
@@ -132,16 +130,8 @@ export class AdamW {
       const g = grads.get(name);
       if (!g) continue;
       const group = paramGroup(name);
-      const wd = group === 'weights' ? this.weightDecay : 0, rate = lr[group];
-      const m = this.m.get(name)!, v = this.v.get(name)!;
-      for (let k = 0; k < p.length; k++) {
-        const gk = g[k]!;
-        const mk = Math.fround(b1 * m[k]! + (1 - b1) * gk), vk = Math.fround(b2 * v[k]! + (1 - b2) * gk * gk);
-        m[k] = mk;
-        v[k] = vk;
-        const pk = p[k]!;
-        p[k] = pk - rate * ((mk * unbias1) / (Math.sqrt(vk) * unbias2 + eps) + wd * pk);
-      }
+      const wd = group === 'weights' ? this.weightDecay : 0;
+      adamwStep(p, g, this.m.get(name)!, this.v.get(name)!, b1, b2, unbias1, unbias2, eps, lr[group], wd);
     }
   }
 }

@@ -20,7 +20,7 @@ import { faultPoint } from '../util/fault.ts';
 import { DEFAULT_AUGMENT, loadTrainTiles, makeBatch, NO_AUGMENT, type AugmentConfig, type TrainBatch, type TrainTile } from './data.ts';
 import { BatchPool } from './batch-pool.ts';
 import { defaultHyp, lossOnArrays, type LossGains } from './loss.ts';
-import { accumulationAt, AdamW, clipGlobalNorm, Ema, interp, lrFactor, Sgd, type ParamGroup } from './optim.ts';
+import { accumulateGradients, accumulationAt, AdamW, clipGlobalNorm, Ema, interp, lrFactor, Sgd, type ParamGroup } from './optim.ts';
 import { validate, type ValidationResult } from './validate.ts';
 import { claimRunDir, pathExists } from '../util/fs.ts';
 
@@ -385,14 +385,8 @@ export async function train(options: TrainOptions, onProgress?: (p: TrainProgres
           const kept = (await pathExists(join(last, 'model.json'))) ? `; ${last} holds the last finished epoch` : '';
           throw new Error(`training diverged: the loss is not finite at epoch ${epoch + 1}, batch ${b + 1} (box ${box}, obj ${obj}, cls ${cls}, seg ${seg}); lower the learning rate (--lr0, now ${lr0})${kept}`);
         }
-        if (pending) {
-          for (const [name, g] of grads) {
-            const sum = pending.get(name)!;
-            for (let k = 0; k < sum.length; k++) sum[k] = sum[k]! + g[k]!;
-          }
-        } else {
-          pending = grads;
-        }
+        if (pending) accumulateGradients(pending, grads);
+        else pending = grads;
         foldBatchStats(weights, stats, ++bnUpdates);
         sums.box += parts[0]!; sums.obj += parts[1]!; sums.cls += parts[2]!; sums.seg += parts[3]!;
         // An update once `accumulating` batches are in, and at the end of each epoch (no

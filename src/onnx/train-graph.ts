@@ -8,13 +8,13 @@ import { OnnxBuilder } from './builder.ts';
  * - `forward`: the training-mode forward pass (batch-norm with batch statistics). Inputs
  *   `images` [B,3,H,W] and every weight; outputs the raw heads and prototypes in NHWC (as the
  *   tfjs model gives them, so the tfjs loss reads them), each BN layer's batch mean and
- *   variance (for the running averages) and the outputs of the widest convolutions
+ *   variance (for the running averages and the backward) and the outputs of the widest convolutions
  *   (`savedConvs`, for the backward).
  * - `backward`: the forward pass once more, with those saved outputs as inputs in place of
  *   their Conv nodes (the other convolutions and the per-element work are cheaper to redo than
  *   to carry out of onnxruntime and back), followed by reverse-mode rules, one per primitive.
- *   Inputs: images, weights, the saved convolutions and the loss gradient of each output
- *   (`grad.p3` ... `grad.proto`, NHWC). Outputs: the gradient of every weight (`grad.<weight>`).
+ *   Inputs: images, weights, the saved convolutions, the forward's BN batch statistics and the
+ *   loss gradient of each output (`grad.p3` ... `grad.proto`, NHWC). Outputs: the gradient of every weight (`grad.<weight>`).
  *
  * Weights are graph inputs in ONNX layout (conv kernels [out, in, kh, kw]); the optimiser
  * stays in JS. Convolutions pad as the graph says (`symmetric` or `same`, model/graph.ts); max-pools are SAME. The rules (found by
@@ -71,6 +71,11 @@ export function savedConvs(graph: Graph, shape: TrainGraphShape, saveMacs = SAVE
   return graph.layers.filter((l) => l.op === 'conv').filter(saves).map((l) => ({
     name: `${l.name}.conv`, dims: [shape.batch, l.channels, shape.height / l.stride, shape.width / l.stride],
   }));
+}
+
+/** The BN batch statistics the forward model returns and the backward model takes ([C] each). */
+export function bnStatNames(graph: Graph): string[] {
+  return graph.layers.filter((l) => l.op === 'conv' && l.bn).flatMap((l) => [`${l.name}.mean`, `${l.name}.var`]);
 }
 
 /** A convolution's shape, as its weight-gradient rule needs it (`hw`: output pixels per image). */
@@ -211,10 +216,14 @@ class TrainGraphBuilder {
             // Per element only d = x - mean, its sum of squares and z = d (gamma rstd) + beta: the
             // rest is per channel (these graphs are mostly memory passes, so each one counts).
             const gamma = b.input(`${l.name}.gamma`, [l.channels]), beta = b.input(`${l.name}.beta`, [l.channels]);
-            const mean = b.op('ReduceMean', [conv], { axes: [0, 2, 3], keepdims: 1 }, `${l.name}.bmean`);
+            // The backward model takes the forward's batch statistics (`<layer>.mean`, `.var`):
+            // the same values (its convolutions give the forward's bits) without two passes.
+            const fed = convs === 'inputs';
+            const mean = fed ? this.perChannel(b.input(`${l.name}.mean`, [l.channels])) : b.op('ReduceMean', [conv], { axes: [0, 2, 3], keepdims: 1 }, `${l.name}.bmean`);
             const d = b.op('Sub', [conv, mean]);
             const count = this.shape.batch * dst.h * dst.w;
-            const variance = b.op('Div', [b.op('ReduceSumSquare', [d], { axes: [0, 2, 3], keepdims: 1 }), this.scalar(count)], {}, `${l.name}.bvar`);
+            const variance = fed ? this.perChannel(b.input(`${l.name}.var`, [l.channels]))
+              : b.op('Div', [b.op('ReduceSumSquare', [d], { axes: [0, 2, 3], keepdims: 1 }), this.scalar(count)], {}, `${l.name}.bvar`);
             const rstd = b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [variance, this.scalar(BN_EPS)])])]);
             const scale = b.op('Mul', [this.perChannel(gamma), rstd]);
             z = b.op('Add', [b.op('Mul', [d, scale]), this.perChannel(beta)]);

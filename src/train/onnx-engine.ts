@@ -5,7 +5,7 @@ import { ort } from '../infer/runtime.ts';
 import { resetPhases, type StepResult, type TrainEngine } from './engine.ts';
 import type { OutputArray, PlainLossFunction } from './loss.ts';
 import type { PlainWeights } from './weights.ts';
-import { backwardModel, forwardTrainingModel, OUTPUT_NAMES, SAVE_CONV_MACS, savedConvs, weightSpecs, type WeightSpec } from '../onnx/train-graph.ts';
+import { backwardModel, bnStatNames, forwardTrainingModel, OUTPUT_NAMES, SAVE_CONV_MACS, savedConvs, weightSpecs, type WeightSpec } from '../onnx/train-graph.ts';
 
 /**
  * Training steps on onnxruntime: the generated forward graph (training-mode BN) runs the
@@ -29,6 +29,8 @@ interface Sessions {
 export class OnnxTrainEngine implements TrainEngine {
   private readonly sessions = new Map<number, Promise<Sessions>>();
   private readonly specs: WeightSpec[];
+  /** The forward's BN batch statistics, which the backward takes as they are (`<layer>.mean`, `<layer>.var`). */
+  private readonly bnStatNames: string[];
   /** Milliseconds spent in each part of the steps so far (`VASCSEG_TIMINGS` and bench:engine print them). */
   readonly phases = { feed: 0, forward: 0, loss: 0, backward: 0, grads: 0 };
 
@@ -39,6 +41,7 @@ export class OnnxTrainEngine implements TrainEngine {
   /** `saveConvMacs`: which convolutions the forward saves for the backward (see `SAVE_CONV_MACS`). */
   constructor(private readonly graph: Graph, private readonly imgsz: number, private readonly threads = 0, private readonly saveConvMacs = SAVE_CONV_MACS) {
     this.specs = weightSpecs(graph);
+    this.bnStatNames = bnStatNames(graph);
   }
 
   private session(batch: number) {
@@ -95,6 +98,7 @@ export class OnnxTrainEngine implements TrainEngine {
     const parts: StepResult['parts'] = [l.box, l.obj, l.cls, l.seg];
     OUTPUT_NAMES.forEach((n, k) => { feeds[`grad.${n}`] = new api.Tensor('float32', l.grads[k]!, outputs[k]!.shape); });
     for (const [name, saved] of Object.entries(fetches)) if (saved) feeds[name] = saved;
+    for (const name of this.bnStatNames) feeds[name] = fwd[name]!;
     lap('loss');
     const bwd = await backward.run(feeds);
     lap('backward');

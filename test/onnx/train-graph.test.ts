@@ -7,7 +7,7 @@ import { GraphBuilder, type Graph, type Padding } from '../../src/model/graph.ts
 import { buildYolov7Seg, modelConfig } from '../../src/model/yolov7seg.ts';
 import { TfModel } from '../../src/model/tfjs.ts';
 import { loadCheckpoint } from '../../src/model/checkpoint.ts';
-import { backwardModel, foldsBatch, forwardTrainingModel, savedConvs, weightGradModel, weightSpecs, OUTPUT_NAMES } from '../../src/onnx/train-graph.ts';
+import { backwardModel, bnStatNames, foldsBatch, forwardTrainingModel, savedConvs, weightGradModel, weightSpecs, OUTPUT_NAMES } from '../../src/onnx/train-graph.ts';
 import { DEFAULT_TRAIN, train } from '../../src/train/trainer.ts';
 import { NO_AUGMENT } from '../../src/train/data.ts';
 import { generateDataset } from '../../src/synth/generate.ts';
@@ -54,6 +54,7 @@ async function compare(graph: Graph, batch: number, size: number, seed: number, 
   });
   gs.forEach((g, k) => { feeds[`grad.${OUTPUT_NAMES[k]}`] = new ort.Tensor('float32', g.dataSync() as Float32Array, g.shape); });
   for (const { name } of savedConvs(graph, shape, saveMacs)) feeds[name] = fwd[name]!;
+  for (const name of bnStatNames(graph)) feeds[name] = fwd[name]!;
   const bwd = await (await ort.InferenceSession.create(backwardModel(graph, shape, saveMacs))).run(feeds);
   const rel = new Map<string, number>();
   for (const w of weightSpecs(graph)) {

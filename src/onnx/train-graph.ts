@@ -17,7 +17,7 @@ import { OnnxBuilder } from './builder.ts';
  *   loss gradient of each output (`grad.p3` ... `grad.proto`, NHWC). Outputs: the gradient of every weight (`grad.<weight>`).
  *
  * Weights are graph inputs in ONNX layout (conv kernels [out, in, kh, kw]); the optimiser
- * stays in JS. Convolutions pad as the graph says (`symmetric` or `same`, model/graph.ts); max-pools are SAME. The rules (found by
+ * stays outside onnxruntime (train/optim.ts). Convolutions pad as the graph says (`symmetric` or `same`, model/graph.ts); max-pools are SAME. The rules (found by
  * measuring on onnxruntime, see issue 8): conv input gradient as a Conv with the flipped,
  * transposed kernel (stride 1) or a ConvTranspose (stride 2); conv weight gradient as im2col
  * (a grouped one-hot Conv) + batched MatMul + ReduceSum; BN+SiLU backward per channel;
@@ -213,17 +213,17 @@ class TrainGraphBuilder {
           const saved: Saved = { x: this.values[l.from]!, conv };
           let z = conv;
           if (l.bn) {
-            // Per element only d = x - mean, its sum of squares and z = d (gamma rstd) + beta: the
-            // rest is per channel (these graphs are mostly memory passes, so each one counts).
+            // Per element only d = x - mean, its sum of squares (forward only) and z = d (gamma rstd)
+            // + beta: the rest is per channel (these graphs are mostly memory passes, so each one
+            // counts). The backward model takes the forward's batch statistics (`<layer>.mean`,
+            // `.var`): the same values, as its convolutions give the forward's bits.
             const gamma = b.input(`${l.name}.gamma`, [l.channels]), beta = b.input(`${l.name}.beta`, [l.channels]);
-            // The backward model takes the forward's batch statistics (`<layer>.mean`, `.var`):
-            // the same values (its convolutions give the forward's bits) without two passes.
-            const fed = convs === 'inputs';
-            const mean = fed ? this.perChannel(b.input(`${l.name}.mean`, [l.channels])) : b.op('ReduceMean', [conv], { axes: [0, 2, 3], keepdims: 1 }, `${l.name}.bmean`);
+            const fed = (stat: string) => this.perChannel(b.input(`${l.name}.${stat}`, [l.channels]));
+            const mean = convs === 'inputs' ? fed('mean') : b.op('ReduceMean', [conv], { axes: [0, 2, 3], keepdims: 1 }, `${l.name}.bmean`);
             const d = b.op('Sub', [conv, mean]);
             const count = this.shape.batch * dst.h * dst.w;
-            const variance = fed ? this.perChannel(b.input(`${l.name}.var`, [l.channels]))
-              : b.op('Div', [b.op('ReduceSumSquare', [d], { axes: [0, 2, 3], keepdims: 1 }), this.scalar(count)], {}, `${l.name}.bvar`);
+            const sumOfSquares = () => b.op('ReduceSumSquare', [d], { axes: [0, 2, 3], keepdims: 1 });
+            const variance = convs === 'inputs' ? fed('var') : b.op('Div', [sumOfSquares(), this.scalar(count)], {}, `${l.name}.bvar`);
             const rstd = b.op('Reciprocal', [b.op('Sqrt', [b.op('Add', [variance, this.scalar(BN_EPS)])])]);
             const scale = b.op('Mul', [this.perChannel(gamma), rstd]);
             z = b.op('Add', [b.op('Mul', [d, scale]), this.perChannel(beta)]);

@@ -5,17 +5,17 @@ import { readFileSync } from 'node:fs';
  * WebAssembly SIMD kernels (kernels.wat; `npm run build:kernels` assembles it into kernels.wasm).
  * They compute in double precision and round to float32 where the plain JS loops they replace
  * stored, so the results are the same bits (test/train/kernels.test.ts checks each against its
- * JS definition), at 0.4x-0.6x the time (`npm run bench:optim`).
+ * JS definition), at 0.24x-0.48x the time over the full model's 37.9M weights (`npm run bench:optim`).
  *
- * A kernel sees only its own memory, so each array goes through in chunks of `REGION` floats:
- * copied into region 0, 1, 2 ... (in argument order), computed, and the written ones copied back.
+ * A kernel sees only its own memory, so each array goes through in chunks of one region (the
+ * module exports how many floats that is): copied into region 0, 1, 2 ... (in argument order),
+ * computed, and the written ones copied back.
  * The copies cost about as much as the arithmetic, and keep every array an ordinary
  * Float32Array the rest of the trainer and onnxruntime use as they are.
  */
-const REGION = 16384;
-
 interface Exports {
   memory: WebAssembly.Memory;
+  region: WebAssembly.Global;
   sgd(n: number, wd: number, m: number, rate: number): void;
   adamw(n: number, b1: number, b1c: number, b2: number, b2c: number, u1: number, u2: number, eps: number, rate: number, wd: number): void;
   ema(n: number, d: number, e: number): void;
@@ -27,6 +27,7 @@ interface Exports {
 const wasm = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(new URL('./kernels.wasm', import.meta.url))));
 const kernels = wasm.exports as unknown as Exports;
 const heap = new Float32Array(kernels.memory.buffer);
+const REGION = kernels.region.value as number;
 
 /** Runs `kernel` over `arrays` chunk by chunk; `written`: the indices of the arrays it changes. */
 function chunked(arrays: readonly Float32Array[], written: readonly number[], kernel: (n: number) => void): void {

@@ -13,6 +13,8 @@
 
 (module
   (memory (export "memory") 5)
+  ;; Floats per region, for kernels.ts; the load and store offsets below are its byte multiples.
+  (global (export "region") i32 (i32.const 16384))
 
 ;; Two float32 values at a time: `v128.load64_zero` reads a pair into the low half of a vector,
 ;; f64x2.promote_low_f32x4 widens it, f32x4.demote_f64x2_zero rounds it back and

@@ -130,6 +130,61 @@ function features(img: RgbImage): number[] {
 
 const realF = realImgs.map(features), synthF = synthImgs.map(features);
 
+/** Feature groups for the linear test on each alone: which kind of statistic gives the synthetic tiles away. */
+const GROUPS = { colour: [0, 12], gradient: [12, 20], LBP: [20, 30] } as const;
+const groupCols = (g: keyof typeof GROUPS) => Array.from({ length: GROUPS[g][1] - GROUPS[g][0] }, (_, k) => GROUPS[g][0] + k);
+
+// --- scanner statistics (printed, not fed to the tests) -------------------------------------
+/**
+ * What the pixel level of a tile looks like: how often a pixel's grey (integer 299 R + 587 G +
+ * 114 B) equals its right or lower neighbour's, in tissue (grey < 200) and in bright areas
+ * (glass, lumens), and the correlation of the fine texture (grey minus a Gaussian blur of sd
+ * 1.5 px) with itself 1 and 2 px to the right and below, over tissue: a line-scan camera and
+ * its JPEG leave the real tiles smoother down than across.
+ */
+function scannerStats(img: RgbImage): number[] {
+  const { width: w, height: h, data } = img;
+  const grey = new Int32Array(w * h);
+  for (let p = 0; p < w * h; p++) grey[p] = 299 * data[p * 3]! + 587 * data[p * 3 + 1]! + 114 * data[p * 3 + 2]!;
+  const ties = [0, 0, 0, 0]; // tissue ties, tissue pairs, bright ties, bright pairs
+  for (let y = 0; y < h - 1; y++) for (let x = 0; x < w - 1; x++) {
+    const p = y * w + x, bright = grey[p]! >= 200_000 ? 2 : 0;
+    for (const q of [p + 1, p + w]) { ties[bright + 1]++; if (grey[q] === grey[p]) ties[bright]++; }
+  }
+  const fine = highPass(Float32Array.from(grey, (g) => g / 1000), w, h, 1.5);
+  const corr = [[1, 0], [0, 1], [2, 0], [0, 2]].map(([dx, dy]) => {
+    let sxy = 0, sxx = 0;
+    for (let y = 5; y < h - 5; y++) for (let x = 5; x < w - 5; x++) {
+      const p = y * w + x, q = (y + dy!) * w + x + dx!;
+      if (grey[p]! >= 200_000 || grey[q]! >= 200_000) continue;
+      sxy += fine[p]! * fine[q]!; sxx += fine[p]! * fine[p]!;
+    }
+    return sxx > 0 ? sxy / sxx : 0;
+  });
+  return [ties[0]! / Math.max(1, ties[1]!), ties[2]! / Math.max(1, ties[3]!), ...corr];
+}
+const SCANNER = ['equal-neighbour share, tissue', 'equal-neighbour share, bright areas', 'fine-texture correlation 1 px across', 'fine-texture correlation 1 px down', 'fine-texture correlation 2 px across', 'fine-texture correlation 2 px down'];
+
+/** v minus its Gaussian blur (sd `sigma`, edges repeated). */
+function highPass(v: Float32Array, w: number, h: number, sigma: number): Float32Array {
+  const r = Math.ceil(3 * sigma);
+  const k = Array.from({ length: 2 * r + 1 }, (_, i) => Math.exp(-((i - r) ** 2) / (2 * sigma * sigma)));
+  const norm = k.reduce((a, b) => a + b, 0);
+  const pass = (src: Float32Array, step: number, len: number, at: (p: number) => number) => {
+    const out = new Float32Array(src.length);
+    for (let p = 0; p < src.length; p++) {
+      const i = at(p);
+      let acc = 0;
+      for (let t = -r; t <= r; t++) acc += k[t + r]! * src[p + (Math.min(len - 1, Math.max(0, i + t)) - i) * step]!;
+      out[p] = acc / norm;
+    }
+    return out;
+  };
+  const blurred = pass(pass(v, 1, w, (p) => p % w), w, h, (p) => Math.floor(p / w));
+  return v.map((x, p) => x - blurred[p]!);
+}
+const realScanner = realImgs.map(scannerStats), synthScanner = synthImgs.map(scannerStats);
+
 // --- per-feature distances -----------------------------------------------------------------
 function ks(a: number[], b: number[]): number {
   const xs = [...a, ...b].sort((p, q) => p - q);
@@ -168,11 +223,12 @@ const allF = [...realF, ...synthF];
 const label = (k: number) => (k < realF.length ? 0 : 1);
 const accuracy = (scores: number[], idx: number[]) => idx.filter((k, i) => (scores[i]! > 0.5 ? 1 : 0) === label(k)).length / idx.length;
 
-function linearTest(s: Split): number {
-  const dims = names.length;
-  const mu = names.map((_, f) => mean(s.train.map((k) => allF[k]![f]!)));
-  const sigma = names.map((_, f) => sdOf(s.train.map((k) => allF[k]![f]!)) || 1);
-  const x = (k: number) => allF[k]!.map((v, f) => (v - mu[f]!) / sigma[f]!);
+/** Logistic regression on the standardised features `cols` (default: all of them). */
+function linearTest(s: Split, cols: number[] = names.map((_, f) => f)): number {
+  const dims = cols.length;
+  const mu = cols.map((f) => mean(s.train.map((k) => allF[k]![f]!)));
+  const sigma = cols.map((f) => sdOf(s.train.map((k) => allF[k]![f]!)) || 1);
+  const x = (k: number) => cols.map((f, i) => (allF[k]![f]! - mu[i]!) / sigma[i]!);
   const w = new Array(dims).fill(0);
   let b = 0;
   const lr = 0.1, l2 = 1e-3;
@@ -240,23 +296,32 @@ async function cnnTest(s: Split, seed: number): Promise<number> {
 }
 
 await setupBackend('auto', { quiet: true });
-const results: { seed: number; linear: number; cnn: number }[] = [];
+const results: { seed: number; linear: number; cnn: number; groups: Record<keyof typeof GROUPS, number> }[] = [];
 for (const seed of seeds) {
   const s = split(seed);
   const t0 = performance.now();
   const linear = linearTest(s);
+  const groups = { colour: linearTest(s, groupCols('colour')), gradient: linearTest(s, groupCols('gradient')), LBP: linearTest(s, groupCols('LBP')) };
   const cnn = await cnnTest(s, seed);
-  results.push({ seed, linear, cnn });
+  results.push({ seed, linear, cnn, groups });
   console.log(`seed ${seed}: held-out accuracy, linear on features ${(linear * 100).toFixed(1)}%, CNN on crops ${(cnn * 100).toFixed(1)}% (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
 }
-const summary = (key: 'linear' | 'cnn') => {
-  const v = results.map((r) => r[key]);
+const summary = (key: 'linear' | 'cnn' | keyof typeof GROUPS) => {
+  const v = results.map((r) => (key === 'linear' || key === 'cnn' ? r[key] : r.groups[key]));
   return `${(mean(v) * 100).toFixed(1)}% (sd ${(sdOf(v) * 100).toFixed(1)}, ${v.map((a) => (a * 100).toFixed(1)).join(' / ')})`;
 };
-console.log(`\ntwo-sample accuracy over seeds ${seeds.join(',')} (50% = indistinguishable): linear ${summary('linear')}; CNN ${summary('cnn')}\n`);
+console.log(`\ntwo-sample accuracy over seeds ${seeds.join(',')} (50% = indistinguishable): linear ${summary('linear')}; CNN ${summary('cnn')}`);
+console.log(`linear on each feature group alone: colour ${summary('colour')}; gradient ${summary('gradient')}; LBP ${summary('LBP')}\n`);
 console.log('| feature | real mean | synthetic mean | KS | standardised mean difference | sd synthetic / sd real |');
 console.log('|---|---|---|---|---|---|');
 for (const d of distances) console.log(`| ${d.name} | ${d.real.toFixed(4)} | ${d.synth.toFixed(4)} | ${d.ks.toFixed(3)} | ${d.smd >= 0 ? '+' : ''}${d.smd.toFixed(2)} | ${d.spread.toFixed(2)} |`);
+console.log('\n| scanner statistic (median over tiles) | real | synthetic |');
+console.log('|---|---|---|');
+const median = (v: number[]) => { const o = [...v].sort((a, b) => a - b); return o.length % 2 ? o[o.length >> 1]! : (o[o.length / 2 - 1]! + o[o.length / 2]!) / 2; };
+const scanner = SCANNER.map((name, i) => ({ name, real: median(realScanner.map((r) => r[i]!)), synth: median(synthScanner.map((r) => r[i]!)) }));
+for (const st of scanner) console.log(`| ${st.name} | ${st.real.toFixed(3)} | ${st.synth.toFixed(3)} |`);
 const report = join(work, `realism-${synthSeed}${variant}.json`);
-await writeFile(report, JSON.stringify({ real: realDir, synthSeed, appearance, seeds, epochs, results, distances }, null, 2));
+// Per-tile features too, so that other tests (feature subsets, other classifiers) can be run on them.
+const tiles = { names, real: realF, synthetic: synthF };
+await writeFile(report, JSON.stringify({ real: realDir, synthSeed, appearance, seeds, epochs, results, distances, scanner, tiles }));
 console.log(`\nwrote ${report}`);

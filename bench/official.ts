@@ -14,7 +14,8 @@
  *      path on the held-out tiles (forward, non_max_suppression, process_mask);
  *   5. `vascseg train` with the mapped settings, then `vascseg predict --format coco`;
  *   6. both scored; a table of AP and training time, and `results.jsonl` in `--work`.
- * Finished runs are kept: a rerun with the same seed and variant reuses them (`--fresh` redoes).
+ * Finished runs are kept: a rerun with the same seed, variant and settings (epochs, size, batch,
+ * width, threads, fold, generator version) reuses them; other settings rerun them (`--fresh` redoes).
  *
  * Settings and how they map (the official side takes them from its hyp yaml and flags):
  *   epochs, batch, imgsz          --epochs --batch-size --imgsz    | --epochs --batch --imgsz
@@ -43,6 +44,7 @@ import { imagePath, loadDataset } from '../src/data/dataset.ts';
 import { expertFolds } from '../src/data/folds.ts';
 import { CLASS_INDEX } from '../src/train/data.ts';
 import { TILE_SIZE } from '../src/data/types.ts';
+import { GENERATOR_VERSION, generatorVersionOf } from '../src/synth/generate.ts';
 
 const args = process.argv.slice(2);
 function flag(name: string, def?: string): string {
@@ -126,6 +128,12 @@ const vascseg = (argv: string[], log: string) => run(process.execPath, ['--impor
 async function dataset(seed: number): Promise<string> {
   if (has('--data')) return resolve(flag('--data'));
   const dir = join(work, `data-${seed}`);
+  const version = await generatorVersionOf(dir);
+  if (version !== null && version !== GENERATOR_VERSION) {
+    // The bench's own folder: a world of another generator version would be scored as today's.
+    console.log(`seed ${seed}: ${dir} was rendered by generator version ${version}, today's is ${GENERATOR_VERSION}: rendering it again`);
+    await rm(dir, { recursive: true, force: true });
+  }
   if (!existsSync(join(dir, 'tile_meta.csv'))) {
     console.log(`seed ${seed}: rendering the demo dataset`);
     await mkdir(work, { recursive: true });
@@ -173,7 +181,19 @@ async function score(dir: string, pred: string, ids: string, log: string): Promi
   return (JSON.parse(text.slice(text.indexOf('{'))) as { ap: number }).ap;
 }
 
-interface Result { side: string; variant: string; seed: number; ap: number; trainSeconds: number; predictSeconds: number; train: number; val: number }
+interface Result { side: string; variant: string; seed: number; ap: number; trainSeconds: number; predictSeconds: number; train: number; val: number; settings?: string }
+
+/** What a kept result was measured under: one kept at other settings (or on another generator's tiles) is run again. */
+const SETTINGS = JSON.stringify({
+  generator: GENERATOR_VERSION, epochs, imgsz, width, batch, nbs, threads, folds, fold, hyp: HYP, ours: oursExtra, oursPredict: oursPredictExtra,
+  data: has('--data') ? resolve(flag('--data')) : null,
+});
+
+async function keptResult(file: string): Promise<Result | null> {
+  if (!existsSync(file)) return null;
+  const r = JSON.parse(await readFile(file, 'utf8')) as Result;
+  return r.settings === SETTINGS ? r : null;
+}
 
 /** One training of one side: a name, and what it changes against the matched recipe. */
 interface Spec { side: 'official' | 'ours'; variant: string; train?: string[]; predict?: string[]; what: string; speedOnly?: boolean }
@@ -214,11 +234,12 @@ if (ablate) {
 async function runOne(spec: Spec, seed: number, dir: string, root: string, train: string[], val: string[]): Promise<Result> {
   const key = `${spec.side}-${spec.variant}`;
   const cached = join(root, `${key}.result.json`);
-  if (!fresh && existsSync(cached)) {
-    const r = JSON.parse(await readFile(cached, 'utf8')) as Result;
-    console.log(`seed ${seed} ${key}: AP@0.6 ${r.ap.toFixed(4)} (kept from ${cached})`);
-    return r;
+  const kept = fresh ? null : await keptResult(cached);
+  if (kept) {
+    console.log(`seed ${seed} ${key}: AP@0.6 ${kept.ap.toFixed(4)} (kept from ${cached})`);
+    return kept;
   }
+  if (!fresh && existsSync(cached)) console.log(`seed ${seed} ${key}: the kept result was measured at other settings: running it again`);
   const pred = join(root, `${key}.pred.json`);
   const project = join(root, 'runs');
   if (spec.train?.length || spec.side === 'official' || spec.variant === variant) await rm(join(project, key), { recursive: true, force: true });
@@ -237,8 +258,9 @@ async function runOne(spec: Spec, seed: number, dir: string, root: string, train
     const trained = predictOnly ? `ours-${variant}` : key;
     if (predictOnly) {
       const matched = join(root, `ours-${variant}.result.json`);
-      if (!existsSync(matched)) throw new Error(`${key} predicts with the matched run's weights: run the matched recipe first (${matched})`);
-      trainSeconds = (JSON.parse(await readFile(matched, 'utf8')) as Result).trainSeconds;
+      const m = await keptResult(matched);
+      if (!m) throw new Error(`${key} predicts with the matched run's weights: run the matched recipe at these settings first (${matched})`);
+      trainSeconds = m.trainSeconds;
     } else {
       trainSeconds = await vascseg(['train', '--data', dir, '--fold', String(fold), '--folds', String(folds), '--project', project, '--name', key, ...oursFlags(), ...(spec.train ?? [])], join(root, `${key}.train.log`));
     }
@@ -246,7 +268,7 @@ async function runOne(spec: Spec, seed: number, dir: string, root: string, train
       '--imgsz', String(imgsz), '--conf', '0.001', '--iou', '0.55', '--max-det', '300', '--post', 'none', '--format', 'coco', '--out', pred, '--threads', String(threads), ...(spec.predict ?? [])], join(root, `${key}.predict.log`));
   }
   const ap = await score(dir, pred, join(root, 'val.txt'), join(root, `${key}.eval.log`));
-  const r: Result = { side: spec.side, variant: spec.variant, seed, ap, trainSeconds, predictSeconds, train: train.length, val: val.length };
+  const r: Result = { side: spec.side, variant: spec.variant, seed, ap, trainSeconds, predictSeconds, train: train.length, val: val.length, settings: SETTINGS };
   await writeFile(cached, JSON.stringify(r));
   await appendFile(join(work, 'results.jsonl'), JSON.stringify({ ...r, trainFlags: spec.train ?? [], predictFlags: spec.predict ?? [], hyp: HYP, epochs, imgsz, width, batch, nbs, threads, at: new Date().toISOString() }) + '\n');
   console.log(`seed ${seed} ${key}: AP@0.6 ${ap.toFixed(4)}, train ${trainSeconds.toFixed(0)} s, predict ${predictSeconds.toFixed(1)} s`);

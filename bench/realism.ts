@@ -19,6 +19,12 @@
  *     The CNN's figure does not reproduce run to run, even at one seed on the same tiles (seed 0
  *     gave 96.3% and then 73.4% on the generator of 2026-12-01; its cause, somewhere in tfjs's
  *     training, is not found): compare means over several seeds, never one run.
+ *   - The linear test again on each group of features alone (colour, gradient, LBP): which kind
+ *     of statistic gives the synthetic tiles away.
+ *   - Scanner statistics, printed beside the tests (not fed to them): how often neighbouring
+ *     pixels are exactly equal, in tissue and in bright areas, and the fine texture's
+ *     correlation 1 and 2 px across and down (real tiles are smoother down than across).
+ *   - The report JSON holds every tile's features, for tests the bench does not run.
  *   - Per feature: the Kolmogorov-Smirnov statistic between real and synthetic values, and
  *     the standardised mean difference (difference of means over the pooled sd): the larger,
  *     the more that statistic gives the synthetic tiles away; and the ratio of the synthetic

@@ -5,6 +5,7 @@ import { maskToRings } from '../../src/data/contour.ts';
 import { labelComponents, largestComponent } from '../../src/data/components.ts';
 import { rasterize, type Ring } from '../../src/data/rasterize.ts';
 import { mulberry32 } from '../../src/util/stats.ts';
+import * as reference from '../../src/data/components-reference.ts';
 
 test('components: 8-connectivity joins diagonal neighbours; largest component kept', () => {
   const w = 6, h = 4;
@@ -14,6 +15,25 @@ test('components: 8-connectivity joins diagonal neighbours; largest component ke
   assert.equal(count, 3);
   assert.deepEqual(areas, [3, 4, 1]);
   assert.deepEqual(Array.from(largestComponent(mask, w, h)).join(''), '000000' + '000000' + '000011' + '000011');
+});
+
+test('components over runs label every mask as the per-pixel two-pass labelling does', () => {
+  const random = mulberry32(11);
+  let shapes = 0;
+  for (let trial = 0; trial < 300; trial++) {
+    const w = 1 + Math.floor(random() * 60), h = 1 + Math.floor(random() * 40);
+    // Speckle from sparse to nearly full, and smoothed blobs: many runs and few.
+    const density = random();
+    let mask = new Uint8Array(w * h).map(() => (random() < density ? 1 : 0));
+    if (trial % 2) mask = mask.map((_, p) => { const x = p % w, y = (p - x) / w; let n = 0; for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) n += mask[Math.min(h - 1, Math.max(0, y + dy)) * w + Math.min(w - 1, Math.max(0, x + dx))]!; return n >= 5 ? 1 : 0; });
+    const ours = labelComponents(mask, w, h), theirs = reference.labelComponents(mask, w, h);
+    assert.equal(ours.count, theirs.count, `trial ${trial}`);
+    assert.deepEqual(ours.areas, theirs.areas, `trial ${trial}`);
+    assert.deepEqual(ours.labels, theirs.labels, `trial ${trial}`);
+    assert.deepEqual(largestComponent(mask, w, h), reference.largestComponent(mask, w, h), `trial ${trial}`);
+    shapes += ours.count;
+  }
+  assert.ok(shapes > 1000, `${shapes} components`);
 });
 
 test('traced rings filled with fillPoly give back the real vessels exactly', () => {

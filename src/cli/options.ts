@@ -13,6 +13,14 @@ export function parseNumber(value: string): number {
   return n;
 }
 
+/** A yes/no flag value: true/false, yes/no, on/off or 1/0. */
+export function parseBoolean(value: string): boolean {
+  const v = value.trim().toLowerCase();
+  if (['true', 'yes', 'on', '1'].includes(v)) return true;
+  if (['false', 'no', 'off', '0'].includes(v)) return false;
+  throw new InvalidArgumentError(`expected true or false, got "${value}"`);
+}
+
 /** The help text of `--skip-bad`, the same on every verb that reads a dataset. */
 export const SKIP_BAD_HELP = 'skip bad records (malformed lines, unknown types, bad polygons, missing images) with a warning instead of stopping at the first';
 

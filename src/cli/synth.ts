@@ -5,7 +5,7 @@ import { appearanceSchema, noiseSchema, PRESETS, synthSchema, type PresetName } 
 import { generateDataset } from '../synth/generate.ts';
 import { renderSlide } from '../synth/slide.ts';
 import { prepareOutput } from '../util/fs.ts';
-import { parseInteger, parseNumber, integerAtLeast } from './options.ts';
+import { parseBoolean, parseInteger, parseNumber, integerAtLeast } from './options.ts';
 import { progress } from './progress.ts';
 
 /** `--miss-rate` style flag name for a config key. */
@@ -25,8 +25,8 @@ export function synthCommand(): Command {
   // Every knob of the noise and appearance models is a flag, documented from the schema.
   for (const [group, schema] of [['noise', noiseSchema], ['appearance', appearanceSchema]] as const) {
     for (const [key, field] of Object.entries(schema.shape)) {
-      const def = (field._def as { defaultValue: () => number }).defaultValue();
-      cmd.option(`--${flagOf(key)} <x>`, `${group}: ${field.description ?? key}`, parseNumber, def);
+      const def = (field._def as { defaultValue: () => number | boolean }).defaultValue();
+      cmd.option(`--${flagOf(key)} <x>`, `${group}: ${field.description ?? key}`, typeof def === 'boolean' ? parseBoolean : parseNumber, def);
     }
   }
   cmd.action(async (opts: Record<string, unknown> & { out: string; preset: PresetName; seed: number; workers?: number; slide: boolean; size: number; wsi: number; mpp: number }) => {

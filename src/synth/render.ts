@@ -2,8 +2,9 @@ import { fillPolygon, type Point } from '../data/rasterize.ts';
 import type { RgbImage } from '../data/images.ts';
 import type { AppearanceConfig } from './config.ts';
 import { Rng } from '../util/random.ts';
+import { fineTextureSd } from './detail.ts';
 import { jpegRoundTrip } from './jpeg.ts';
-import { fieldSeed, lattice, orientedNoiseField, valueNoiseField } from './noise.ts';
+import { fieldSeed, lattice, orientedNoiseField, VALUE_NOISE_SD, valueNoiseField } from './noise.ts';
 import type { Palette, Rgb, WsiStain } from './stain.ts';
 import { TUBULE_MAX_A, type CellNucleus, type Glomerulus, type Tubule, type Vessel, type WsiWorld } from './world.ts';
 
@@ -559,19 +560,41 @@ interface ColourMap {
   scale: number;
   offset: number;
   mean: number;
+  /** Gain on the painted tile's detail band (`withDetail`), fitted so its fine texture has the real WSI's amplitude; 0: none. */
+  detail: number;
 }
 
 const colourMaps = new Map<string, ColourMap>();
+/** Lattice of the focus field, in px: the focus wanders over about a millimetre of tissue. */
+const FOCUS_CELL = 2048;
 const REFERENCE_TILES: [number, number][] = [[-8192, -8192], [-8192 + 1536, -8192], [-8192, -8192 + 1536], [-8192 + 1536, -8192 + 1536]];
 
-function colourMap(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig): ColourMap {
-  const key = JSON.stringify([world.seed, world.wsi, appearance, stain.channelGain, stain.ownReference]);
-  const hit = colourMaps.get(key);
-  if (hit) return hit;
+/**
+ * The painted tile with its detail turned up (gain > 0) or down (< 0): the band between one and
+ * three more blur passes, added `gain` times (boosting structure, not the one-pixel speckle the
+ * way an unsharp mask would). With `focus`, the gain drifts over the WSI (a smooth field, so
+ * tiles join): the scanner's focus wanders, and the real tiles' sharpness varies 2-3x more from
+ * tile to tile than the painted tissue alone gives.
+ */
+function withDetail(px: Float32Array, gain: number, focus?: { field: Float32Array; spread: number }): Float32Array {
+  if (gain === 0 && !focus?.spread) return px;
+  const fine = Float32Array.from(px);
+  scannerBlur(fine, 1);
+  const coarse = Float32Array.from(fine);
+  scannerBlur(coarse, 2);
+  const out = Float32Array.from(px);
+  for (let p = 0; p < S * S; p++) {
+    const g = focus ? Math.max(-1, gain + focus.spread * focus.field[p]!) : gain;
+    for (let k = p * 3; k < p * 3 + 3; k++) out[k] = out[k]! + g * (fine[k]! - coarse[k]!);
+  }
+  return out;
+}
+
+/** Each channel's histogram over the painted tiles matched to the stain's real histogram, times its channel gain. */
+function matchHistograms(painted: readonly Float32Array[], stain: WsiStain): ColourMap['lut'] {
   const hists = [new Float64Array(256), new Float64Array(256), new Float64Array(256)];
-  const painted = REFERENCE_TILES.map(([x, y]) => paintTile(world, stain, appearance, x, y).px);
   for (const px of painted) for (let k = 0; k < px.length; k++) hists[k % 3]![clamp(Math.round(px[k]!), 0, 255)]!++;
-  const lut = [0, 1, 2].map((c) => {
+  return [0, 1, 2].map((c) => {
     const hist = hists[c]!, total = hist.reduce((s, v) => s + v, 0);
     const ref = stain.reference[c]!;
     const out = new Float32Array(256);
@@ -583,26 +606,65 @@ function colourMap(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfi
     }
     return out;
   }) as ColourMap['lut'];
+}
+
+/** The colour map of painted tiles at one detail gain; for a WSI without real tiles, then affine to its brightness and contrast. */
+function mapFor(painted: readonly Float32Array[], stain: WsiStain, detail: number): ColourMap {
+  const lut = matchHistograms(painted, stain);
   let sum = 0, sq = 0, n = 0;
   for (const px of painted) for (let k = 0; k < px.length; k++) { const v = lut[k % 3]![clamp(Math.round(px[k]!), 0, 255)]!; sum += v; sq += v * v; n++; }
   const mean = sum / n, std = Math.sqrt(Math.max(sq / n - mean * mean, 1e-6));
   const { intensity } = stain;
-  const map: ColourMap = stain.ownReference
-    ? { lut, scale: 1, offset: 0, mean }
-    : { lut, scale: intensity.std / std, offset: intensity.mean - (mean * intensity.std) / std, mean: intensity.mean };
+  return stain.ownReference
+    ? { lut, scale: 1, offset: 0, mean, detail }
+    : { lut, scale: intensity.std / std, offset: intensity.mean - (mean * intensity.std) / std, mean: intensity.mean, detail };
+}
+
+/**
+ * The detail gain that gives the WSI's reference tiles, rendered to the end (colour map, noise,
+ * JPEG), the real tiles' mean fine-texture amplitude, averaged over the focus field's spread:
+ * secant steps on the gain, which the amplitude grows with almost linearly. Clamped to
+ * [-0.8, 2]: a blurrier or a sharper scan, not a new image.
+ */
+function fitDetail(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, painted: readonly Float32Array[]): number {
+  const at = (gain: number) => {
+    const detailed = painted.map((px) => withDetail(px, gain));
+    const map = mapFor(detailed, stain, gain);
+    let sum = 0;
+    detailed.forEach((px, t) => { sum += fineTextureSd(finishTile(world, stain, appearance, map, px, ...REFERENCE_TILES[t]!), S, S); });
+    return sum / detailed.length;
+  };
+  // The amplitude is convex in the gain, so a wandering focus raises the WSI's mean: average
+  // over the focus field's spread (two points, one sd either side) rather than at its centre.
+  const d = appearance.focus * VALUE_NOISE_SD;
+  const amplitude = (gain: number) => (d === 0 ? at(gain) : (at(Math.max(-1, gain - d)) + at(gain + d)) / 2) - stain.fineSd;
+  let a = 0, fa = amplitude(a), b = 0.5, fb = amplitude(b);
+  for (let step = 0; step < 3 && Math.abs(fb) > 0.05 && fb !== fa; step++) {
+    const c = clamp(b - (fb * (b - a)) / (fb - fa), -0.8, 2);
+    [a, fa, b, fb] = [b, fb, c, amplitude(c)];
+  }
+  return Math.round(b * 1000) / 1000;
+}
+
+function colourMap(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig): ColourMap {
+  const key = JSON.stringify([world.seed, world.wsi, appearance, stain.channelGain, stain.ownReference]);
+  const hit = colourMaps.get(key);
+  if (hit) return hit;
+  const painted = REFERENCE_TILES.map(([x, y]) => paintTile(world, stain, appearance, x, y).px);
+  const detail = appearance.detail ? fitDetail(world, stain, appearance, painted) : 0;
+  if (process.env.VASCSEG_VERBOSE) console.error(`synthetic WSI ${world.wsi}: detail gain ${detail} for a fine-texture amplitude of ${stain.fineSd}`);
+  const map = mapFor(painted.map((px) => withDetail(px, detail)), stain, detail);
   colourMaps.set(key, map);
   return map;
 }
 
 /**
- * Render the tile whose upper-left corner is (x0, y0) in its WSI: painted, then coloured by the
- * WSI's colour map, with brightness and contrast drifting slowly over the WSI as the real
- * WSI's tiles do (smooth fields, so neighbouring tiles join), sensor noise added, and through
- * the scanner's JPEG compression.
+ * A painted tile (its detail already set) to the stored image: coloured by the WSI's colour map,
+ * with brightness and contrast drifting slowly over the WSI as the real WSI's tiles do (smooth
+ * fields, so neighbouring tiles join), sensor noise added, and through the scanner's JPEG
+ * compression.
  */
-export function renderTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, x0: number, y0: number): RenderedTile {
-  const { px, truth, lumens } = paintTile(world, stain, appearance, x0, y0);
-  const map = colourMap(world, stain, appearance);
+function finishTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, map: ColourMap, px: Float32Array, x0: number, y0: number): Uint8Array {
   const { intensity } = stain;
   const shift = valueNoiseField(fieldSeed(world.seed, world.wsi, 40), x0, y0, 1500);
   const gain = valueNoiseField(fieldSeed(world.seed, world.wsi, 41), x0, y0, 1500);
@@ -626,6 +688,14 @@ export function renderTile(world: WsiWorld, stain: WsiStain, appearance: Appeara
       data[k] = out < 0 ? 0 : out > 255 ? 255 : Math.round(out);
     }
   }
-  const stored = appearance.jpegQuality > 0 ? jpegRoundTrip(data, S, S, appearance.jpegQuality) : data;
-  return { image: { width: S, height: S, data: stored }, truth, lumens };
+  return appearance.jpegQuality > 0 ? jpegRoundTrip(data, S, S, appearance.jpegQuality) : data;
+}
+
+/** Render the tile whose upper-left corner is (x0, y0) in its WSI: painted, its detail set for the WSI and the focus there, then finished. */
+export function renderTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, x0: number, y0: number): RenderedTile {
+  const { px, truth, lumens } = paintTile(world, stain, appearance, x0, y0);
+  const map = colourMap(world, stain, appearance);
+  const focus = { field: valueNoiseField(fieldSeed(world.seed, world.wsi, 42), x0, y0, FOCUS_CELL), spread: appearance.focus };
+  const image = finishTile(world, stain, appearance, map, withDetail(px, map.detail, focus), x0, y0);
+  return { image: { width: S, height: S, data: image }, truth, lumens };
 }

@@ -76,36 +76,42 @@ export interface WsiStain {
   channelGain: Rgb;
   /** Cumulative histograms (0..1, 256 bins) of R, G and B over the real tiles of this WSI, or of all real tiles. */
   reference: [Float64Array, Float64Array, Float64Array];
+  /** Amplitude of the real tiles' fine texture (`fineTextureSd`, mean over this WSI's tiles, or all real tiles'). */
+  fineSd: number;
   /** Whether `reference` is this WSI's own (its colours and brightness are the real ones). */
   ownReference: boolean;
 }
 
-let colourCache: Map<string, WsiStain['reference']> | null = null;
+interface RealColour { cdf: WsiStain['reference']; fineSd: number }
+let colourCache: Map<string, RealColour> | null = null;
 
-/** Per-WSI channel histograms of real tiles (assets/reference/real_colour.json, from scripts/real-colour.ts); key 'all' pools them. */
-function realColour(): Map<string, WsiStain['reference']> {
+/** Per-WSI channel histograms and fine-texture amplitude of real tiles (assets/reference/real_colour.json, from scripts/real-colour.ts); key 'all' pools them. */
+function realColour(): Map<string, RealColour> {
   if (colourCache) return colourCache;
-  const json = JSON.parse(readFileSync(REFERENCE_DIR + 'real_colour.json', 'utf8')) as { wsis: Record<string, { cdf: number[][] }> };
-  colourCache = new Map(Object.entries(json.wsis).map(([k, v]) => [k, v.cdf.map((c) => Float64Array.from(c)) as WsiStain['reference']]));
+  const json = JSON.parse(readFileSync(REFERENCE_DIR + 'real_colour.json', 'utf8')) as { wsis: Record<string, { cdf: number[][]; fineSd: number }> };
+  colourCache = new Map(Object.entries(json.wsis).map(([k, v]) => [k, { cdf: v.cdf.map((c) => Float64Array.from(c)) as WsiStain['reference'], fineSd: v.fineSd }]));
   return colourCache;
 }
 
 /**
  * A WSI's stain. For a WSI with real tiles (1-4): their colours, as they are. For the others:
  * the colours of all real tiles turned by a per-WSI red/blue and green shift (`shift` scales
- * it), brightness and contrast set to the real WSI's tile statistics (tile_stats.csv).
+ * it), brightness and contrast set to the real WSI's tile statistics (tile_stats.csv). The
+ * fine-texture amplitude: the WSI's own real tiles', or all real tiles'.
  */
 export function wsiStain(seed: number, wsi: number, shift: number): WsiStain {
   const rng = Rng.of(seed, 0x57a1, wsi);
   const redBlue = rng.normal(0, 0.06 * shift);
   const green = rng.normal(0, 0.04 * shift);
   const own = realColour().get(String(wsi));
+  const colour = own ?? realColour().get('all')!;
   const all = realIntensities();
   return {
     palette: BASE_PALETTE,
     intensity: all.get(wsi) ?? all.get(0)!,
     channelGain: own ? [1, 1, 1] : [1 + redBlue, 1 + green, 1 - redBlue],
-    reference: own ?? realColour().get('all')!,
+    reference: colour.cdf,
+    fineSd: colour.fineSd,
     ownReference: own !== undefined,
   };
 }

@@ -179,6 +179,7 @@ test('every bad flag and path is one line naming it, before any work', async () 
     [['eval', '--data', data, '--pred', dir], /a-dir: is a directory; expected a predictions file/],
     [['eval', '--data', data, '--pred', join(root, 'nope.csv')], /nope\.csv: not found; expected a predictions file/],
     [['eval', '--data', data, '--pred', empty, '--ids', empty], /--ids .*the file lists no tile ids/],
+    [['synth', '--out', join(root, 'never'), '--detail', 'maybe'], /option '--detail <x>' argument 'maybe' is invalid\. expected true or false/],
     [['submission', 'check', dir], /a-dir: is a directory; expected a submission CSV/],
     [['pipeline', '--config', dir], /a-dir: is a directory; expected a pipeline config file/],
   ];

@@ -20,7 +20,7 @@ export const appearanceSchema = z.object({
   grain: z.number().min(0).default(1.6).describe('contrast of the fine texture: cytoplasm granules, interstitial fibres, lumen debris'),
   blur: z.number().min(0).max(3).default(1).describe('scanner blur: passes of a [1 2 1]/4 filter (a fraction: one weaker pass)'),
   detail: z.boolean().default(true).describe('fit each WSI\'s fine-texture amplitude to its real tiles\' (a per-WSI gain on the detail band: the real WSIs were scanned sharper or softer); false: the painted detail as is'),
-  focus: z.number().min(0).default(1.2).describe('how far the scanner\'s focus wanders over a WSI: the detail gain varies by this times a smooth field (sd 0.38, 2,048 px cells); 0: the same focus everywhere'),
+  focus: z.number().min(0).default(1.2).describe('how far the scanner\'s focus wanders over a WSI: the detail gain varies by this times a smooth field (sd 0.38, 1,024 px cells); 0: the same focus everywhere'),
   noise: z.number().min(0).default(0.8).describe('sensor noise, standard deviation in grey levels'),
   jpegQuality: z.number().int().min(0).max(100).default(70).describe('quality of the scanner\'s JPEG compression the tiles go through (Aperio\'s default 70); 0: none'),
   stainShift: z.number().min(0).default(1).describe('scale of per-WSI stain colour variation (dataset 3 WSIs get 2x)'),

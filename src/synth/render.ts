@@ -565,9 +565,11 @@ interface ColourMap {
 }
 
 const colourMaps = new Map<string, ColourMap>();
-/** Lattice of the focus field, in px: the focus wanders over about a millimetre of tissue. */
-const FOCUS_CELL = 2048;
+/** Lattice of the focus field, in px (half a millimetre): 2,048 px cells left a WSI's 50 tiles with too few independent focus values to average out. */
+const FOCUS_CELL = 1024;
 const REFERENCE_TILES: [number, number][] = [[-8192, -8192], [-8192 + 1536, -8192], [-8192, -8192 + 1536], [-8192 + 1536, -8192 + 1536]];
+/** The detail fit's tiles: the colour map's four and four more where the datasets' tiles lie (four alone left the fitted amplitude 0.5 low: their own content). */
+const DETAIL_TILES: [number, number][] = [...REFERENCE_TILES, [1024, 1024], [4096, 1536], [1536, 4096], [4608, 4608]];
 
 /**
  * The painted tile with its detail turned up (gain > 0) or down (< 0): the band between one and
@@ -621,18 +623,19 @@ function mapFor(painted: readonly Float32Array[], stain: WsiStain, detail: numbe
 }
 
 /**
- * The detail gain that gives the WSI's reference tiles, rendered to the end (colour map, noise,
+ * The detail gain that gives the WSI's detail-fit tiles, rendered to the end (colour map, noise,
  * JPEG), the real tiles' mean fine-texture amplitude, averaged over the focus field's spread:
  * secant steps on the gain, which the amplitude grows with almost linearly. Clamped to
  * [-0.8, 2]: a blurrier or a sharper scan, not a new image.
  */
 function fitDetail(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, painted: readonly Float32Array[]): number {
+  const extra = DETAIL_TILES.slice(REFERENCE_TILES.length).map(([x, y]) => paintTile(world, stain, appearance, x, y).px);
   const at = (gain: number) => {
     const detailed = painted.map((px) => withDetail(px, gain));
     const map = mapFor(detailed, stain, gain);
     let sum = 0;
-    detailed.forEach((px, t) => { sum += fineTextureSd(finishTile(world, stain, appearance, map, px, ...REFERENCE_TILES[t]!), S, S); });
-    return sum / detailed.length;
+    [...detailed, ...extra.map((px) => withDetail(px, gain))].forEach((px, t) => { sum += fineTextureSd(finishTile(world, stain, appearance, map, px, ...DETAIL_TILES[t]!), S, S); });
+    return sum / DETAIL_TILES.length;
   };
   // The amplitude is convex in the gain, so a wandering focus raises the WSI's mean: average
   // over the focus field's spread (two points, one sd either side) rather than at its centre.

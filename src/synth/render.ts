@@ -4,7 +4,7 @@ import type { AppearanceConfig } from './config.ts';
 import { Rng } from '../util/random.ts';
 import { fineTextureSd } from './detail.ts';
 import { jpegRoundTrip } from './jpeg.ts';
-import { fieldSeed, lattice, orientedNoiseField, VALUE_NOISE_SD, valueNoiseField } from './noise.ts';
+import { fieldSeed, lattice, orientedNoiseField, valueNoiseField } from './noise.ts';
 import type { Palette, Rgb, WsiStain } from './stain.ts';
 import { TUBULE_MAX_A, type CellNucleus, type Glomerulus, type Tubule, type Vessel, type WsiWorld } from './world.ts';
 
@@ -624,8 +624,9 @@ function mapFor(painted: readonly Float32Array[], stain: WsiStain, detail: numbe
 
 /**
  * The detail gain that gives the WSI's detail-fit tiles, rendered to the end (colour map, noise,
- * JPEG), the real tiles' mean fine-texture amplitude, averaged over the focus field's spread:
- * secant steps on the gain, which the amplitude grows with almost linearly. Clamped to
+ * JPEG), the real tiles' mean fine-texture amplitude: secant steps on the gain, which the
+ * amplitude grows with almost linearly (at most four renderings of the eight tiles: the fit is
+ * paid once per WSI in every worker). Clamped to
  * [-0.8, 2]: a blurrier or a sharper scan, not a new image.
  */
 function fitDetail(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, painted: readonly Float32Array[]): number {
@@ -637,12 +638,12 @@ function fitDetail(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfi
     [...detailed, ...extra.map((px) => withDetail(px, gain))].forEach((px, t) => { sum += fineTextureSd(finishTile(world, stain, appearance, map, px, ...DETAIL_TILES[t]!), S, S); });
     return sum / DETAIL_TILES.length;
   };
-  // The amplitude is convex in the gain, so a wandering focus raises the WSI's mean: average
-  // over the focus field's spread (two points, one sd either side) rather than at its centre.
-  const d = appearance.focus * VALUE_NOISE_SD;
-  const amplitude = (gain: number) => (d === 0 ? at(gain) : (at(Math.max(-1, gain - d)) + at(gain + d)) / 2) - stain.fineSd;
+  // In focus (the focus field averages out over the WSI; averaging over its spread moved the
+  // gains by 0.01-0.09, less than where the field happens to lie under a WSI's tiles moves the
+  // amplitude), to 0.1 grey levels (the real tiles' amplitude spreads 1.6-2.0 over tiles).
+  const amplitude = (gain: number) => at(gain) - stain.fineSd;
   let a = 0, fa = amplitude(a), b = 0.5, fb = amplitude(b);
-  for (let step = 0; step < 3 && Math.abs(fb) > 0.05 && fb !== fa; step++) {
+  for (let step = 0; step < 2 && Math.abs(fb) > 0.1 && fb !== fa; step++) {
     const c = clamp(b - (fb * (b - a)) / (fb - fa), -0.8, 2);
     [a, fa, b, fb] = [b, fb, c, amplitude(c)];
   }

@@ -67,10 +67,23 @@ async function runInWorkers(jobs: ChunkJob[], workers: number, onTile: (resumed:
   }
   const queue = [...jobs];
   const pool = Array.from({ length: Math.min(workers, jobs.length) }, () => new Worker(new URL('./worker-entry.mjs', import.meta.url)));
+  // A worker keeps to the WSIs it has started: each WSI's colour map and detail fit (about 5 s)
+  // are computed once per worker that renders it, so a WSI shared by every worker costs that
+  // many fits. Which worker renders a tile does not change its bytes.
+  const seen = pool.map(() => new Set<number>());
+  const wsiOf = (job: ChunkJob) => job.tiles[0]!.sourceWsi;
+  const take = (k: number): ChunkJob | undefined => {
+    let at = queue.findIndex((j) => seen[k]!.has(wsiOf(j)));
+    if (at < 0) at = queue.findIndex((j) => !seen.some((s) => s.has(wsiOf(j))));
+    if (at < 0) at = 0;
+    const job = queue.splice(at, 1)[0];
+    if (job) seen[k]!.add(wsiOf(job));
+    return job;
+  };
   try {
-    await Promise.all(pool.map((worker) => new Promise<void>((resolve, reject) => {
+    await Promise.all(pool.map((worker, k) => new Promise<void>((resolve, reject) => {
       const next = () => {
-        const job = queue.shift();
+        const job = take(k);
         if (job) worker.postMessage(job);
         else resolve();
       };

@@ -8,12 +8,12 @@
  */
 import { largestComponent } from '../src/data/components.ts';
 import * as reference from '../src/data/components-reference.ts';
+import { mulberry32 } from '../src/util/stats.ts';
 import { flagReader } from './flags.ts';
 
 const flag = flagReader('bench/components.ts');
 const rounds = Number(flag('--rounds', '7'));
-let seed = 7;
-const random = () => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return seed / 2 ** 32; };
+const random = mulberry32(7);
 
 /** A w x h window holding an ellipse that fills most of it, its edge ragged, plus specks. */
 function blob(w: number, h: number): Uint8Array {

@@ -626,8 +626,8 @@ function mapFor(painted: readonly Float32Array[], stain: WsiStain, detail: numbe
  * The detail gain that gives the WSI's detail-fit tiles, rendered to the end (colour map, noise,
  * JPEG), the real tiles' mean fine-texture amplitude: secant steps on the gain, which the
  * amplitude grows with almost linearly (at most four renderings of the eight tiles: the fit is
- * paid once per WSI in every worker). Clamped to
- * [-0.8, 2]: a blurrier or a sharper scan, not a new image.
+ * paid once per WSI in every worker that renders it). Clamped to [-0.8, 2]: a blurrier or a
+ * sharper scan, not a new image.
  */
 function fitDetail(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, painted: readonly Float32Array[]): number {
   const extra = DETAIL_TILES.slice(REFERENCE_TILES.length).map(([x, y]) => paintTile(world, stain, appearance, x, y).px);

@@ -1,12 +1,14 @@
 /**
  * npm run bench:infer [-- --size tiny --imgsz 640 --tiles 12 --runtimes onnx,tfjs
  *   --weights CHECKPOINT --data DATASET] — tiles per second of `predict` per runtime, with the time split into
- * image decoding, preprocessing, forward, detection decoding + masks, ensemble, post-processing
+ * image decoding, preprocessing, forward, boxes (decoding and NMS), ensemble, the kept instances' masks, post-processing
  * (threshold, largest component, RLE) and submission encoding; plus the bare onnxruntime forward
  * on the same inputs, and end-to-end time as a ratio of it. Without `--weights` the model is
  * freshly initialised with mask biases that give every one of the seed's 300 candidates per
  * tile (conf 0.001) a large mask: the worst case for post-processing. Without `--data` the
- * tiles are the synthetic tiny preset's.
+ * tiles are the synthetic tiny preset's. With `--models N`, every tile goes through an ensemble of N
+ * copies of the model (N forwards, one NMS over the pooled N x 300 candidates), as a fold
+ * ensemble would.
  *
  * With `--yolov7 PATH` (a clone of the official YOLOv7-seg, branch u7) and a model of the
  * official architecture (`--size full` or a width such as `--size w0.125`, or such a
@@ -47,6 +49,8 @@ const runtimes = argOf('--runtimes', 'onnx,tfjs').split(',');
 const weights = argOf('--weights', '');
 const dataDir = argOf('--data', '');
 const official = argOf('--yolov7', '');
+/** Models in the ensemble: the same weights N times (a fold ensemble's cost: N forwards, a pool of N x 300 candidates, one NMS over it). */
+const modelCount = Number(argOf('--models', '1'));
 
 await setupBackend('auto', { quiet: true });
 const dir = await mkdtemp(join(tmpdir(), 'bench-infer-'));
@@ -84,13 +88,17 @@ for (const x of inputs) await bare.run(x, 1, imgsz);
 const bareForward = (performance.now() - t) / inputs.length;
 await bare.dispose();
 console.log(`bare onnxruntime forward: ${ms(bareForward)}`);
+/** What end to end is measured against: one bare forward per model of the ensemble. */
+const floor = bareForward * modelCount;
+const floorName = modelCount === 1 ? 'the bare ONNX forward' : `${modelCount} bare ONNX forwards`;
 
 let baseline = 0;
 /** Ours end to end per tile: `predictSources` with its finishing worker (what `vascseg predict` does). */
 let ourEndToEnd = Number.NaN;
 for (const name of runtimes) {
   const runtime: Runtime = name === 'onnx' ? await OnnxRuntime.create(onnxBytes, config, imgsz) : new TfjsRuntime(model, imgsz);
-  await predictTile([runtime], images[0]!, { ...DEFAULT_PREDICT, imgsz }); // warm-up
+  const ensemble = Array.from({ length: modelCount }, () => runtime);
+  await predictTile(ensemble, images[0]!, { ...DEFAULT_PREDICT, imgsz }); // warm-up
   const timings = newTimings();
   let decode = 0, encode = 0, vessels = 0;
   const start = performance.now();
@@ -98,7 +106,7 @@ for (const name of runtimes) {
     let s = performance.now();
     const image = await readTileImage(ds, id);
     decode += performance.now() - s;
-    const preds = await predictTile([runtime], image, { ...DEFAULT_PREDICT, imgsz }, undefined, timings);
+    const preds = await predictTile(ensemble, image, { ...DEFAULT_PREDICT, imgsz }, undefined, timings);
     s = performance.now();
     formatSubmission([tilePredictions(id, preds)]);
     encode += performance.now() - s;
@@ -107,8 +115,8 @@ for (const name of runtimes) {
   const total = (performance.now() - start) / ids.length;
   if (!baseline) baseline = total;
   const n = ids.length;
-  const parts = [['image decode', decode], ['preprocess', timings.preprocess], ['forward', timings.forward], ['boxes+masks', timings.decode], ['post', timings.post], ['csv', encode]] as const;
-  console.log(`${name}: ${(1000 / total).toFixed(2)} tiles/s (${ms(total)} per tile, ${(total / baseline).toFixed(2)}x the first runtime, ${(total / bareForward).toFixed(2)}x the bare ONNX forward; ${(vessels / n).toFixed(0)} vessels per tile)`);
+  const parts = [['image decode', decode], ['preprocess', timings.preprocess], ['forward', timings.forward], ['boxes', timings.decode], ['ensemble', timings.ensemble], ['masks', timings.masks], ['post', timings.post], ['csv', encode]] as const;
+  console.log(`${name}: ${(1000 / total).toFixed(2)} tiles/s (${ms(total)} per tile, ${(total / baseline).toFixed(2)}x the first runtime, ${(total / floor).toFixed(2)}x ${floorName}; ${(vessels / n).toFixed(0)} vessels per tile)`);
   console.log(`  ${parts.map(([k, v]) => `${k} ${ms(v / n)} (${((100 * v) / n / total).toFixed(0)}%)`).join(', ')}`);
   if (name === 'onnx') {
     // The same tiles through `predictSources` with masks and post-processing in one worker
@@ -117,10 +125,11 @@ for (const name of runtimes) {
     const single = await OnnxRuntime.create(onnxBytes, config, imgsz, { threads: Math.max(1, availableParallelism() - 1) });
     const pool = new FinishPool(1);
     // Warm-up: the worker's start (loading the TypeScript modules) is not per-tile work.
-    await predictSources([single], ids.slice(0, 2).map((id) => ({ id, load: () => readTileImage(ds, id) })), { ...DEFAULT_PREDICT, imgsz }, pool);
+    const singles = Array.from({ length: modelCount }, () => single);
+    await predictSources(singles, ids.slice(0, 2).map((id) => ({ id, load: () => readTileImage(ds, id) })), { ...DEFAULT_PREDICT, imgsz }, pool);
     const s = performance.now();
     let shown = 0;
-    await predictSources([single], ids.map((id) => ({ id, load: () => readTileImage(ds, id) })), { ...DEFAULT_PREDICT, imgsz }, pool, (id, _img, preds) => {
+    await predictSources(singles, ids.map((id) => ({ id, load: () => readTileImage(ds, id) })), { ...DEFAULT_PREDICT, imgsz }, pool, (id, _img, preds) => {
       formatSubmission([tilePredictions(id, preds)]);
       shown += preds.length;
     });
@@ -128,13 +137,14 @@ for (const name of runtimes) {
     ourEndToEnd = perTile;
     await pool.close();
     await single.dispose();
-    console.log(`onnx (${Math.max(1, availableParallelism() - 1)} thread) + 1 finishing worker thread: ${(1000 / perTile).toFixed(2)} tiles/s (${ms(perTile)} per tile, ${(perTile / bareForward).toFixed(2)}x the bare ONNX forward; ${(shown / ids.length).toFixed(0)} vessels per tile)`);
+    console.log(`onnx (${Math.max(1, availableParallelism() - 1)} thread) + 1 finishing worker thread: ${(1000 / perTile).toFixed(2)} tiles/s (${ms(perTile)} per tile, ${(perTile / floor).toFixed(2)}x ${floorName}; ${(shown / ids.length).toFixed(0)} vessels per tile)`);
     await runtime.dispose();
   }
 }
 
 // ---- The official predict path on the same weights and tiles ---------------------------------
 if (official) {
+  if (modelCount !== 1) throw new Error('--yolov7 compares one model: leave out --models');
   if (config.size !== 'full' && !config.size.startsWith('w')) throw new Error(`--yolov7: a ${config.size} model has no official counterpart; give --size full or a width such as w0.125`);
   const weightsFile = join(dir, 'official.safetensors');
   await writeSafetensors(weightsFile, exportOfficial(weightArrays(model), model.graph, config), { format: 'pt', producer: 'vascseg', classes: config.classes.join(','), size: config.size });

@@ -103,6 +103,18 @@ export interface SoftMask {
   prob: Float32Array;
 }
 
+/** Where output pixel i samples a source axis of `size` cells (half-pixel centres, ratio `r`): its two cells and the weight of the second. */
+function sampleAxis(start: number, count: number, r: number, size: number): { lo: Int32Array; hi: Int32Array; frac: Float64Array } {
+  const lo = new Int32Array(count), hi = new Int32Array(count), frac = new Float64Array(count);
+  for (let k = 0; k < count; k++) {
+    const f = (start + k + 0.5) * r - 0.5;
+    lo[k] = Math.max(0, Math.floor(f));
+    hi[k] = Math.min(size - 1, Math.ceil(f));
+    frac[k] = f - Math.floor(f);
+  }
+  return { lo, hi, frac };
+}
+
 /**
  * Mask probabilities of one image's detections at the output size: sigmoid(coefficients x
  * prototypes) upsampled bilinearly (half-pixel centres, as PyTorch's align_corners=False and
@@ -112,48 +124,62 @@ export interface SoftMask {
  * image of a batched prototype array; boxes are rescaled from the model input (`inputSize`).
  */
 export function softMasks(dets: readonly RawDetection[], proto: Array4, batchIndex: number, inputSize: number, outH: number, outW: number): SoftMask[] {
+  return dets.map((d) => softMask(d, proto, batchIndex, inputSize, outH, outW));
+}
+
+/** A rectangle of the output image, [x0, x1) x [y0, y1). */
+export interface Window { x0: number; y0: number; x1: number; y1: number }
+
+/**
+ * One detection's soft mask (see `softMasks`); with `clip`, only the part of its window inside
+ * that rectangle is computed (the values there are the same): what a caller keeps anyway.
+ */
+export function softMask(d: RawDetection, proto: Array4, batchIndex: number, inputSize: number, outH: number, outW: number, clip?: Window): SoftMask {
   const [, ph, pw, nm] = proto.shape;
   const base = batchIndex * ph * pw * nm;
   const sx = outW / inputSize, sy = outH / inputSize;
   const ry = ph / outH, rx = pw / outW;
-  return dets.map((d) => {
-    if (d.coefs.length !== nm) throw new Error(`detection has ${d.coefs.length} mask coefficients, prototypes have ${nm}`);
-    const xs = Math.max(0, Math.ceil(d.box[0] * sx)), xe = Math.min(outW, Math.ceil(d.box[2] * sx));
-    const ys = Math.max(0, Math.ceil(d.box[1] * sy)), ye = Math.min(outH, Math.ceil(d.box[3] * sy));
-    const w = Math.max(0, xe - xs), h = Math.max(0, ye - ys);
-    const prob = new Float32Array(w * h);
-    // A box outside the image has an empty window (anchored inside the image, so it stays valid).
-    if (w === 0 || h === 0) return { x0: 0, y0: 0, w: 0, h: 0, prob };
-    // Source coordinates of each output row / column, and the prototype window they touch.
-    const src = (i: number, r: number, size: number) => {
-      const f = (i + 0.5) * r - 0.5;
-      const lo = Math.max(0, Math.floor(f));
-      return { lo, hi: Math.min(size - 1, Math.ceil(f)), frac: f - Math.floor(f) };
-    };
-    const rows = Array.from({ length: h }, (_, k) => src(ys + k, ry, ph));
-    const cols = Array.from({ length: w }, (_, k) => src(xs + k, rx, pw));
-    const py0 = rows[0]!.lo, py1 = rows[h - 1]!.hi, px0 = cols[0]!.lo, px1 = cols[w - 1]!.hi;
-    const ww = px1 - px0 + 1;
-    const cell = new Float32Array((py1 - py0 + 1) * ww);
-    for (let py = py0; py <= py1; py++) for (let px = px0; px <= px1; px++) {
+  const data = proto.data;
+  if (d.coefs.length !== nm) throw new Error(`detection has ${d.coefs.length} mask coefficients, prototypes have ${nm}`);
+  const { x0: cx0, y0: cy0, x1: cx1, y1: cy1 } = clip ?? { x0: 0, y0: 0, x1: outW, y1: outH };
+  const xs = Math.max(0, cx0, Math.ceil(d.box[0] * sx)), xe = Math.min(outW, cx1, Math.ceil(d.box[2] * sx));
+  const ys = Math.max(0, cy0, Math.ceil(d.box[1] * sy)), ye = Math.min(outH, cy1, Math.ceil(d.box[3] * sy));
+  const w = Math.max(0, xe - xs), h = Math.max(0, ye - ys);
+  const prob = new Float32Array(w * h);
+  // A box outside the image has an empty window (anchored inside the image, so it stays valid).
+  if (w === 0 || h === 0) return { x0: 0, y0: 0, w: 0, h: 0, prob };
+  const rows = sampleAxis(ys, h, ry, ph), cols = sampleAxis(xs, w, rx, pw);
+  const py0 = rows.lo[0]!, py1 = rows.hi[h - 1]!, px0 = cols.lo[0]!, px1 = cols.hi[w - 1]!;
+  const coefs = d.coefs;
+  // Each prototype row under the box: the dot products (summed in channel order) and their
+  // sigmoids, then interpolated at the window's columns. The vertical pass then mixes two
+  // such rows per output row: the same arithmetic as interpolating each output pixel from
+  // its four cells, with the horizontal half done once per prototype row instead of twice
+  // per output row (a 640 px output has four output rows per prototype row).
+  const cell = new Float64Array(px1 - px0 + 1);
+  const across = new Float64Array((py1 - py0 + 1) * w);
+  for (let py = py0; py <= py1; py++) {
+    for (let px = px0; px <= px1; px++) {
       const o = base + (py * pw + px) * nm;
       let s = 0;
-      for (let c = 0; c < nm; c++) s += d.coefs[c]! * proto.data[o + c]!;
-      cell[(py - py0) * ww + (px - px0)] = sigmoid(s);
+      for (let c = 0; c < nm; c++) s += coefs[c]! * data[o + c]!;
+      cell[px - px0] = Math.fround(sigmoid(s));
     }
-    for (let y = 0; y < h; y++) {
-      const r = rows[y]!;
-      const top = (r.lo - py0) * ww, bottom = (r.hi - py0) * ww;
-      for (let x = 0; x < w; x++) {
-        const c = cols[x]!;
-        const cl = c.lo - px0, ch = c.hi - px0;
-        const t = cell[top + cl]! + (cell[top + ch]! - cell[top + cl]!) * c.frac;
-        const b = cell[bottom + cl]! + (cell[bottom + ch]! - cell[bottom + cl]!) * c.frac;
-        prob[y * w + x] = t + (b - t) * r.frac;
-      }
+    const row = (py - py0) * w;
+    for (let x = 0; x < w; x++) {
+      const l = cell[cols.lo[x]! - px0]!, r = cell[cols.hi[x]! - px0]!;
+      across[row + x] = l + (r - l) * cols.frac[x]!;
     }
-    return { x0: xs, y0: ys, w, h, prob };
-  });
+  }
+  for (let y = 0; y < h; y++) {
+    const top = (rows.lo[y]! - py0) * w, bottom = (rows.hi[y]! - py0) * w, f = rows.frac[y]!;
+    const out = y * w;
+    for (let x = 0; x < w; x++) {
+      const t = across[top + x]!;
+      prob[out + x] = t + (across[bottom + x]! - t) * f;
+    }
+  }
+  return { x0: xs, y0: ys, w, h, prob };
 }
 
 /** A soft mask thresholded at 0.5, in its own window (row-major, `m.w` x `m.h`). */

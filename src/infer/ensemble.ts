@@ -5,9 +5,16 @@ import { boxIou, nms, type Box } from './nms.ts';
 export interface Candidate {
   score: number;
   box: Box;
-  mask: SoftMask;
+  /** Its soft mask, computed when first asked for: NMS drops most of a fold ensemble's pool unseen. */
+  mask: () => SoftMask;
   /** Which model (and flip) produced it, e.g. `model 1 flip h`. */
   source: string;
+}
+
+/** `f`, called at most once, when first needed. */
+export function once<T>(f: () => T): () => T {
+  let value: T | undefined;
+  return () => (value ??= f());
 }
 
 export const ENSEMBLES = ['nms', 'wsf'] as const;
@@ -51,24 +58,25 @@ export function wsfEnsemble(pool: readonly Candidate[], sources: number, iou: nu
   const fused = clusters.map(({ members, box }): Candidate => {
     const total = members.reduce((s, m) => s + m.score, 0);
     const score = (total / members.length) * Math.min(members.length, sources) / sources;
-    return { score, box, mask: fuseMasks(members, total), source: members.length === 1 ? members[0]!.source : `wsf of ${members.length}` };
+    return { score, box, mask: once(() => fuseMasks(members, total)), source: members.length === 1 ? members[0]!.source : `wsf of ${members.length}` };
   });
   return fused.sort((a, b) => b.score - a.score).slice(0, maxDet);
 }
 
 /** Score-weighted mean of soft masks over the union of their windows. */
 function fuseMasks(members: readonly Candidate[], totalScore: number): SoftMask {
-  if (members.length === 1) return members[0]!.mask;
-  const x0 = Math.min(...members.map((m) => m.mask.x0)), y0 = Math.min(...members.map((m) => m.mask.y0));
-  const x1 = Math.max(...members.map((m) => m.mask.x0 + m.mask.w)), y1 = Math.max(...members.map((m) => m.mask.y0 + m.mask.h));
+  const masks = members.map((m) => m.mask());
+  if (masks.length === 1) return masks[0]!;
+  const x0 = Math.min(...masks.map((m) => m.x0)), y0 = Math.min(...masks.map((m) => m.y0));
+  const x1 = Math.max(...masks.map((m) => m.x0 + m.w)), y1 = Math.max(...masks.map((m) => m.y0 + m.h));
   const w = x1 - x0, h = y1 - y0;
   const prob = new Float32Array(w * h);
-  for (const { mask: m, score } of members) {
-    const weight = score / totalScore;
+  members.forEach(({ score }, k) => {
+    const m = masks[k]!, weight = score / totalScore;
     for (let y = 0; y < m.h; y++) {
       const row = (m.y0 - y0 + y) * w + (m.x0 - x0);
       for (let x = 0; x < m.w; x++) prob[row + x] += m.prob[y * m.w + x]! * weight;
     }
-  }
+  });
   return { x0, y0, w, h, prob };
 }

@@ -1,8 +1,8 @@
 import type { RgbImage } from '../data/images.ts';
 import { TILE_SIZE } from '../data/types.ts';
 import { encodeWindow, rleArea, type Rle } from '../eval/rle.ts';
-import { decodeDetections, softMasks, type SoftMask } from './decode.ts';
-import { nmsEnsemble, wsfEnsemble, type Candidate, type EnsembleMethod } from './ensemble.ts';
+import { decodeDetections, softMask, type SoftMask } from './decode.ts';
+import { nmsEnsemble, once, wsfEnsemble, type Candidate, type EnsembleMethod } from './ensemble.ts';
 import type { Box } from './nms.ts';
 import { postprocessMask, type PostProcess } from './postprocess.ts';
 import { canvasInputSize, contextCanvas, imageToInput, type Flip } from './preprocess.ts';
@@ -38,12 +38,16 @@ export interface Prediction {
 export interface Timings {
   preprocess: number;
   forward: number;
+  /** Boxes: decoding and each run's NMS. */
   decode: number;
+  /** The ensemble's NMS (or fusion: `wsf` computes its members' masks here). */
   ensemble: number;
+  /** The kept instances' soft masks. */
+  masks: number;
   post: number;
 }
 
-export const newTimings = (): Timings => ({ preprocess: 0, forward: 0, decode: 0, ensemble: 0, post: 0 });
+export const newTimings = (): Timings => ({ preprocess: 0, forward: 0, decode: 0, ensemble: 0, masks: 0, post: 0 });
 
 /** A neighbour of the tile (dx, dy in -1..1) or null where the source has none. */
 export type NeighbourLookup = (dx: number, dy: number) => RgbImage | null;
@@ -171,14 +175,18 @@ export function finishTile(tile: TileOutputs, opts: PredictOptions, timings = ne
   const { size, inputSize, pad } = tile;
   const side = tile.tile;
   const scale = size / inputSize;
+  const inTile = { x0: pad, y0: pad, x1: pad + side, y1: pad + side };
   const pool: Candidate[] = [];
   for (const { model, flip, config, raw } of tile.runs) {
     const dets = decodeDetections(raw, config, { conf: opts.conf, iou: opts.iou, maxDet: opts.maxDet, classes: [0] })[0]!;
-    const masks = softMasks(dets, raw.proto, 0, inputSize, size, size);
     const source = `model ${model}${flip === 'none' ? '' : ` flip ${flip}`}`;
-    dets.forEach((d, k) => {
-      pool.push({ score: d.score, box: unflipBox(d.box.map((v) => v * scale) as Box, flip, size), mask: unflipMask(masks[k]!, flip, size), source });
-    });
+    for (const d of dets) {
+      // Masks only inside the tile (all that post-processing reads; the window is the same
+      // flipped or not, the context being as wide on every side), and only for the candidates
+      // the ensemble keeps: a five-fold pool of 1,500 keeps at most 300.
+      const mask = once(() => unflipMask(softMask(d, raw.proto, 0, inputSize, size, size, inTile), flip, size));
+      pool.push({ score: d.score, box: unflipBox(d.box.map((v) => v * scale) as Box, flip, size), mask, source });
+    }
   }
   lap('decode');
   const sources = tile.runs.length;
@@ -186,10 +194,12 @@ export function finishTile(tile: TileOutputs, opts: PredictOptions, timings = ne
     ? pool.slice(0, opts.maxDet) // one model: decoding already ran NMS, best first
     : opts.ensemble === 'wsf' ? wsfEnsemble(pool, sources, opts.iou, opts.maxDet) : nmsEnsemble(pool, opts.iou, opts.maxDet);
   lap('ensemble');
+  const masks = kept.map((c) => c.mask());
+  lap('masks');
   const out: Prediction[] = [];
-  for (const c of kept) {
+  for (const [k, c] of kept.entries()) {
     // Post-processing works in the mask's window: a small vessel costs its box, not the tile.
-    const win = tileWindow(c.mask, pad, opts.dilate, side);
+    const win = tileWindow(masks[k]!, pad, opts.dilate, side);
     if (win.w === 0 || win.h === 0) continue;
     const mask = postprocessMask(win.mask, win.w, win.h, opts.post, opts.dilate);
     const rle = encodeWindow(mask, win.x0, win.y0, win.w, win.h, side, side);

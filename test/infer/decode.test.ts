@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setupBackend, tf } from '../../src/engine/backend.ts';
-import { softMasks, type RawDetection } from '../../src/infer/decode.ts';
+import { softMask, softMasks, type RawDetection } from '../../src/infer/decode.ts';
 import { contextCanvas, imageToInput } from '../../src/infer/preprocess.ts';
 import { readRgb } from '../../src/data/images.ts';
 import { REFERENCE_DIR } from '../../src/reference/build.ts';
@@ -53,6 +53,26 @@ test('soft masks equal sigmoid(coefs x protos), upsampled by tfjs, cropped to th
     for (let y = 0; y < m.h; y++) for (let x = 0; x < m.w; x++) worst = Math.max(worst, Math.abs(m.prob[y * m.w + x]! - ref[(m.y0 + y) * out + m.x0 + x]!));
     assert.ok(worst < 1e-5, `detection ${k}: max diff ${worst}`);
   });
+});
+
+test('a soft mask clipped to a window holds the unclipped mask\'s values there', () => {
+  const [ph, nm, inputSize, out] = [40, 8, 160, 200];
+  const proto = { data: Float32Array.from({ length: ph * ph * nm }, () => random() * 2 - 1), shape: [1, ph, ph, nm] as [number, number, number, number] };
+  for (let k = 0; k < 50; k++) {
+    const [x, y, s] = [random() * 180 - 20, random() * 180 - 20, 3 + random() * 90];
+    const d: RawDetection = { box: [x, y, x + s, y + s * (0.5 + random())], score: 0.5, cls: 0, coefs: Float32Array.from({ length: nm }, () => random() * 4 - 2) };
+    const whole = softMask(d, proto, 0, inputSize, out, out);
+    const clip = { x0: 30, y0: 30, x1: 170, y1: 170 };
+    const part = softMask(d, proto, 0, inputSize, out, out, clip);
+    const inside = (px: number, py: number) => px >= clip.x0 && px < clip.x1 && py >= clip.y0 && py < clip.y1;
+    let expected = 0;
+    for (let yy = 0; yy < whole.h; yy++) for (let xx = 0; xx < whole.w; xx++) {
+      if (!inside(whole.x0 + xx, whole.y0 + yy)) continue;
+      expected++;
+      assert.equal(part.prob[(whole.y0 + yy - part.y0) * part.w + (whole.x0 + xx - part.x0)], whole.prob[yy * whole.w + xx], `detection ${k} at ${whole.x0 + xx},${whole.y0 + yy}`);
+    }
+    assert.equal(part.w * part.h, expected, `detection ${k}: the clipped window is the overlap`);
+  }
 });
 
 test('context canvas: neighbours where they exist, the tile mirrored where not', () => {

@@ -6,7 +6,7 @@ import { boxIou as boxIouRef, nms, type Box } from '../../src/infer/nms.ts';
 
 /** A soft mask filling its window with one probability. */
 const filled = (x0: number, y0: number, w: number, h: number, p: number): SoftMask => ({ x0, y0, w, h, prob: new Float32Array(w * h).fill(p) });
-const cand = (score: number, box: Box, mask: SoftMask, source: string): Candidate => ({ score, box, mask, source });
+const cand = (score: number, box: Box, mask: SoftMask, source: string): Candidate => ({ score, box, mask: () => mask, source });
 
 test('NMS ensemble: the surviving box keeps its own model\'s mask', () => {
   const a = cand(0.7, [10, 10, 30, 30], filled(10, 10, 20, 20, 0.9), 'model 0');
@@ -14,9 +14,23 @@ test('NMS ensemble: the surviving box keeps its own model\'s mask', () => {
   const far = cand(0.5, [100, 100, 120, 120], filled(100, 100, 20, 20, 0.9), 'model 0');
   const kept = nmsEnsemble([a, b, far], 0.55, 300);
   assert.deepEqual(kept.map((c) => c.source), ['model 1', 'model 0']);
-  assert.equal(kept[0]!.mask, b.mask, 'model 1 won: its mask, not a merge');
+  assert.equal(kept[0]!.mask(), b.mask(), 'model 1 won: its mask, not a merge');
   assert.equal(kept[1], far);
   assert.equal(nmsEnsemble([a, b, far], 0.55, 1).length, 1);
+});
+
+test('ensembles compute only the masks of what they keep', () => {
+  const asked: string[] = [];
+  const counted = (score: number, x: number, source: string): Candidate => ({ score, box: [x, 0, x + 20, 20], mask: () => { asked.push(source); return filled(x, 0, 20, 20, 0.9); }, source });
+  const pool = [counted(0.9, 0, 'a'), counted(0.8, 1, 'b'), counted(0.7, 100, 'c'), counted(0.6, 200, 'd')];
+  const kept = nmsEnsemble(pool, 0.55, 2);
+  assert.deepEqual(asked, [], 'NMS reads boxes and scores only');
+  kept.forEach((c) => c.mask());
+  assert.deepEqual(asked, ['a', 'c']);
+  asked.length = 0;
+  const fused = wsfEnsemble(pool, 2, 0.55, 2);
+  fused.forEach((c) => { c.mask(); c.mask(); });
+  assert.deepEqual(asked.sort(), ['a', 'b', 'c'], 'the two kept clusters\' members, once each; d falls beyond max-det');
 });
 
 test('WSF: boxes and mask probabilities averaged by score, confidence scaled by agreement', () => {
@@ -32,7 +46,7 @@ test('WSF: boxes and mask probabilities averaged by score, confidence scaled by 
   assert.ok(Math.abs(single.score - 0.6 / 3) < 1e-9, 'one source of three: a third of its score');
   assert.deepEqual(pair.box.map((v) => +v.toFixed(6)), [11, 11, 31, 31], 'score-weighted box: (0.8*10 + 0.4*13) / 1.2');
   // Where both masks overlap: (0.8*0.9 + 0.4*0.3) / 1.2 = 0.7; only a: 0.6; only b: 0.1.
-  const m = pair.mask;
+  const m = pair.mask();
   const at = (x: number, y: number) => m.prob[(y - m.y0) * m.w + (x - m.x0)]!;
   assert.ok(Math.abs(at(20, 20) - 0.7) < 1e-6);
   assert.ok(Math.abs(at(11, 11) - 0.6) < 1e-6);

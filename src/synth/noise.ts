@@ -40,16 +40,25 @@ export function valueNoiseField(seed: number, x0: number, y0: number, cell: numb
     ixs[x] = Math.floor(fx);
     sxs[x] = smooth(fx - ixs[x]!);
   }
+  // Along a row, the field mixes two lattice rows' horizontal interpolations (`top`, `bottom`),
+  // which stay the same for every image row in one lattice row: computed once per lattice row.
+  const top = new Float64Array(size), bottom = new Float64Array(size);
+  let row = -1;
   for (let y = 0; y < size; y++) {
     const fy = (y0 + y) / cell - gy0;
     const jy = Math.floor(fy), sy = smooth(fy - jy);
-    for (let x = 0; x < size; x++) {
-      const ix = ixs[x]!, sx = sxs[x]!;
-      const a = lat[jy * n + ix]!, b = lat[jy * n + ix + 1]!;
-      const c = lat[(jy + 1) * n + ix]!, d = lat[(jy + 1) * n + ix + 1]!;
-      const top = a + (b - a) * sx;
-      out[y * size + x] = top + (c + (d - c) * sx - top) * sy;
+    if (jy !== row) {
+      row = jy;
+      for (let x = 0; x < size; x++) {
+        const ix = ixs[x]!, sx = sxs[x]!;
+        const a = lat[jy * n + ix]!, b = lat[jy * n + ix + 1]!;
+        const c = lat[(jy + 1) * n + ix]!, d = lat[(jy + 1) * n + ix + 1]!;
+        top[x] = a + (b - a) * sx;
+        bottom[x] = c + (d - c) * sx;
+      }
     }
+    const o = y * size;
+    for (let x = 0; x < size; x++) out[o + x] = top[x]! + (bottom[x]! - top[x]!) * sy;
   }
   return out;
 }

@@ -190,9 +190,14 @@ function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0
   const B = BUCKET;
   const near = tubules.filter((t) => t.cx > x0 - B && t.cx < x0 + S + B && t.cy > y0 - B && t.cy < y0 + S + B);
   const nb = Math.ceil((S + 2 * B) / B) + 1;
-  const buckets: number[][] = Array.from({ length: nb * nb }, () => []);
   const bucketOf = (v: number) => clamp(Math.floor((v + B) / B), 0, nb - 1);
-  near.forEach((t, k) => buckets[bucketOf(t.cy - y0) * nb + bucketOf(t.cx - x0)]!.push(k));
+  // Tubules by bucket, flat: bucket b's are members[starts[b]] .. members[starts[b + 1] - 1], in tubule order.
+  const home = Int32Array.from(near, (t) => bucketOf(t.cy - y0) * nb + bucketOf(t.cx - x0));
+  const starts = new Int32Array(nb * nb + 1);
+  for (const b of home) starts[b + 1]!++;
+  for (let b = 0; b < nb * nb; b++) starts[b + 1]! += starts[b]!;
+  const members = new Int32Array(near.length), filled = starts.slice(0, nb * nb);
+  home.forEach((b, k) => { members[filled[b]!++] = k; });
   const lumenCount = new Int32Array(near.length);
   const { fine, texture, medium, gap, fibrosis, warpX, warpY } = fl;
   // Per tubule, once: its centre in tile coordinates, rotation, axis ratio and 1 / a.
@@ -208,7 +213,8 @@ function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0
       let k1 = -1, d1 = Infinity, d2 = Infinity;
       for (let yy = Math.max(0, by - 1); yy <= Math.min(nb - 1, by + 1); yy++) {
         for (let xx = Math.max(0, bx - 1); xx <= Math.min(nb - 1, bx + 1); xx++) {
-          for (const k of buckets[yy * nb + xx]!) {
+          for (let m = starts[yy * nb + xx]!, end = starts[yy * nb + xx + 1]!; m < end; m++) {
+            const k = members[m]!;
             const dx = tcx[k]! - wx, dy = tcy[k]! - wy;
             const c = tcos[k]!, s = tsin[k]!;
             const u = dx * c + dy * s, v = (-dx * s + dy * c) * tratio[k]!;
@@ -484,21 +490,27 @@ function gaussianTable(): Float32Array {
   return gaussians;
 }
 
-/** Separable blur, one pass of [w, 1 - 2w, w] per axis (w = 1/4: the [1 2 1]/4 filter). */
+/** Scratch row-pass buffer of `blur` (a tile's worth of float32, reused: the blur runs a dozen times per tile). */
+const blurTmp = new Float32Array(S * S * 3);
+
+/**
+ * Separable blur, one pass of [w, 1 - 2w, w] per axis (w = 1/4: the [1 2 1]/4 filter), the
+ * border pixel standing in for its missing neighbour. Runs along flat rows of RGB values (a
+ * pixel's neighbour is 3 values away, a row's S * 3).
+ */
 function blur(px: Float32Array, w = 0.25): void {
-  const tmp = new Float32Array(px.length);
+  const tmp = blurTmp;
   const c0 = 1 - 2 * w;
+  const row = S * 3;
   for (let y = 0; y < S; y++) {
-    for (let x = 0; x < S; x++) {
-      const l = x > 0 ? x - 1 : x, r = x < S - 1 ? x + 1 : x;
-      for (let c = 0; c < 3; c++) tmp[(y * S + x) * 3 + c] = w * (px[(y * S + l) * 3 + c]! + px[(y * S + r) * 3 + c]!) + c0 * px[(y * S + x) * 3 + c]!;
-    }
+    const o = y * row;
+    for (let k = o; k < o + 3; k++) tmp[k] = w * (px[k]! + px[k + 3]!) + c0 * px[k]!;
+    for (let k = o + 3; k < o + row - 3; k++) tmp[k] = w * (px[k - 3]! + px[k + 3]!) + c0 * px[k]!;
+    for (let k = o + row - 3; k < o + row; k++) tmp[k] = w * (px[k - 3]! + px[k]!) + c0 * px[k]!;
   }
   for (let y = 0; y < S; y++) {
-    const u = y > 0 ? y - 1 : y, d = y < S - 1 ? y + 1 : y;
-    for (let x = 0; x < S; x++) {
-      for (let c = 0; c < 3; c++) px[(y * S + x) * 3 + c] = w * (tmp[(u * S + x) * 3 + c]! + tmp[(d * S + x) * 3 + c]!) + c0 * tmp[(y * S + x) * 3 + c]!;
-    }
+    const o = y * row, up = (y > 0 ? y - 1 : y) * row - o, down = (y < S - 1 ? y + 1 : y) * row - o;
+    for (let k = o; k < o + row; k++) px[k] = w * (tmp[k + up]! + tmp[k + down]!) + c0 * tmp[k]!;
   }
 }
 
@@ -584,10 +596,10 @@ function withDetail(px: Float32Array, gain: number, focus?: { field: Float32Arra
   scannerBlur(fine, 1);
   const coarse = Float32Array.from(fine);
   scannerBlur(coarse, 2);
-  const out = Float32Array.from(px);
+  const out = coarse; // each value is read just before it is replaced
   for (let p = 0; p < S * S; p++) {
     const g = focus ? Math.max(-1, gain + focus.spread * focus.field[p]!) : gain;
-    for (let k = p * 3; k < p * 3 + 3; k++) out[k] = out[k]! + g * (fine[k]! - coarse[k]!);
+    for (let k = p * 3; k < p * 3 + 3; k++) out[k] = px[k]! + g * (fine[k]! - coarse[k]!);
   }
   return out;
 }
@@ -681,13 +693,15 @@ function finishTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConf
   let at = rng.int(0, NOISE_TABLE - 1);
   const stride = 2 * rng.int(1000, 20000) + 1;
   const data = new Uint8Array(px.length);
+  const { lut, scale, offset: shiftBy, mean } = map;
+  const noise = appearance.noise, drift = 2 * intensity.meanSd, spread = 2 * (intensity.stdSd / intensity.std);
   for (let p = 0; p < S * S; p++) {
-    const offset = 2 * intensity.meanSd * shift[p]!;
-    const contrast = 1 + 2 * (intensity.stdSd / intensity.std) * gain[p]!;
+    const offset = drift * shift[p]!;
+    const contrast = 1 + spread * gain[p]!;
     for (let c = 0; c < 3; c++) {
       const k = p * 3 + c;
-      const v = map.lut[c]![clamp(Math.round(px[k]!), 0, 255)]! * map.scale + map.offset;
-      const out = (v - map.mean) * contrast + map.mean + offset + table[at]! * appearance.noise;
+      const v = lut[c]![clamp(Math.round(px[k]!), 0, 255)]! * scale + shiftBy;
+      const out = (v - mean) * contrast + mean + offset + table[at]! * noise;
       at = (at + stride) & (NOISE_TABLE - 1);
       data[k] = out < 0 ? 0 : out > 255 ? 255 : Math.round(out);
     }

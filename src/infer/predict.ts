@@ -116,13 +116,13 @@ export async function runTile(runtimes: readonly Runtime[], image: RgbImage, opt
   const size = canvas.width;
   const inputSize = inputSizeFor(size, pad, opts.imgsz);
   const flips = flipsOf(opts.tta);
-  const input = new Float32Array(inputSize * inputSize * 3);
+  // One input per flip, shared by every model of the ensemble.
+  const inputs = flips.map((flip) => imageToInput(canvas, inputSize, flip));
+  lap('preprocess');
   const runs: TileOutputs['runs'] = [];
   for (const [model, runtime] of runtimes.entries()) {
-    for (const flip of flips) {
-      imageToInput(canvas, inputSize, flip, input);
-      lap('preprocess');
-      runs.push({ model, flip, config: runtime.config, raw: await runtime.run(input, 1, inputSize) });
+    for (const [f, flip] of flips.entries()) {
+      runs.push({ model, flip, config: runtime.config, raw: await runtime.run(inputs[f]!, 1, inputSize) });
       lap('forward');
     }
   }
@@ -149,15 +149,19 @@ export async function runTiles(runtimes: readonly Runtime[], images: readonly Rg
   const inputSize = inputSizeFor(side, 0, opts.imgsz);
   const flips = flipsOf(opts.tta);
   const plane = inputSize * inputSize * 3;
-  const input = new Float32Array(images.length * plane);
   const out: TileOutputs[] = images.map(() => ({ runs: [], tile: side, size: side, inputSize, pad: 0 }));
+  // One batch per flip, shared by every model of the ensemble.
+  let t = performance.now();
+  const inputs = flips.map((flip) => {
+    const input = new Float32Array(images.length * plane);
+    images.forEach((im, k) => imageToInput(im, inputSize, flip, input.subarray(k * plane, (k + 1) * plane)));
+    return input;
+  });
+  timings.preprocess += performance.now() - t;
   for (const [model, runtime] of runtimes.entries()) {
-    for (const flip of flips) {
-      let t = performance.now();
-      images.forEach((im, k) => imageToInput(im, inputSize, flip, input.subarray(k * plane, (k + 1) * plane)));
-      timings.preprocess += performance.now() - t;
+    for (const [f, flip] of flips.entries()) {
       t = performance.now();
-      const raw = await runtime.run(input, images.length, inputSize);
+      const raw = await runtime.run(inputs[f]!, images.length, inputSize);
       timings.forward += performance.now() - t;
       out.forEach((o, k) => o.runs.push({ model, flip, config: runtime.config, raw: pick(raw, k, images.length) }));
     }

@@ -129,17 +129,14 @@ export function jpegRoundTrip(rgb: Uint8Array, width: number, height: number, qu
     Y[p] = 0.299 * r + 0.587 * g + 0.114 * b;
   }
   // Chroma: each 2x2 block's mean.
+  const cbOf = (k: number) => -0.168736 * rgb[k]! - 0.331264 * rgb[k + 1]! + 0.5 * rgb[k + 2]!;
+  const crOf = (k: number) => 0.5 * rgb[k]! - 0.418688 * rgb[k + 1]! - 0.081312 * rgb[k + 2]!;
   for (let y = 0; y < ch; y++) {
     for (let x = 0; x < cw; x++) {
-      let cb = 0, cr = 0;
-      for (let dy = 0; dy < 2; dy++) for (let dx = 0; dx < 2; dx++) {
-        const p = (2 * y + dy) * width + 2 * x + dx;
-        const r = rgb[p * 3]!, g = rgb[p * 3 + 1]!, b = rgb[p * 3 + 2]!;
-        cb += -0.168736 * r - 0.331264 * g + 0.5 * b;
-        cr += 0.5 * r - 0.418688 * g - 0.081312 * b;
-      }
-      Cb[y * cw + x] = cb / 4 + 128;
-      Cr[y * cw + x] = cr / 4 + 128;
+      // The block's four pixels in row order, summed from 0 in that order.
+      const a = ((2 * y) * width + 2 * x) * 3, b = a + 3, c = a + width * 3, d = c + 3;
+      Cb[y * cw + x] = (0 + cbOf(a) + cbOf(b) + cbOf(c) + cbOf(d)) / 4 + 128;
+      Cr[y * cw + x] = (0 + crOf(a) + crOf(b) + crOf(c) + crOf(d)) / 4 + 128;
     }
   }
   quantisePlane(Y, width, height, scaledTable(LUMA_Q50, quality));

@@ -81,7 +81,11 @@ function insidePolygon(ring: readonly Point[], x: number, y: number): boolean {
 /** Distance from (x, y) to the nearest vertex of a ring traced at about one-pixel steps. */
 function distanceToRing(ring: readonly Point[], x: number, y: number): number {
   let best = Infinity;
-  for (const [px, py] of ring) best = Math.min(best, (px - x) ** 2 + (py - y) ** 2);
+  for (let k = 0; k < ring.length; k++) {
+    const p = ring[k]!;
+    const d = (p[0] - x) ** 2 + (p[1] - y) ** 2;
+    if (d < best) best = d;
+  }
   return Math.sqrt(best);
 }
 

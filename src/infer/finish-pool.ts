@@ -1,26 +1,36 @@
 import { Worker } from 'node:worker_threads';
-import { finishTile, type Prediction, type PredictOptions, type TileOutputs, type Timings } from './predict.ts';
+import type { RgbImage } from '../data/images.ts';
+import { finishTile, neighbourImages, prepareTile, type NeighbourLookup, type Prediction, type PredictOptions, type PreparedTile, type TileOutputs, type Timings } from './predict.ts';
+
+/** What a worker is asked to do: make a tile ready for the network, or finish its outputs. */
+export type PoolJob =
+  | { kind: 'prepare'; image: RgbImage; opts: PredictOptions; neighbours: (RgbImage | null)[] }
+  | { kind: 'finish'; tile: TileOutputs; opts: PredictOptions };
+
+/** A worker's answer: the prepared tile, the predictions, or the error's message. */
+export interface PoolReply { job: number; prepared?: PreparedTile; predictions?: Prediction[]; error?: string; timings?: Timings }
 
 /**
- * Finishes tiles (`finishTile`) in worker threads while the main thread runs the network on
- * the next tile: onnxruntime-node's `run` holds the JS thread, so overlap needs threads, not
- * promises. With 0 workers tiles are finished inline. Timings of the workers are added to
- * `timings` when their tiles come back.
+ * Prepares tiles for the network (`prepareTile`: the resize to the model input) and finishes
+ * their outputs (`finishTile`) in worker threads, while the main thread runs the network:
+ * onnxruntime-node's `run` holds the JS thread, so overlap needs threads, not promises. With 0
+ * workers both run inline. Timings of the workers are added to `timings` when their answers
+ * come back.
  */
 export class FinishPool {
   private readonly workers: Worker[] = [];
-  private readonly waiting = new Map<number, { resolve: (p: Prediction[]) => void; reject: (e: Error) => void }>();
+  private readonly waiting = new Map<number, { resolve: (r: PoolReply) => void; reject: (e: Error) => void }>();
   private next = 0;
 
   constructor(workers: number, private readonly timings?: Timings) {
     for (let k = 0; k < workers; k++) {
       const w = new Worker(new URL('./finish-worker-entry.mjs', import.meta.url));
-      w.on('message', (m: { job: number; predictions?: Prediction[]; error?: string; timings?: Timings }) => {
+      w.on('message', (m: PoolReply) => {
         const entry = this.waiting.get(m.job)!;
         this.waiting.delete(m.job);
         if (m.timings && this.timings) for (const key of Object.keys(m.timings) as (keyof Timings)[]) this.timings[key] += m.timings[key];
         if (m.error !== undefined) entry.reject(new Error(m.error));
-        else entry.resolve(m.predictions!);
+        else entry.resolve(m);
       });
       w.on('error', (e) => { for (const entry of this.waiting.values()) entry.reject(e); this.waiting.clear(); });
       this.workers.push(w);
@@ -31,13 +41,24 @@ export class FinishPool {
     return this.workers.length;
   }
 
-  finish(tile: TileOutputs, opts: PredictOptions): Promise<Prediction[]> {
-    if (this.workers.length === 0) return Promise.resolve(finishTile(tile, opts, this.timings));
+  /** The tile resized for the network, in a worker (its neighbours, for `--context`, go with it). */
+  async prepare(image: RgbImage, opts: PredictOptions, neighbour?: NeighbourLookup): Promise<PreparedTile> {
+    if (this.workers.length === 0) return prepareTile(image, opts, neighbour, this.timings);
+    const neighbours = opts.context > 0 && neighbour ? neighbourImages(neighbour) : [];
+    return (await this.post({ kind: 'prepare', image, opts, neighbours })).prepared!;
+  }
+
+  async finish(tile: TileOutputs, opts: PredictOptions): Promise<Prediction[]> {
+    if (this.workers.length === 0) return finishTile(tile, opts, this.timings);
+    return (await this.post({ kind: 'finish', tile, opts })).predictions!;
+  }
+
+  private post(message: PoolJob): Promise<PoolReply> {
     const job = this.next++;
     const worker = this.workers[job % this.workers.length]!;
     return new Promise((resolve, reject) => {
       this.waiting.set(job, { resolve, reject });
-      worker.postMessage({ job, tile, opts });
+      worker.postMessage({ job, ...message });
     });
   }
 

@@ -102,32 +102,62 @@ const inputSizeFor = (size: number, pad: number, imgsz: number): number => (pad 
 
 const flipsOf = (tta: PredictOptions['tta']): Flip[] => (tta === 'flip' ? ['none', 'h', 'v'] : ['none']);
 
+/** A tile made ready for the network: one model input per flip, and the canvas geometry. */
+export interface PreparedTile {
+  inputs: Float32Array[];
+  tile: number;
+  size: number;
+  inputSize: number;
+  pad: number;
+}
+
 /**
- * The network part of predicting a tile: every model (and flip) on the tile's canvas. A tile is
- * any square; one of another side than the competition's 512 px goes in at the scale a 512 px
- * tile goes in at `imgsz` (so objects keep the size the model learnt them at).
+ * The tile's canvas (with `context` pixels of its neighbours) resized to the model input, once
+ * per flip (every model of an ensemble takes the same inputs). Pure JS on plain data, so it can
+ * run in a worker thread. A tile is any square; one of another side than the competition's
+ * 512 px goes in at the scale a 512 px tile goes in at `imgsz` (so objects keep the size the
+ * model learnt them at).
  */
-export async function runTile(runtimes: readonly Runtime[], image: RgbImage, opts: PredictOptions, neighbour: NeighbourLookup = () => null, timings = newTimings()): Promise<TileOutputs> {
+export function prepareTile(image: RgbImage, opts: PredictOptions, neighbour: NeighbourLookup = () => null, timings = newTimings()): PreparedTile {
   if (image.width !== image.height) throw new Error(`image is ${image.width}x${image.height}, expected a square tile (${TILE_SIZE}x${TILE_SIZE} in the competition's layout)`);
-  let t = performance.now();
-  const lap = (key: keyof Timings) => { const now = performance.now(); timings[key] += now - t; t = now; };
+  const t = performance.now();
   const pad = opts.context;
   const canvas = pad > 0 ? contextCanvas(image, pad, neighbour) : image;
   const size = canvas.width;
   const inputSize = inputSizeFor(size, pad, opts.imgsz);
+  const inputs = flipsOf(opts.tta).map((flip) => imageToInput(canvas, inputSize, flip));
+  timings.preprocess += performance.now() - t;
+  return { inputs, tile: image.width, size, inputSize, pad };
+}
+
+/** The network part of predicting a prepared tile: every model on every flip's input. */
+export async function forwardTile(runtimes: readonly Runtime[], prepared: PreparedTile, opts: PredictOptions, timings = newTimings()): Promise<TileOutputs> {
+  const { inputs, tile, size, inputSize, pad } = prepared;
   const flips = flipsOf(opts.tta);
-  // One input per flip, shared by every model of the ensemble.
-  const inputs = flips.map((flip) => imageToInput(canvas, inputSize, flip));
-  lap('preprocess');
+  if (inputs.length !== flips.length) throw new Error(`a tile prepared with ${inputs.length} flips, the options ask for ${flips.length}`);
   const runs: TileOutputs['runs'] = [];
   for (const [model, runtime] of runtimes.entries()) {
     for (const [f, flip] of flips.entries()) {
+      const t = performance.now();
       runs.push({ model, flip, config: runtime.config, raw: await runtime.run(inputs[f]!, 1, inputSize) });
-      lap('forward');
+      timings.forward += performance.now() - t;
     }
   }
-  return { runs, tile: image.width, size, inputSize, pad };
+  return { runs, tile, size, inputSize, pad };
 }
+
+/** The network part of predicting a tile: `prepareTile`, then `forwardTile`. */
+export async function runTile(runtimes: readonly Runtime[], image: RgbImage, opts: PredictOptions, neighbour: NeighbourLookup = () => null, timings = newTimings()): Promise<TileOutputs> {
+  return forwardTile(runtimes, prepareTile(image, opts, neighbour, timings), opts, timings);
+}
+
+/** A neighbour lookup as plain data (to post to a worker): the 3 x 3 block around the tile, row by row, the tile itself null. */
+export function neighbourImages(neighbour: NeighbourLookup): (RgbImage | null)[] {
+  return [-1, 0, 1].flatMap((dy) => [-1, 0, 1].map((dx) => (dx === 0 && dy === 0 ? null : neighbour(dx, dy))));
+}
+
+/** The lookup `neighbourImages` was taken from. */
+export const neighbourLookup = (images: readonly (RgbImage | null)[]): NeighbourLookup => (dx, dy) => images[(dy + 1) * 3 + dx + 1] ?? null;
 
 /** Image k of a batch of raw outputs, as the outputs of a batch of one. */
 function pick(raw: RawOutputs, k: number, n: number): RawOutputs {

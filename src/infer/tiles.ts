@@ -2,7 +2,7 @@ import { readTileImage, type Dataset, type Split } from '../data/dataset.ts';
 import type { RgbImage } from '../data/images.ts';
 import { FinishPool } from './finish-pool.ts';
 import { neighbourFinder } from './neighbours.ts';
-import { runTile, type NeighbourLookup, type Prediction, type PredictOptions } from './predict.ts';
+import { forwardTile, type NeighbourLookup, type Prediction, type PredictOptions } from './predict.ts';
 import type { Runtime } from './runtime.ts';
 
 /** A tile to predict: its id, how to load it, and (for `--context`) its neighbours. */
@@ -13,25 +13,30 @@ export interface TileSource {
 }
 
 /**
- * Predict tiles in order with one model or an ensemble. The network runs on this thread; the
- * rest of each tile is finished by `pool` (worker threads), so tile k+1's forward pass overlaps
- * tile k's masks and post-processing while tile k+2 loads. `onTile` reports progress with the
- * tile's image.
+ * Predict tiles in order with one model or an ensemble. The network runs on this thread; `pool`
+ * (worker threads) resizes each tile for the network and finishes its outputs (masks,
+ * post-processing), so while tile k is in the network, tile k+1 is being resized, tile k-1
+ * finished and tile k+2 decoded. `onTile` reports progress with the tile's image.
  */
 export async function predictSources(runtimes: readonly Runtime[], sources: readonly TileSource[], opts: PredictOptions, pool: FinishPool, onTile?: (id: string, image: RgbImage, predictions: Prediction[], done: number, total: number) => void): Promise<Map<string, Prediction[]>> {
   const results: Prediction[][] = new Array(sources.length);
   const inflight: Promise<void>[] = [];
   let done = 0;
-  // Tile k+1's image (and neighbours) load while tile k is in the network: decoding runs on
-  // libuv's threads, so it overlaps the forward pass instead of preceding it.
-  const fetch = (src: TileSource) => Promise.all([src.load(), opts.context > 0 && src.neighbours ? src.neighbours() : undefined]);
-  let next = sources.length > 0 ? fetch(sources[0]!) : null;
+  // Image decoding runs on libuv's threads and resizing in the pool, so both overlap the
+  // forward pass instead of preceding it. Two tiles are on their way at any time: the next
+  // one's resize must be asked for before onnxruntime takes this thread for the current one.
+  const ready = (src: TileSource) => {
+    const tile = Promise.all([src.load(), opts.context > 0 && src.neighbours ? src.neighbours() : undefined])
+      .then(async ([image, neighbours]) => ({ image, prepared: await pool.prepare(image, opts, neighbours) }));
+    // A load that fails before its turn is reported when its turn comes, not as an unhandled rejection.
+    tile.catch(() => undefined);
+    return tile;
+  };
+  const coming = sources.slice(0, 2).map(ready);
   for (const [k, src] of sources.entries()) {
-    const [image, neighbours] = await next!;
-    next = k + 1 < sources.length ? fetch(sources[k + 1]!) : null;
-    // A load that fails while this tile runs is reported when its turn comes, not as an unhandled rejection.
-    next?.catch(() => undefined);
-    const tile = await runTile(runtimes, image, opts, neighbours);
+    const { image, prepared } = await coming.shift()!;
+    if (k + 2 < sources.length) coming.push(ready(sources[k + 2]!));
+    const tile = await forwardTile(runtimes, prepared, opts);
     inflight.push(pool.finish(tile, opts).then((p) => {
       results[k] = p;
       onTile?.(src.id, image, p, ++done, sources.length);

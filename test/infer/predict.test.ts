@@ -88,7 +88,7 @@ test('fold ensemble with flip TTA: the surviving model\'s masks, one component e
   assert.ok(fused.every((p) => p.score <= 1));
 });
 
-test('tiles finished in a worker thread equal tiles finished inline, in order', async () => {
+test('tiles resized and finished in a worker thread equal tiles done inline, in order, with context too', async () => {
   const ds = await loadDataset(data);
   const runtimes = models.map((m) => new TfjsRuntime(m, 128));
   const sources = ds.tiles.slice(0, 4).map((t) => ({ id: t.id, load: () => readTileImage(ds, t.id) }));
@@ -96,10 +96,18 @@ test('tiles finished in a worker thread equal tiles finished inline, in order', 
   const inline = new FinishPool(0), threaded = new FinishPool(1);
   const a = await predictSources(runtimes, sources, opts, inline);
   const b = await predictSources(runtimes, sources, opts, threaded);
-  await threaded.close();
   assert.deepEqual([...b.keys()], sources.map((s) => s.id));
   assert.ok([...a.values()].some((p) => p.length > 0));
   assert.deepEqual(b, a);
+  // With context, the neighbours travel to the worker that resizes the tile.
+  const right = await readTileImage(ds, ds.tiles[5]!.id);
+  const withNeighbours = sources.map((s) => ({ ...s, neighbours: async () => (dx: number, dy: number) => (dx === 1 && dy === 0 ? right : null) }));
+  const wide = { ...opts, context: 64 };
+  const c = await predictSources(runtimes, withNeighbours, wide, inline);
+  const d = await predictSources(runtimes, withNeighbours, wide, threaded);
+  assert.deepEqual(d, c);
+  assert.notDeepEqual(c, a, 'the context changes the predictions');
+  await threaded.close();
 });
 
 test('tiles load one ahead of the network, in order, and a failed load fails the run with its own error', async () => {

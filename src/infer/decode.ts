@@ -3,6 +3,7 @@ import { encodeWindow, type Rle } from '../eval/rle.ts';
 import { nmsOf, type Box } from './nms.ts';
 import type { Array4, RawOutputs } from './runtime.ts';
 import { sigmoid } from '../util/logits.ts';
+import { resizeAxis } from './preprocess.ts';
 
 export interface DecodeOptions {
   /** Minimum score (objectness x class probability); the seed predicts with 0.001. */
@@ -103,14 +104,12 @@ export interface SoftMask {
   prob: Float32Array;
 }
 
-/** Where output pixel i samples a source axis of `size` cells (half-pixel centres, ratio `r`): its two cells and the weight of the second. */
+/** `resizeAxis` for output pixels start .. start + count - 1 of an axis of `size` source cells, as typed arrays. */
 function sampleAxis(start: number, count: number, r: number, size: number): { lo: Int32Array; hi: Int32Array; frac: Float64Array } {
   const lo = new Int32Array(count), hi = new Int32Array(count), frac = new Float64Array(count);
   for (let k = 0; k < count; k++) {
-    const f = (start + k + 0.5) * r - 0.5;
-    lo[k] = Math.max(0, Math.floor(f));
-    hi[k] = Math.min(size - 1, Math.ceil(f));
-    frac[k] = f - Math.floor(f);
+    const a = resizeAxis(start + k, r, size);
+    lo[k] = a.lo; hi[k] = a.hi; frac[k] = a.frac;
   }
   return { lo, hi, frac };
 }

@@ -1,5 +1,6 @@
 import type { SoftMask } from './decode.ts';
 import { boxIou, nms, type Box } from './nms.ts';
+import { once } from '../util/once.ts';
 
 /** A detection of one model (and flip) in the pool, mapped back to the canvas. */
 export interface Candidate {
@@ -9,12 +10,6 @@ export interface Candidate {
   mask: () => SoftMask;
   /** Which model (and flip) produced it, e.g. `model 1 flip h`. */
   source: string;
-}
-
-/** `f`, called at most once, when first needed. */
-export function once<T>(f: () => T): () => T {
-  let value: T | undefined;
-  return () => (value ??= f());
 }
 
 export const ENSEMBLES = ['nms', 'wsf'] as const;

@@ -43,7 +43,7 @@ export function imageToInput(img: RgbImage, size: number, flip: Flip = 'none', o
 }
 
 /** Half-pixel-centre bilinear sampling along one axis: the two source indices and the second's weight. */
-function resizeAxis(i: number, ratio: number, n: number): { lo: number; hi: number; frac: number } {
+export function resizeAxis(i: number, ratio: number, n: number): { lo: number; hi: number; frac: number } {
   const f = (i + 0.5) * ratio - 0.5;
   return { lo: Math.max(0, Math.floor(f)), hi: Math.min(n - 1, Math.ceil(f)), frac: f - Math.floor(f) };
 }

@@ -10,6 +10,10 @@
  * copies of the model (N forwards, one NMS over the pooled N x 300 candidates), as a fold
  * ensemble would.
  *
+ * The finishing-worker line also gives the CPU time per tile of all the process's threads (the
+ * work itself, less noisy than the wall time on a shared machine) and how many cores it kept busy;
+ * `--worker-threads N` sets that path's onnxruntime threads (default: the cores the worker leaves).
+ *
  * With `--yolov7 PATH` (a clone of the official YOLOv7-seg, branch u7) and a model of the
  * official architecture (`--size full` or a width such as `--size w0.125`, or such a
  * checkpoint), the same weights (exported as the official state dict) and tiles also go
@@ -51,6 +55,8 @@ const dataDir = argOf('--data', '');
 const official = argOf('--yolov7', '');
 /** Models in the ensemble: the same weights N times (a fold ensemble's cost: N forwards, a pool of N x 300 candidates, one NMS over it). */
 const modelCount = Number(argOf('--models', '1'));
+/** onnxruntime threads on the finishing-worker path (default: the cores the worker leaves, as `vascseg predict` does). */
+const workerPathThreads = Number(argOf('--worker-threads', String(Math.max(1, availableParallelism() - 1))));
 
 await setupBackend('auto', { quiet: true });
 const dir = await mkdtemp(join(tmpdir(), 'bench-infer-'));
@@ -122,22 +128,27 @@ for (const name of runtimes) {
     // The same tiles through `predictSources` with masks and post-processing in one worker
     // thread, overlapping the next tile's forward pass (what `vascseg predict` does by default).
     // One onnxruntime thread: the worker thread takes the other core.
-    const single = await OnnxRuntime.create(onnxBytes, config, imgsz, { threads: Math.max(1, availableParallelism() - 1) });
-    const pool = new FinishPool(1);
+    const single = await OnnxRuntime.create(onnxBytes, config, imgsz, { threads: workerPathThreads });
+    // As `vascseg predict --format kaggle`: the worker also encodes the masks' submission strings.
+    const pool = new FinishPool(1, undefined, true);
     // Warm-up: the worker's start (loading the TypeScript modules) is not per-tile work.
     const singles = Array.from({ length: modelCount }, () => single);
     await predictSources(singles, ids.slice(0, 2).map((id) => ({ id, load: () => readTileImage(ds, id) })), { ...DEFAULT_PREDICT, imgsz }, pool);
     const s = performance.now();
+    const cpu = process.cpuUsage();
     let shown = 0;
     await predictSources(singles, ids.map((id) => ({ id, load: () => readTileImage(ds, id) })), { ...DEFAULT_PREDICT, imgsz }, pool, (id, _img, preds) => {
       formatSubmission([tilePredictions(id, preds)]);
       shown += preds.length;
     });
     const perTile = (performance.now() - s) / ids.length;
+    const used = process.cpuUsage(cpu);
+    /** CPU time of every thread of the process (onnxruntime's, the worker's, libuv's decoding) per tile: the work, whatever else the machine runs. */
+    const cpuPerTile = (used.user + used.system) / 1000 / ids.length;
     ourEndToEnd = perTile;
     await pool.close();
     await single.dispose();
-    console.log(`onnx (${Math.max(1, availableParallelism() - 1)} thread) + 1 finishing worker thread: ${(1000 / perTile).toFixed(2)} tiles/s (${ms(perTile)} per tile, ${(perTile / floor).toFixed(2)}x ${floorName}; ${(shown / ids.length).toFixed(0)} vessels per tile)`);
+    console.log(`onnx (${workerPathThreads} thread${workerPathThreads === 1 ? '' : 's'}) + 1 finishing worker thread: ${(1000 / perTile).toFixed(2)} tiles/s (${ms(perTile)} per tile, ${(perTile / floor).toFixed(2)}x ${floorName}; ${(shown / ids.length).toFixed(0)} vessels per tile; CPU ${ms(cpuPerTile)} per tile, ${(cpuPerTile / perTile).toFixed(2)} cores busy)`);
     await runtime.dispose();
   }
 }

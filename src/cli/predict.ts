@@ -116,7 +116,8 @@ export function predictCommand(): Command {
       const bar = progress('predicting');
       const options = { imgsz, conf: opts.conf, iou: opts.iou, maxDet: opts.maxDet, tta: opts.tta, ensemble: opts.ensemble, post: opts.post, dilate: opts.dilate, context: opts.context };
       const images = new Map<string, RgbImage>();
-      const pool = new FinishPool(opts.workers);
+      // The Kaggle strings are encoded as each tile is finished, in the worker, while the network runs.
+      const pool = new FinishPool(opts.workers, undefined, opts.format === 'kaggle');
       let predictions: Map<string, Prediction[]>;
       try {
         predictions = await predictSources(models, tiles, options, pool, (id, image, _p, done, total) => {

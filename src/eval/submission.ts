@@ -13,6 +13,8 @@ import { rleFromString, rleToString, type Rle } from './rle.ts';
 export interface Detection {
   score: number;
   rle: Rle;
+  /** `encodeMaskString(rle)`, where it was computed already (a worker thread does it while the network runs). */
+  maskString?: string;
 }
 
 export interface TilePredictions {
@@ -48,7 +50,7 @@ function formatScore(score: number): string {
 }
 
 export function formatPredictionString(detections: readonly Detection[]): string {
-  return detections.map((d) => `0 ${formatScore(d.score)} ${encodeMaskString(d.rle)}`).join(' ');
+  return detections.map((d) => `0 ${formatScore(d.score)} ${d.maskString ?? encodeMaskString(d.rle)}`).join(' ');
 }
 
 export function formatSubmission(tiles: readonly TilePredictions[]): string {

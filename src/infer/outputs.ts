@@ -24,7 +24,7 @@ export interface PredictedTile {
 
 /** A tile's predictions as the evaluation and export encoders take them. */
 export const tilePredictions = (id: string, predictions: readonly Prediction[]): TilePredictions =>
-  ({ id, height: TILE_SIZE, width: TILE_SIZE, detections: predictions.map((p) => ({ score: p.score, rle: p.rle })) });
+  ({ id, height: TILE_SIZE, width: TILE_SIZE, detections: predictions.map((p) => ({ score: p.score, rle: p.rle, maskString: p.maskString })) });
 
 const asTile = (t: PredictedTile): TilePredictions => tilePredictions(t.id, t.predictions);
 

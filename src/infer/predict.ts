@@ -1,12 +1,13 @@
 import type { RgbImage } from '../data/images.ts';
 import { TILE_SIZE } from '../data/types.ts';
 import { encodeWindow, rleArea, type Rle } from '../eval/rle.ts';
+import { encodeMaskString } from '../eval/submission.ts';
 import { decodeDetections, softMask, type SoftMask } from './decode.ts';
 import { nmsEnsemble, wsfEnsemble, type Candidate, type EnsembleMethod } from './ensemble.ts';
 import { once } from '../util/once.ts';
 import type { Box } from './nms.ts';
 import { postprocessMask, type PostProcess } from './postprocess.ts';
-import { canvasInputSize, contextCanvas, imageToInput, type Flip } from './preprocess.ts';
+import { canvasInputSize, contextCanvas, imageToInput, type Flip, type Layout } from './preprocess.ts';
 import type { RawOutputs, Runtime } from './runtime.ts';
 import type { ModelConfig } from '../model/yolov7seg.ts';
 
@@ -33,6 +34,8 @@ export interface Prediction {
   rle: Rle;
   /** Which model (and flip) produced the kept instance. */
   source: string;
+  /** The mask as a Kaggle submission writes it, when `finishTile` was asked to encode it. */
+  maskString?: string;
 }
 
 /** Milliseconds spent per step, summed over calls (for `bench:infer`). */
@@ -46,9 +49,11 @@ export interface Timings {
   /** The kept instances' soft masks. */
   masks: number;
   post: number;
+  /** The Kaggle mask strings (when asked for). */
+  encode: number;
 }
 
-export const newTimings = (): Timings => ({ preprocess: 0, forward: 0, decode: 0, ensemble: 0, masks: 0, post: 0 });
+export const newTimings = (): Timings => ({ preprocess: 0, forward: 0, decode: 0, ensemble: 0, masks: 0, post: 0, encode: 0 });
 
 /** A neighbour of the tile (dx, dy in -1..1) or null where the source has none. */
 export type NeighbourLookup = (dx: number, dy: number) => RgbImage | null;
@@ -103,9 +108,10 @@ const inputSizeFor = (size: number, pad: number, imgsz: number): number => (pad 
 
 const flipsOf = (tta: PredictOptions['tta']): Flip[] => (tta === 'flip' ? ['none', 'h', 'v'] : ['none']);
 
-/** A tile made ready for the network: one model input per flip, and the canvas geometry. */
+/** A tile made ready for the network: one model input per flip (in `layout`), and the canvas geometry. */
 export interface PreparedTile {
   inputs: Float32Array[];
+  layout: Layout;
   tile: number;
   size: number;
   inputSize: number;
@@ -114,42 +120,45 @@ export interface PreparedTile {
 
 /**
  * The tile's canvas (with `context` pixels of its neighbours) resized to the model input, once
- * per flip (every model of an ensemble takes the same inputs). Pure JS on plain data, so it can
- * run in a worker thread. A tile is any square; one of another side than the competition's
+ * per flip (every model of an ensemble takes the same inputs), in the layout the runtime takes
+ * (`Runtime.layout`). Pure JS on plain data, so it can run in a worker thread. A tile is any square; one of another side than the competition's
  * 512 px goes in at the scale a 512 px tile goes in at `imgsz` (so objects keep the size the
  * model learnt them at).
  */
-export function prepareTile(image: RgbImage, opts: PredictOptions, neighbour: NeighbourLookup = () => null, timings = newTimings()): PreparedTile {
+export function prepareTile(image: RgbImage, opts: PredictOptions, neighbour: NeighbourLookup = () => null, timings = newTimings(), layout: Layout = 'nhwc'): PreparedTile {
   if (image.width !== image.height) throw new Error(`image is ${image.width}x${image.height}, expected a square tile (${TILE_SIZE}x${TILE_SIZE} in the competition's layout)`);
   const t = performance.now();
   const pad = opts.context;
   const canvas = pad > 0 ? contextCanvas(image, pad, neighbour) : image;
   const size = canvas.width;
   const inputSize = inputSizeFor(size, pad, opts.imgsz);
-  const inputs = flipsOf(opts.tta).map((flip) => imageToInput(canvas, inputSize, flip));
+  const inputs = flipsOf(opts.tta).map((flip) => imageToInput(canvas, inputSize, flip, undefined, layout));
   timings.preprocess += performance.now() - t;
-  return { inputs, tile: image.width, size, inputSize, pad };
+  return { inputs, layout, tile: image.width, size, inputSize, pad };
 }
 
 /** The network part of predicting a prepared tile: every model on every flip's input. */
 export async function forwardTile(runtimes: readonly Runtime[], prepared: PreparedTile, opts: PredictOptions, timings = newTimings()): Promise<TileOutputs> {
-  const { inputs, tile, size, inputSize, pad } = prepared;
+  const { inputs, layout, tile, size, inputSize, pad } = prepared;
   const flips = flipsOf(opts.tta);
   if (inputs.length !== flips.length) throw new Error(`a tile prepared with ${inputs.length} flips, the options ask for ${flips.length}`);
   const runs: TileOutputs['runs'] = [];
   for (const [model, runtime] of runtimes.entries()) {
     for (const [f, flip] of flips.entries()) {
       const t = performance.now();
-      runs.push({ model, flip, config: runtime.config, raw: await runtime.run(inputs[f]!, 1, inputSize) });
+      runs.push({ model, flip, config: runtime.config, raw: await runtime.run(inputs[f]!, 1, inputSize, layout) });
       timings.forward += performance.now() - t;
     }
   }
   return { runs, tile, size, inputSize, pad };
 }
 
+/** The input layout an ensemble's runtimes all take without a copy (channels last where they differ). */
+export const inputLayout = (runtimes: readonly Runtime[]): Layout => (runtimes.every((r) => r.layout === 'nchw') ? 'nchw' : 'nhwc');
+
 /** The network part of predicting a tile: `prepareTile`, then `forwardTile`. */
 export async function runTile(runtimes: readonly Runtime[], image: RgbImage, opts: PredictOptions, neighbour: NeighbourLookup = () => null, timings = newTimings()): Promise<TileOutputs> {
-  return forwardTile(runtimes, prepareTile(image, opts, neighbour, timings), opts, timings);
+  return forwardTile(runtimes, prepareTile(image, opts, neighbour, timings, inputLayout(runtimes)), opts, timings);
 }
 
 /** A neighbour lookup as plain data (to post to a worker): the 3 x 3 block around the tile, row by row, the tile itself null. */
@@ -180,19 +189,20 @@ export async function runTiles(runtimes: readonly Runtime[], images: readonly Rg
   const inputSize = inputSizeFor(side, 0, opts.imgsz);
   const flips = flipsOf(opts.tta);
   const plane = inputSize * inputSize * 3;
+  const layout = inputLayout(runtimes);
   const out: TileOutputs[] = images.map(() => ({ runs: [], tile: side, size: side, inputSize, pad: 0 }));
   // One batch per flip, shared by every model of the ensemble.
   let t = performance.now();
   const inputs = flips.map((flip) => {
     const input = new Float32Array(images.length * plane);
-    images.forEach((im, k) => imageToInput(im, inputSize, flip, input.subarray(k * plane, (k + 1) * plane)));
+    images.forEach((im, k) => imageToInput(im, inputSize, flip, input.subarray(k * plane, (k + 1) * plane), layout));
     return input;
   });
   timings.preprocess += performance.now() - t;
   for (const [model, runtime] of runtimes.entries()) {
     for (const [f, flip] of flips.entries()) {
       t = performance.now();
-      const raw = await runtime.run(inputs[f]!, images.length, inputSize);
+      const raw = await runtime.run(inputs[f]!, images.length, inputSize, layout);
       timings.forward += performance.now() - t;
       out.forEach((o, k) => o.runs.push({ model, flip, config: runtime.config, raw: pick(raw, k, images.length) }));
     }
@@ -202,9 +212,10 @@ export async function runTiles(runtimes: readonly Runtime[], images: readonly Rg
 
 /**
  * The rest, pure JS on plain data (so it can run in a worker thread): decode each run, pool
- * the detections, ensemble, threshold, clip to the tile, post-process, encode.
+ * the detections, ensemble, threshold, clip to the tile, post-process, encode (run lengths;
+ * with `maskStrings`, the Kaggle submission's strings too, so the writer has only to join them).
  */
-export function finishTile(tile: TileOutputs, opts: PredictOptions, timings = newTimings()): Prediction[] {
+export function finishTile(tile: TileOutputs, opts: PredictOptions, timings = newTimings(), maskStrings = false): Prediction[] {
   let t = performance.now();
   const lap = (key: keyof Timings) => { const now = performance.now(); timings[key] += now - t; t = now; };
   const { size, inputSize, pad } = tile;
@@ -243,6 +254,8 @@ export function finishTile(tile: TileOutputs, opts: PredictOptions, timings = ne
     out.push({ score: c.score, box, rle, source: c.source });
   }
   lap('post');
+  if (maskStrings) for (const p of out) p.maskString = encodeMaskString(p.rle);
+  lap('encode');
   return out;
 }
 

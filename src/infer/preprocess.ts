@@ -3,11 +3,18 @@ import type { RgbImage } from '../data/images.ts';
 export type Flip = 'none' | 'h' | 'v';
 
 /**
- * An image as model input: RGB scaled to 0..1, resized bilinearly to `size` x `size` with
- * half-pixel centres (what the trainer's tfjs resizeBilinear does), optionally flipped. Half-
- * pixel resizing commutes with flips, so flipping the output equals resizing a flipped image.
+ * How a model input lies in memory: channels last (tfjs) or channels first (ONNX image models).
+ * The resize writes either directly, so the thread that runs the network copies nothing.
  */
-export function imageToInput(img: RgbImage, size: number, flip: Flip = 'none', out = new Float32Array(size * size * 3)): Float32Array {
+export type Layout = 'nhwc' | 'nchw';
+
+/**
+ * An image as model input: RGB scaled to 0..1, resized bilinearly to `size` x `size` with
+ * half-pixel centres (what the trainer's tfjs resizeBilinear does), optionally flipped, in
+ * either layout (the same values). Half-pixel resizing commutes with flips, so flipping the
+ * output equals resizing a flipped image.
+ */
+export function imageToInput(img: RgbImage, size: number, flip: Flip = 'none', out = new Float32Array(size * size * 3), layout: Layout = 'nhwc'): Float32Array {
   const { width: w, height: h, data } = img;
   // Per output column (in output order, the flip folded in): the two source pixels' offsets and
   // the weight of the second, computed once rather than per pixel.
@@ -33,11 +40,19 @@ export function imageToInput(img: RgbImage, size: number, flip: Flip = 'none', o
     cached[slot] = sy;
     return buf;
   };
+  const plane = size * size;
   for (let y = 0; y < size; y++) {
     const r = resizeAxis(flip === 'v' ? size - 1 - y : y, h / size, h);
     const top = row(r.lo, r.hi), bottom = row(r.hi, r.lo), fy = r.frac;
-    const d = y * size * 3;
-    for (let i = 0; i < size * 3; i++) out[d + i] = (top[i]! + (bottom[i]! - top[i]!) * fy) / 255;
+    if (layout === 'nhwc') {
+      const d = y * size * 3;
+      for (let i = 0; i < size * 3; i++) out[d + i] = (top[i]! + (bottom[i]! - top[i]!) * fy) / 255;
+    } else {
+      for (let ch = 0; ch < 3; ch++) {
+        const d = ch * plane + y * size;
+        for (let x = 0, i = ch; x < size; x++, i += 3) out[d + x] = (top[i]! + (bottom[i]! - top[i]!) * fy) / 255;
+      }
+    }
   }
   return out;
 }

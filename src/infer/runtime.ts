@@ -6,6 +6,7 @@ import { isOfficialWeights, officialModel, OFFICIAL_IMGSZ } from '../model/impor
 import { CLASSES } from '../model/yolov7seg.ts';
 import type { ModelConfig } from '../model/yolov7seg.ts';
 import { exportOnnx, onnxInfoFromCheckpoint, readOnnxInfo, ONNX_INPUT, ONNX_OUTPUTS } from '../onnx/export.ts';
+import type { Layout } from './preprocess.ts';
 
 /** A float32 array with its NHWC shape. */
 export interface Array4 {
@@ -28,8 +29,10 @@ export interface Runtime {
   readonly config: ModelConfig;
   /** The image size the model was trained at. */
   readonly imgsz: number;
-  /** Run on a batch of images: `nhwc` holds [n, size, size, 3] RGB scaled to 0..1. */
-  run(nhwc: Float32Array, n: number, size: number): Promise<RawOutputs>;
+  /** The input layout it runs without a copy (`prepareTile` writes it directly). */
+  readonly layout: Layout;
+  /** Run on a batch of images: RGB scaled to 0..1, [n, size, size, 3] (`nhwc`, the default) or [n, 3, size, size] (`nchw`). */
+  run(input: Float32Array, n: number, size: number, layout?: Layout): Promise<RawOutputs>;
   dispose(): Promise<void>;
 }
 
@@ -39,16 +42,32 @@ export function outputArrays(out: ModelOutputs): RawOutputs {
   return { heads: out.heads.map(copy), proto: copy(out.proto) };
 }
 
+/** A batch of images from one layout to the other. */
+export function transposeInput(input: Float32Array, n: number, size: number, from: Layout): Float32Array {
+  const plane = size * size;
+  const out = new Float32Array(input.length);
+  for (let b = 0; b < n; b++) {
+    const base = b * plane * 3;
+    for (let c = 0; c < 3; c++) {
+      const first = base + c * plane, last = base + c;
+      if (from === 'nhwc') for (let p = 0; p < plane; p++) out[first + p] = input[last + p * 3]!;
+      else for (let p = 0; p < plane; p++) out[last + p * 3] = input[first + p]!;
+    }
+  }
+  return out;
+}
+
 export class TfjsRuntime implements Runtime {
   readonly name = 'tfjs';
+  readonly layout = 'nhwc';
   constructor(readonly model: TfModel, readonly imgsz: number) {}
 
   get config(): ModelConfig {
     return this.model.config;
   }
 
-  async run(nhwc: Float32Array, n: number, size: number): Promise<RawOutputs> {
-    const x = tf.tensor4d(nhwc, [n, size, size, 3]);
+  async run(input: Float32Array, n: number, size: number, layout: Layout = 'nhwc'): Promise<RawOutputs> {
+    const x = tf.tensor4d(layout === 'nhwc' ? input : transposeInput(input, n, size, 'nchw'), [n, size, size, 3]);
     const out = this.model.predict(x);
     x.dispose();
     try {
@@ -86,6 +105,8 @@ export interface OnnxRuntimeOptions {
 
 export class OnnxRuntime implements Runtime {
   readonly name = 'onnx';
+  /** The exported model takes NCHW, as ONNX image models do. */
+  readonly layout = 'nchw';
   private constructor(
     private readonly session: import('onnxruntime-node').InferenceSession,
     private readonly ortApi: Ort,
@@ -103,18 +124,8 @@ export class OnnxRuntime implements Runtime {
     return new OnnxRuntime(session, api, config, imgsz);
   }
 
-  async run(nhwc: Float32Array, n: number, size: number): Promise<RawOutputs> {
-    // The exported model takes NCHW, as ONNX image models do.
-    const plane = size * size;
-    const nchw = new Float32Array(nhwc.length);
-    for (let b = 0; b < n; b++) {
-      const base = b * plane * 3;
-      for (let p = 0; p < plane; p++) {
-        nchw[base + p] = nhwc[base + p * 3]!;
-        nchw[base + plane + p] = nhwc[base + p * 3 + 1]!;
-        nchw[base + 2 * plane + p] = nhwc[base + p * 3 + 2]!;
-      }
-    }
+  async run(input: Float32Array, n: number, size: number, layout: Layout = 'nhwc'): Promise<RawOutputs> {
+    const nchw = layout === 'nchw' ? input : transposeInput(input, n, size, 'nhwc');
     const result = await this.session.run({ [ONNX_INPUT]: new this.ortApi.Tensor('float32', nchw, [n, 3, size, size]) });
     const get = (name: string): Array4 => {
       const t = result[name]!;

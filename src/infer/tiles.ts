@@ -2,7 +2,7 @@ import { readTileImage, type Dataset, type Split } from '../data/dataset.ts';
 import type { RgbImage } from '../data/images.ts';
 import { FinishPool } from './finish-pool.ts';
 import { neighbourFinder } from './neighbours.ts';
-import { forwardTile, type NeighbourLookup, type Prediction, type PredictOptions } from './predict.ts';
+import { forwardTile, inputLayout, type NeighbourLookup, type Prediction, type PredictOptions } from './predict.ts';
 import type { Runtime } from './runtime.ts';
 
 /** A tile to predict: its id, how to load it, and (for `--context`) its neighbours. */
@@ -12,30 +12,37 @@ export interface TileSource {
   neighbours?: () => Promise<NeighbourLookup>;
 }
 
+/** Tiles being decoded and resized while the network runs (see `predictSources`). */
+const TILES_AHEAD = 3;
+
 /**
  * Predict tiles in order with one model or an ensemble. The network runs on this thread; `pool`
  * (worker threads) resizes each tile for the network and finishes its outputs (masks,
- * post-processing), so while tile k is in the network, tile k+1 is being resized, tile k-1
- * finished and tile k+2 decoded. `onTile` reports progress with the tile's image.
+ * post-processing), so while tile k is in the network, tiles k+1 to k+3 are being decoded and
+ * resized and tile k-1 finished. `onTile` reports progress with the tile's image.
  */
 export async function predictSources(runtimes: readonly Runtime[], sources: readonly TileSource[], opts: PredictOptions, pool: FinishPool, onTile?: (id: string, image: RgbImage, predictions: Prediction[], done: number, total: number) => void): Promise<Map<string, Prediction[]>> {
   const results: Prediction[][] = new Array(sources.length);
   const inflight: Promise<void>[] = [];
   let done = 0;
+  const layout = inputLayout(runtimes);
   // Image decoding runs on libuv's threads and resizing in the pool, so both overlap the
-  // forward pass instead of preceding it. Two tiles are on their way at any time: the next
-  // one's resize must be asked for before onnxruntime takes this thread for the current one.
+  // forward pass instead of preceding it. A decoded image is handed to the pool by a callback
+  // on this thread, which cannot run while onnxruntime holds it: the resize of a tile whose
+  // image arrives during forward k is asked for only after it, behind tile k's finishing.
+  // Three tiles on their way keep that resize a whole forward pass ahead of its turn (with
+  // two, the network waited ~18 ms per tile for it; bench:infer).
   const ready = (src: TileSource) => {
     const tile = Promise.all([src.load(), opts.context > 0 && src.neighbours ? src.neighbours() : undefined])
-      .then(async ([image, neighbours]) => ({ image, prepared: await pool.prepare(image, opts, neighbours) }));
+      .then(async ([image, neighbours]) => ({ image, prepared: await pool.prepare(image, opts, neighbours, layout) }));
     // A load that fails before its turn is reported when its turn comes, not as an unhandled rejection.
     tile.catch(() => undefined);
     return tile;
   };
-  const coming = sources.slice(0, 2).map(ready);
+  const coming = sources.slice(0, TILES_AHEAD).map(ready);
   for (const [k, src] of sources.entries()) {
     const { image, prepared } = await coming.shift()!;
-    if (k + 2 < sources.length) coming.push(ready(sources[k + 2]!));
+    if (k + TILES_AHEAD < sources.length) coming.push(ready(sources[k + TILES_AHEAD]!));
     const tile = await forwardTile(runtimes, prepared, opts);
     inflight.push(pool.finish(tile, opts).then((p) => {
       results[k] = p;

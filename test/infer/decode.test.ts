@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { setupBackend, tf } from '../../src/engine/backend.ts';
 import { softMask, softMasks, type RawDetection } from '../../src/infer/decode.ts';
 import { contextCanvas, imageToInput } from '../../src/infer/preprocess.ts';
+import { transposeInput } from '../../src/infer/runtime.ts';
 import { readRgb } from '../../src/data/images.ts';
 import { REFERENCE_DIR } from '../../src/reference/build.ts';
 import { join } from 'node:path';
@@ -27,6 +28,20 @@ test('imageToInput equals tfjs resizeBilinear (half-pixel centres) on a real til
       assert.equal(h[(y * 256 + 255 - x) * 3 + c], plain[(y * 256 + x) * 3 + c]);
       assert.equal(v[((255 - y) * 256 + x) * 3 + c], plain[(y * 256 + x) * 3 + c]);
     }
+  }
+});
+
+test('imageToInput writes channels first with the very values it writes channels last', async () => {
+  const file = join(REFERENCE_DIR, 'trn_img_0006ff2aa7cd.png');
+  const img = await readRgb(file, { width: 512, height: 512 }, file);
+  for (const [size, flip] of [[640, 'none'], [256, 'h'], [320, 'v']] as const) {
+    const last = imageToInput(img, size, flip), first = imageToInput(img, size, flip, undefined, 'nchw');
+    const plane = size * size;
+    let differing = 0;
+    for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) if (first[c * plane + p] !== last[p * 3 + c]) differing++;
+    assert.equal(differing, 0, `${size} px, flip ${flip}`);
+    assert.deepEqual(transposeInput(last, 1, size, 'nhwc'), first);
+    assert.deepEqual(transposeInput(first, 1, size, 'nchw'), last);
   }
 });
 

@@ -7,13 +7,15 @@ import { buildYolov7Seg, modelConfig } from '../../src/model/yolov7seg.ts';
 import { TfModel } from '../../src/model/tfjs.ts';
 import { saveCheckpoint } from '../../src/model/checkpoint.ts';
 import { predictTile, DEFAULT_PREDICT, unflipBox, unflipMask } from '../../src/infer/predict.ts';
-import { TfjsRuntime, type Runtime } from '../../src/infer/runtime.ts';
+import { OnnxRuntime, TfjsRuntime, type Runtime } from '../../src/infer/runtime.ts';
+import { exportOnnx } from '../../src/onnx/export.ts';
+import { weightArrays } from '../../src/model/tfjs.ts';
 import { FinishPool } from '../../src/infer/finish-pool.ts';
 import { predictSources } from '../../src/infer/tiles.ts';
 import { nms } from '../../src/infer/nms.ts';
 import { labelComponents } from '../../src/data/components.ts';
 import { decodeRle, rleBbox } from '../../src/eval/rle.ts';
-import { parseSubmission } from '../../src/eval/submission.ts';
+import { encodeMaskString, parseSubmission } from '../../src/eval/submission.ts';
 import { fromCocoResults, fromLabelPng } from '../../src/eval/export.ts';
 import { generateDataset } from '../../src/synth/generate.ts';
 import { presetConfig } from '../../src/synth/config.ts';
@@ -108,6 +110,37 @@ test('tiles resized and finished in a worker thread equal tiles done inline, in 
   assert.deepEqual(d, c);
   assert.notDeepEqual(c, a, 'the context changes the predictions');
   await threaded.close();
+});
+
+test('onnxruntime takes channels-first inputs from the worker and hands its outputs over: the same predictions as channels last, inline', async () => {
+  const ds = await loadDataset(data);
+  const onnx = await Promise.all(models.map((m) => OnnxRuntime.create(exportOnnx(m.graph, weightArrays(m), { format: 'vascseg-yolov7-seg-onnx/1', config, imgsz: 128, epoch: 0, metrics: {} }), config, 128, { threads: 1 })));
+  assert.ok(onnx.every((r) => r.layout === 'nchw'));
+  // The same sessions, asking for channels-last inputs (which they transpose themselves).
+  const channelsLast = onnx.map((r): Runtime => Object.assign(Object.create(r) as Runtime, { layout: 'nhwc' }));
+  const sources = ds.tiles.slice(0, 4).map((t) => ({ id: t.id, load: () => readTileImage(ds, t.id) }));
+  const opts = { ...DEFAULT_PREDICT, imgsz: 128, tta: 'flip' as const, maxDet: 50, conf: 1e-4 };
+  const threaded = new FinishPool(1);
+  try {
+    const inline = await predictSources(channelsLast, sources, opts, new FinishPool(0));
+    assert.ok([...inline.values()].some((p) => p.length > 0));
+    assert.deepEqual(await predictSources(onnx, sources, opts, threaded), inline);
+    assert.deepEqual(await predictSources(onnx, sources, { ...opts, context: 32 }, threaded), await predictSources(channelsLast, sources, { ...opts, context: 32 }, new FinishPool(0)));
+    // Asked for them, the worker also writes each mask's submission string: the one the CSV writer would.
+    const encoding = new FinishPool(1, undefined, true);
+    try {
+      const encoded = await predictSources(onnx, sources, opts, encoding);
+      for (const [id, preds] of encoded) {
+        assert.ok(preds.every((p) => p.maskString === encodeMaskString(p.rle)), id);
+        assert.deepEqual(preds.map(({ maskString: _, ...p }) => p), inline.get(id));
+      }
+    } finally {
+      await encoding.close();
+    }
+  } finally {
+    await threaded.close();
+    for (const r of onnx) await r.dispose();
+  }
 });
 
 test('tiles load one ahead of the network, in order, and a failed load fails the run with its own error', async () => {

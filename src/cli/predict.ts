@@ -106,7 +106,8 @@ export function predictCommand(): Command {
       const tiles = await sources(opts);
       const models: Runtime[] = [];
       // Measured on 2 cores (npm run bench:infer, three runs): one onnxruntime thread plus one
-      // finishing worker thread was 1.08x to 1.25x faster than two threads and no worker.
+      // finishing worker thread was 1.08x to 1.25x faster than two threads and no worker, and
+      // faster than two onnxruntime threads beside the worker (2026-12-07: 52-53 ms against 61-70 per tile).
       const threads = opts.threads ?? (opts.workers > 0 ? Math.max(1, availableParallelism() - opts.workers) : 0);
       for (const w of opts.weights) models.push(await openRuntime(w, opts.runtime, { threads, provider: opts.provider }));
       const imgsz = opts.imgsz ?? models[0]!.imgsz;

@@ -7,15 +7,24 @@ import { readRgb, type RgbImage } from '../data/images.ts';
 import { TILE_SIZE, tileIdProblem, type Annotation } from '../data/types.ts';
 import { setupBackend, DEVICES, type Device } from '../engine/backend.ts';
 import { DEFAULT_PREDICT, type NeighbourLookup, type Prediction } from '../infer/predict.ts';
-import { FinishPool } from '../infer/finish-pool.ts';
+import { FinishPool, type NetworkSpec } from '../infer/finish-pool.ts';
 import { predictSources } from '../infer/tiles.ts';
 import { ENSEMBLES, type EnsembleMethod } from '../infer/ensemble.ts';
 import { neighbourFinder } from '../infer/neighbours.ts';
-import { openRuntime, RUNTIMES, type Runtime, type RuntimeName } from '../infer/runtime.ts';
+import { OnnxRuntime, openRuntime, RUNTIMES, type Runtime, type RuntimeName } from '../infer/runtime.ts';
 import { DEFAULT_SHOW_CONF, defaultOutput, FORMATS, writePredictions, type OutputFormat, type PredictedTile } from '../infer/outputs.ts';
 import { integerAtLeast, numberIn, parseImgsz, readIdList } from './options.ts';
 import { progress } from './progress.ts';
 import { claimRunDir, prepareOutput } from '../util/fs.ts';
+
+/** The default number of tile workers: each holds its own sessions of every model, so memory grows with them. */
+const MAX_TILE_WORKERS = 8;
+
+/** What a tile worker needs to open a session of its own. */
+function networkOf(m: Runtime): NetworkSpec {
+  if (!(m instanceof OnnxRuntime)) throw new Error(`tile workers run onnxruntime sessions; got a ${m.name} runtime`);
+  return { model: m.model, config: m.config, imgsz: m.imgsz };
+}
 
 interface PredictCli {
   weights: string[];
@@ -30,7 +39,7 @@ interface PredictCli {
   context: number;
   runtime: RuntimeName;
   threads?: number;
-  workers: number;
+  workers?: number;
   provider: 'cpu' | 'cuda';
   post: 'lcc' | 'none';
   dilate: number;
@@ -96,8 +105,8 @@ export function predictCommand(): Command {
     .option('--out <path>', 'output file (kaggle, coco) or directory (geojson, labels, overlay); default under runs/predict/<name>/')
     .option('--name <name>', 'run name under runs/predict/', 'exp')
     .addOption(new Option('--runtime <r>', 'what runs the network: onnx (onnxruntime, fastest) or tfjs').choices([...RUNTIMES]).default('onnx'))
-    .option('--threads <n>', 'onnxruntime threads (0: every core; default: the cores the --workers leave)', integerAtLeast(0))
-    .option('--workers <n>', 'worker threads that decode masks and post-process while the network runs on the next tile (0: none)', integerAtLeast(0), 1)
+    .option('--threads <n>', 'onnxruntime threads per session (0: every core; default: the cores divided among the --workers)', integerAtLeast(0))
+    .option('--workers <n>', `worker threads: with onnxruntime on the CPU each predicts whole tiles with sessions of its own (default: one per core, at most ${MAX_TILE_WORKERS}); otherwise one finishes each tile (masks, post-processing) while the network runs on the next (default 1); 0: all on the main thread`, integerAtLeast(0))
     .addOption(new Option('--provider <p>', 'onnxruntime execution provider; cuda needs an onnxruntime-node installed with --onnxruntime-node-install=cuda12').choices(['cpu', 'cuda']).default('cpu'))
     .addOption(new Option('--device <d>', 'tfjs backend (with --runtime tfjs)').choices([...DEVICES]).default('auto'))
     .action(async (opts: PredictCli) => {
@@ -105,11 +114,17 @@ export function predictCommand(): Command {
       if (opts.runtime === 'tfjs' || opts.weights.some((w) => !w.endsWith('.onnx'))) await setupBackend(opts.device);
       const tiles = await sources(opts);
       const models: Runtime[] = [];
-      // Measured on 2 cores (npm run bench:infer, three runs): one onnxruntime thread plus one
-      // finishing worker thread was 1.08x to 1.25x faster than two threads and no worker, and
-      // faster than two onnxruntime threads beside the worker (2026-12-07: 52-53 ms against 61-70 per tile).
-      const threads = opts.threads ?? (opts.workers > 0 ? Math.max(1, availableParallelism() - opts.workers) : 0);
-      for (const w of opts.weights) models.push(await openRuntime(w, opts.runtime, { threads, provider: opts.provider }));
+      // Measured on 2 cores (npm run bench:infer): two workers each predicting whole tiles on
+      // one onnxruntime thread beat one onnxruntime thread on the main thread with a finishing
+      // worker beside it (three models 107.6-113.5 ms per tile against 125.4-133.2; one model
+      // 52.7-55.5 against 53.8-58.3), which beat two threads and no worker by 1.08x-1.25x, and
+      // two threads beside the worker (52-53 ms against 61-70 per tile).
+      const cores = availableParallelism();
+      const tileWorkers = opts.runtime === 'onnx' && opts.provider === 'cpu';
+      const workers = opts.workers ?? (tileWorkers ? Math.min(cores, MAX_TILE_WORKERS) : 1);
+      const threads = opts.threads ?? (workers === 0 ? 0 : tileWorkers ? Math.max(1, Math.floor(cores / workers)) : Math.max(1, cores - workers));
+      // With tile workers these sessions only tell the models' settings and hand over their bytes.
+      for (const w of opts.weights) models.push(await openRuntime(w, opts.runtime, { threads: tileWorkers && workers > 0 ? 1 : threads, provider: opts.provider }));
       const imgsz = opts.imgsz ?? models[0]!.imgsz;
       // Where the results go is settled before the long work, once the inputs are known good: a claimed run folder, or a checked --out.
       const out = opts.out ?? defaultOutput(await claimRunDir(join('runs', 'predict', opts.name)), opts.format);
@@ -117,8 +132,11 @@ export function predictCommand(): Command {
       const bar = progress('predicting');
       const options = { imgsz, conf: opts.conf, iou: opts.iou, maxDet: opts.maxDet, tta: opts.tta, ensemble: opts.ensemble, post: opts.post, dilate: opts.dilate, context: opts.context };
       const images = new Map<string, RgbImage>();
-      // The Kaggle strings are encoded as each tile is finished, in the worker, while the network runs.
-      const pool = new FinishPool(opts.workers, undefined, opts.format === 'kaggle');
+      // The Kaggle strings are encoded as each tile is finished, in a worker.
+      const kaggle = opts.format === 'kaggle';
+      const pool = tileWorkers && workers > 0
+        ? await FinishPool.withNetworks(workers, models.map(networkOf), undefined, kaggle, threads)
+        : new FinishPool(workers, undefined, kaggle);
       let predictions: Map<string, Prediction[]>;
       try {
         predictions = await predictSources(models, tiles, options, pool, (id, image, _p, done, total) => {

@@ -95,3 +95,18 @@ export function contextCanvas(tile: RgbImage, pad: number, neighbour: (dx: numbe
   }
   return { width: size, height: size, data };
 }
+
+/** A batch of images from one layout to the other. */
+export function transposeInput(input: Float32Array, n: number, size: number, from: Layout): Float32Array {
+  const plane = size * size;
+  const out = new Float32Array(input.length);
+  for (let b = 0; b < n; b++) {
+    const base = b * plane * 3;
+    for (let c = 0; c < 3; c++) {
+      const first = base + c * plane, last = base + c;
+      if (from === 'nhwc') for (let p = 0; p < plane; p++) out[first + p] = input[last + p * 3]!;
+      else for (let p = 0; p < plane; p++) out[last + p * 3] = input[first + p]!;
+    }
+  }
+  return out;
+}

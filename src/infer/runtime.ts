@@ -5,8 +5,11 @@ import { weightArrays, type ModelOutputs, type TfModel } from '../model/tfjs.ts'
 import { isOfficialWeights, officialModel, OFFICIAL_IMGSZ } from '../model/import.ts';
 import { CLASSES } from '../model/yolov7seg.ts';
 import type { ModelConfig } from '../model/yolov7seg.ts';
-import { exportOnnx, onnxInfoFromCheckpoint, readOnnxInfo, ONNX_INPUT, ONNX_OUTPUTS } from '../onnx/export.ts';
-import type { Layout } from './preprocess.ts';
+import { exportOnnx, onnxInfoFromCheckpoint, readOnnxInfo } from '../onnx/export.ts';
+import { transposeInput, type Layout } from './preprocess.ts';
+import { OnnxRuntime, type OnnxRuntimeOptions } from './onnx-runtime.ts';
+
+export { OnnxRuntime, ort, type OnnxRuntimeOptions } from './onnx-runtime.ts';
 
 /** A float32 array with its NHWC shape. */
 export interface Array4 {
@@ -42,21 +45,6 @@ export function outputArrays(out: ModelOutputs): RawOutputs {
   return { heads: out.heads.map(copy), proto: copy(out.proto) };
 }
 
-/** A batch of images from one layout to the other. */
-export function transposeInput(input: Float32Array, n: number, size: number, from: Layout): Float32Array {
-  const plane = size * size;
-  const out = new Float32Array(input.length);
-  for (let b = 0; b < n; b++) {
-    const base = b * plane * 3;
-    for (let c = 0; c < 3; c++) {
-      const first = base + c * plane, last = base + c;
-      if (from === 'nhwc') for (let p = 0; p < plane; p++) out[first + p] = input[last + p * 3]!;
-      else for (let p = 0; p < plane; p++) out[last + p * 3] = input[first + p]!;
-    }
-  }
-  return out;
-}
-
 export class TfjsRuntime implements Runtime {
   readonly name = 'tfjs';
   readonly layout = 'nhwc';
@@ -79,63 +67,6 @@ export class TfjsRuntime implements Runtime {
 
   async dispose(): Promise<void> {
     this.model.dispose();
-  }
-}
-
-type Ort = typeof import('onnxruntime-node');
-let ortModule: Promise<Ort> | undefined;
-
-/** onnxruntime-node is loaded on first use: its native library is not needed by tfjs runs. */
-export function ort(): Promise<Ort> {
-  ortModule ??= import('onnxruntime-node').catch((e: Error) => {
-    throw new Error(`onnxruntime-node failed to load (${e.message}); reinstall with \`npm ci\`, or use --runtime tfjs`);
-  });
-  return ortModule;
-}
-
-/**
- * onnxruntime session options. `threads` 0 lets onnxruntime use every core. Execution
- * providers: CUDA first when the user's onnxruntime-node has it (installed with
- * `--onnxruntime-node-install=cuda12`), CPU otherwise.
- */
-export interface OnnxRuntimeOptions {
-  threads?: number;
-  provider?: 'cpu' | 'cuda';
-}
-
-export class OnnxRuntime implements Runtime {
-  readonly name = 'onnx';
-  /** The exported model takes NCHW, as ONNX image models do. */
-  readonly layout = 'nchw';
-  private constructor(
-    private readonly session: import('onnxruntime-node').InferenceSession,
-    private readonly ortApi: Ort,
-    readonly config: ModelConfig,
-    readonly imgsz: number,
-  ) {}
-
-  static async create(model: Uint8Array, config: ModelConfig, imgsz: number, options: OnnxRuntimeOptions = {}): Promise<OnnxRuntime> {
-    const api = await ort();
-    const session = await api.InferenceSession.create(model, {
-      executionProviders: [options.provider ?? 'cpu'],
-      intraOpNumThreads: options.threads ?? 0,
-      graphOptimizationLevel: 'all',
-    });
-    return new OnnxRuntime(session, api, config, imgsz);
-  }
-
-  async run(input: Float32Array, n: number, size: number, layout: Layout = 'nhwc'): Promise<RawOutputs> {
-    const nchw = layout === 'nchw' ? input : transposeInput(input, n, size, 'nhwc');
-    const result = await this.session.run({ [ONNX_INPUT]: new this.ortApi.Tensor('float32', nchw, [n, 3, size, size]) });
-    const get = (name: string): Array4 => {
-      const t = result[name]!;
-      return { data: t.data as Float32Array, shape: t.dims.map(Number) as [number, number, number, number] };
-    };
-    return { heads: ONNX_OUTPUTS.slice(0, 3).map(get), proto: get('proto') };
-  }
-
-  async dispose(): Promise<void> {
-    await this.session.release();
   }
 }
 

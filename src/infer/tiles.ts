@@ -22,6 +22,7 @@ const TILES_AHEAD = 3;
  * resized and tile k-1 finished. `onTile` reports progress with the tile's image.
  */
 export async function predictSources(runtimes: readonly Runtime[], sources: readonly TileSource[], opts: PredictOptions, pool: FinishPool, onTile?: (id: string, image: RgbImage, predictions: Prediction[], done: number, total: number) => void): Promise<Map<string, Prediction[]>> {
+  if (pool.runsNetwork) return predictInPool(sources, opts, pool, onTile);
   const results: Prediction[][] = new Array(sources.length);
   const inflight: Promise<void>[] = [];
   let done = 0;
@@ -50,6 +51,39 @@ export async function predictSources(runtimes: readonly Runtime[], sources: read
     }));
     // At most one tile per worker waits, so memory stays bounded.
     if (inflight.length > Math.max(1, pool.size)) await inflight.shift();
+  }
+  await Promise.all(inflight);
+  return new Map(sources.map((s, k) => [s.id, results[k]!]));
+}
+
+/**
+ * `predictSources` when the pool's workers run the network themselves: each tile goes whole to
+ * the least busy worker; images are decoded here (on libuv's threads) a few tiles ahead, and
+ * each worker has at most two tiles waiting, so memory stays bounded. `onTile` is called as
+ * tiles finish, which need not be in order; the map is in the sources' order.
+ */
+async function predictInPool(sources: readonly TileSource[], opts: PredictOptions, pool: FinishPool, onTile?: (id: string, image: RgbImage, predictions: Prediction[], done: number, total: number) => void): Promise<Map<string, Prediction[]>> {
+  const results: Prediction[][] = new Array(sources.length);
+  const inflight = new Set<Promise<void>>();
+  let done = 0;
+  const load = (src: TileSource) => {
+    const tile = Promise.all([src.load(), opts.context > 0 && src.neighbours ? src.neighbours() : undefined]);
+    tile.catch(() => undefined); // reported when its turn comes
+    return tile;
+  };
+  const ahead = 2 * pool.size;
+  const coming = sources.slice(0, ahead).map(load);
+  for (const [k, src] of sources.entries()) {
+    const [image, neighbours] = await coming.shift()!;
+    if (k + ahead < sources.length) coming.push(load(sources[k + ahead]!));
+    const job: Promise<void> = pool.predict(image, opts, neighbours).then((p) => {
+      results[k] = p;
+      inflight.delete(job);
+      onTile?.(src.id, image, p, ++done, sources.length);
+    });
+    inflight.add(job);
+    job.catch(() => undefined); // a failure is raised by the race or the final wait, not as an unhandled rejection
+    if (inflight.size >= ahead) await Promise.race(inflight);
   }
   await Promise.all(inflight);
   return new Map(sources.map((s, k) => [s.id, results[k]!]));

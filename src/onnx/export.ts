@@ -6,6 +6,7 @@ import { BN_EPS } from '../model/tfjs.ts';
 import { outputsPerAnchor, type ModelConfig } from '../model/yolov7seg.ts';
 import { OnnxBuilder, type Dim } from './builder.ts';
 import { hwioToOihw } from '../model/layout.ts';
+import { ONNX_INPUT, ONNX_OUTPUTS } from './names.ts';
 
 const { onnx } = onnxProto;
 
@@ -19,8 +20,7 @@ export interface OnnxModelInfo {
   metrics: Record<string, number>;
 }
 
-export const ONNX_INPUT = 'images';
-export const ONNX_OUTPUTS = ['p3', 'p4', 'p5', 'proto'] as const;
+export { ONNX_INPUT, ONNX_OUTPUTS };
 
 /** Weights as plain arrays, keyed like `TfModel.weights` (`<layer>.w` in HWIO, `.gamma`, `.beta`, `.mean`, `.var`, `.bias`). */
 export type WeightMap = ReadonlyMap<string, Float32Array>;

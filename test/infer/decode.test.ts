@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { setupBackend, tf } from '../../src/engine/backend.ts';
 import { softMask, softMasks, type RawDetection } from '../../src/infer/decode.ts';
 import { contextCanvas, imageToInput } from '../../src/infer/preprocess.ts';
-import { transposeInput } from '../../src/infer/runtime.ts';
+import { transposeInput } from '../../src/infer/preprocess.ts';
 import { readRgb } from '../../src/data/images.ts';
 import { REFERENCE_DIR } from '../../src/reference/build.ts';
 import { join } from 'node:path';

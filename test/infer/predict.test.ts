@@ -143,6 +143,36 @@ test('onnxruntime takes channels-first inputs from the worker and hands its outp
   }
 });
 
+test('workers that run the network themselves predict what the main thread does, and a tile that fails fails the run', async () => {
+  const ds = await loadDataset(data);
+  const networks = models.map((m) => ({ model: exportOnnx(m.graph, weightArrays(m), { format: 'vascseg-yolov7-seg-onnx/1', config, imgsz: 128, epoch: 0, metrics: {} }), config, imgsz: 128 }));
+  const onnx = await Promise.all(networks.map((n) => OnnxRuntime.create(n.model, n.config, n.imgsz, { threads: 1 })));
+  const right = await readTileImage(ds, ds.tiles[5]!.id);
+  const sources = ds.tiles.slice(0, 5).map((t) => ({ id: t.id, load: () => readTileImage(ds, t.id), neighbours: async () => (dx: number, dy: number) => (dx === 1 && dy === 0 ? right : null) }));
+  const opts = { ...DEFAULT_PREDICT, imgsz: 128, tta: 'flip' as const, maxDet: 50, conf: 1e-4 };
+  const pool = await FinishPool.withNetworks(2, networks, undefined, true);
+  try {
+    assert.ok(pool.runsNetwork);
+    for (const o of [opts, { ...opts, context: 32 }, { ...opts, ensemble: 'wsf' as const }]) {
+      const inline = await predictSources(onnx, sources, o, new FinishPool(0));
+      assert.ok([...inline.values()].some((p) => p.length > 0));
+      const pooled = await predictSources([], sources, o, pool);
+      assert.deepEqual([...pooled.keys()], sources.map((s) => s.id), 'in the sources\' order');
+      for (const [id, preds] of pooled) {
+        assert.ok(preds.every((p) => p.maskString === encodeMaskString(p.rle)), id);
+        assert.deepEqual(preds.map(({ maskString: _, ...p }) => p), inline.get(id), `${id}, context ${o.context}, ${o.ensemble}`);
+      }
+    }
+    const notSquare = { id: 'wide', load: async () => ({ width: 8, height: 4, data: new Uint8Array(96) }) };
+    await assert.rejects(predictSources([], [...sources.slice(0, 3), notSquare, ...sources.slice(3)], opts, pool), /image is 8x4, expected a square tile/);
+    // The pool still works after a failed tile.
+    assert.equal((await predictSources([], sources.slice(0, 1), opts, pool)).size, 1);
+  } finally {
+    await pool.close();
+    for (const r of onnx) await r.dispose();
+  }
+});
+
 test('tiles load one ahead of the network, in order, and a failed load fails the run with its own error', async () => {
   const ds = await loadDataset(data);
   const events: string[] = [];

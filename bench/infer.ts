@@ -13,6 +13,9 @@
  * The finishing-worker line also gives the CPU time per tile of all the process's threads (the
  * work itself, less noisy than the wall time on a shared machine) and how many cores it kept busy;
  * `--worker-threads N` sets that path's onnxruntime threads (default: the cores the worker leaves).
+ * The last line: `--tile-workers N` worker threads (default: one per core, 0: not run) that each
+ * hold one-thread sessions of the model(s) and predict whole tiles, what `vascseg predict` does
+ * with onnxruntime on the CPU.
  *
  * With `--yolov7 PATH` (a clone of the official YOLOv7-seg, branch u7) and a model of the
  * official architecture (`--size full` or a width such as `--size w0.125`, or such a

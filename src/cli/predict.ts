@@ -114,11 +114,11 @@ export function predictCommand(): Command {
       if (opts.runtime === 'tfjs' || opts.weights.some((w) => !w.endsWith('.onnx'))) await setupBackend(opts.device);
       const tiles = await sources(opts);
       const models: Runtime[] = [];
-      // Measured on 2 cores (npm run bench:infer): two workers each predicting whole tiles on
-      // one onnxruntime thread beat one onnxruntime thread on the main thread with a finishing
-      // worker beside it (three models 107.6-113.5 ms per tile against 125.4-133.2; one model
-      // 52.7-55.5 against 53.8-58.3), which beat two threads and no worker by 1.08x-1.25x, and
-      // two threads beside the worker (52-53 ms against 61-70 per tile).
+      // Measured on 2 cores (npm run bench:infer, README): two workers each predicting whole
+      // tiles on one onnxruntime thread beat one onnxruntime thread on the main thread with a
+      // finishing worker beside it for a three-model ensemble (112.7-134.2 ms per tile against
+      // 134.7-149.9; one model inside the noise), which beat two threads and no worker by
+      // 1.08x-1.25x, and two threads beside the worker (52-53 ms against 61-70 per tile).
       const cores = availableParallelism();
       const tileWorkers = opts.runtime === 'onnx' && opts.provider === 'cpu';
       const workers = opts.workers ?? (tileWorkers ? Math.min(cores, MAX_TILE_WORKERS) : 1);

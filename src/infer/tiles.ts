@@ -19,7 +19,9 @@ const TILES_AHEAD = 3;
  * Predict tiles in order with one model or an ensemble. The network runs on this thread; `pool`
  * (worker threads) resizes each tile for the network and finishes its outputs (masks,
  * post-processing), so while tile k is in the network, tiles k+1 to k+3 are being decoded and
- * resized and tile k-1 finished. `onTile` reports progress with the tile's image.
+ * resized and tile k-1 finished. A pool made by `FinishPool.withNetworks` runs the network
+ * itself (its own sessions of the same models; `runtimes` is then not used): see
+ * `predictInPool`. `onTile` reports progress with the tile's image.
  */
 export async function predictSources(runtimes: readonly Runtime[], sources: readonly TileSource[], opts: PredictOptions, pool: FinishPool, onTile?: (id: string, image: RgbImage, predictions: Prediction[], done: number, total: number) => void): Promise<Map<string, Prediction[]>> {
   if (pool.runsNetwork) return predictInPool(sources, opts, pool, onTile);

@@ -13,6 +13,8 @@
  * The finishing-worker line also gives the CPU time per tile of all the process's threads (the
  * work itself, less noisy than the wall time on a shared machine) and how many cores it kept busy;
  * `--worker-threads N` sets that path's onnxruntime threads (default: the cores the worker leaves).
+ * `--forward-ways yes` adds the bare forward on one thread, with two tiles per forward, and as
+ * two one-thread sessions at once in two worker threads.
  * The last line: `--tile-workers N` worker threads (default: one per core, 0: not run) that each
  * hold one-thread sessions of the model(s) and predict whole tiles, what `vascseg predict` does
  * with onnxruntime on the CPU.
@@ -25,6 +27,7 @@
  * cores, and the line `official predict` compares it with ours end to end.
  */
 import { spawnSync } from 'node:child_process';
+import { Worker } from 'node:worker_threads';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,6 +100,7 @@ for (const x of inputs) await bare.run(x, 1, imgsz);
 const bareForward = (performance.now() - t) / inputs.length;
 await bare.dispose();
 console.log(`bare onnxruntime forward: ${ms(bareForward)}`);
+if (argOf('--forward-ways', 'no') === 'yes') await forwardWays();
 /** What end to end is measured against: one bare forward per model of the ensemble. */
 const floor = bareForward * modelCount;
 const floorName = modelCount === 1 ? 'the bare ONNX forward' : `${modelCount} bare ONNX forwards`;
@@ -199,3 +203,43 @@ if (official) {
 }
 model.dispose();
 await rm(dir, { recursive: true, force: true });
+
+/**
+ * `--forward-ways yes`: the bare forward over the same inputs (channels first, as the workers
+ * feed it) on one onnxruntime thread, two tiles per forward on one thread, and two one-thread
+ * sessions forwarding at once in two worker threads: what the tile workers rest on.
+ */
+async function forwardWays(): Promise<void> {
+  const nchw = images.map((img) => imageToInput(img, imgsz, 'none', undefined, 'nchw'));
+  const one = await OnnxRuntime.create(onnxBytes, config, imgsz, { threads: 1 });
+  await one.run(nchw[0]!, 1, imgsz, 'nchw');
+  let start = performance.now();
+  for (const x of nchw) await one.run(x, 1, imgsz, 'nchw');
+  const single = (performance.now() - start) / nchw.length;
+  const pairs: Float32Array[] = [];
+  for (let k = 0; k + 1 < nchw.length; k += 2) { const p = new Float32Array(2 * nchw[k]!.length); p.set(nchw[k]!); p.set(nchw[k + 1]!, nchw[k]!.length); pairs.push(p); }
+  await one.run(pairs[0]!, 2, imgsz, 'nchw');
+  start = performance.now();
+  for (const p of pairs) await one.run(p, 2, imgsz, 'nchw');
+  const batched = (performance.now() - start) / (2 * pairs.length);
+  await one.dispose();
+  // Two plain workers, each with a one-thread session, forwarding half the tiles at the same time.
+  const source = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const ort = require('onnxruntime-node');
+    (async () => {
+      const s = await ort.InferenceSession.create(workerData.model, { intraOpNumThreads: 1, graphOptimizationLevel: 'all' });
+      const feed = (x) => ({ [s.inputNames[0]]: new ort.Tensor('float32', x, [1, 3, workerData.size, workerData.size]) });
+      await s.run(feed(workerData.inputs[0]));
+      parentPort.postMessage('ready');
+      parentPort.once('message', async () => { for (const x of workerData.inputs) await s.run(feed(x)); parentPort.postMessage('done'); });
+    })();`;
+  const halves = [nchw.filter((_, k) => k % 2 === 0), nchw.filter((_, k) => k % 2 === 1)];
+  const workers = halves.map((inputs) => new Worker(source, { eval: true, workerData: { model: onnxBytes, size: imgsz, inputs } }));
+  await Promise.all(workers.map((w) => new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); })));
+  start = performance.now();
+  await Promise.all(workers.map((w) => new Promise((resolve) => { w.once('message', resolve); w.postMessage('go'); })));
+  const twoAtOnce = (performance.now() - start) / nchw.length;
+  await Promise.all(workers.map((w) => w.terminate()));
+  console.log(`bare forward ways: 1 thread ${ms(single)}; 1 thread, 2 tiles per forward ${ms(batched)} per tile; 2 one-thread sessions at once in 2 worker threads ${ms(twoAtOnce)} per tile (${(twoAtOnce / bareForward).toFixed(2)}x the two-thread forward)`);
+}

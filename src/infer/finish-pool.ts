@@ -30,7 +30,8 @@ function ownedBuffers(tile: TileOutputs): ArrayBuffer[] {
  * so overlap needs threads, not promises. Made with `FinishPool.withNetworks`, each worker
  * opens the ensemble's ONNX models itself (one onnxruntime thread each) and predicts whole
  * tiles (`predict`), several tiles at once: on two cores two one-thread sessions forward
- * 1.7x-1.8x as many tiles as one, where one session on two threads forwards 1.3x-1.5x as many.
+ * 1.65x-1.8x as many tiles as one, where one session on two threads forwards 1.25x-1.65x as
+ * many (bench:infer --forward-ways yes).
  * With 0 workers everything runs inline. Timings of the workers are added to `timings` when
  * their answers come back.
  */

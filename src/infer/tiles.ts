@@ -12,6 +12,9 @@ export interface TileSource {
   neighbours?: () => Promise<NeighbourLookup>;
 }
 
+/** Progress as each tile is predicted, with its image (overlays draw on it). */
+export type OnTile = (id: string, image: RgbImage, predictions: Prediction[], done: number, total: number) => void;
+
 /** Tiles being decoded and resized while the network runs (see `predictSources`). */
 const TILES_AHEAD = 3;
 
@@ -23,7 +26,7 @@ const TILES_AHEAD = 3;
  * itself (its own sessions of the same models; `runtimes` is then not used): see
  * `predictInPool`. `onTile` reports progress with the tile's image.
  */
-export async function predictSources(runtimes: readonly Runtime[], sources: readonly TileSource[], opts: PredictOptions, pool: FinishPool, onTile?: (id: string, image: RgbImage, predictions: Prediction[], done: number, total: number) => void): Promise<Map<string, Prediction[]>> {
+export async function predictSources(runtimes: readonly Runtime[], sources: readonly TileSource[], opts: PredictOptions, pool: FinishPool, onTile?: OnTile): Promise<Map<string, Prediction[]>> {
   if (pool.runsNetwork) return predictInPool(sources, opts, pool, onTile);
   const results: Prediction[][] = new Array(sources.length);
   const inflight: Promise<void>[] = [];
@@ -64,7 +67,7 @@ export async function predictSources(runtimes: readonly Runtime[], sources: read
  * each worker has at most two tiles waiting, so memory stays bounded. `onTile` is called as
  * tiles finish, which need not be in order; the map is in the sources' order.
  */
-async function predictInPool(sources: readonly TileSource[], opts: PredictOptions, pool: FinishPool, onTile?: (id: string, image: RgbImage, predictions: Prediction[], done: number, total: number) => void): Promise<Map<string, Prediction[]>> {
+async function predictInPool(sources: readonly TileSource[], opts: PredictOptions, pool: FinishPool, onTile?: OnTile): Promise<Map<string, Prediction[]>> {
   const results: Prediction[][] = new Array(sources.length);
   const inflight = new Set<Promise<void>>();
   let done = 0;

@@ -7,11 +7,11 @@ import { readRgb, type RgbImage } from '../data/images.ts';
 import { TILE_SIZE, tileIdProblem, type Annotation } from '../data/types.ts';
 import { setupBackend, DEVICES, type Device } from '../engine/backend.ts';
 import { DEFAULT_PREDICT, type NeighbourLookup, type Prediction } from '../infer/predict.ts';
-import { FinishPool, type NetworkSpec } from '../infer/finish-pool.ts';
+import { FinishPool } from '../infer/finish-pool.ts';
 import { predictSources } from '../infer/tiles.ts';
 import { ENSEMBLES, type EnsembleMethod } from '../infer/ensemble.ts';
 import { neighbourFinder } from '../infer/neighbours.ts';
-import { OnnxRuntime, openRuntime, RUNTIMES, type Runtime, type RuntimeName } from '../infer/runtime.ts';
+import { openOnnxModel, openRuntime, RUNTIMES, type OnnxModel, type Runtime, type RuntimeName } from '../infer/runtime.ts';
 import { DEFAULT_SHOW_CONF, defaultOutput, FORMATS, writePredictions, type OutputFormat, type PredictedTile } from '../infer/outputs.ts';
 import { integerAtLeast, numberIn, parseImgsz, readIdList } from './options.ts';
 import { progress } from './progress.ts';
@@ -19,12 +19,6 @@ import { claimRunDir, prepareOutput } from '../util/fs.ts';
 
 /** The default number of tile workers: each holds its own sessions of every model, so memory grows with them. */
 const MAX_TILE_WORKERS = 8;
-
-/** What a tile worker needs to open a session of its own. */
-function networkOf(m: Runtime): NetworkSpec {
-  if (!(m instanceof OnnxRuntime)) throw new Error(`tile workers run onnxruntime sessions; got a ${m.name} runtime`);
-  return { model: m.model, config: m.config, imgsz: m.imgsz };
-}
 
 interface PredictCli {
   weights: string[];
@@ -120,12 +114,17 @@ export function predictCommand(): Command {
       // 134.7-149.9; one model inside the noise), which beat two threads and no worker by
       // 1.08x-1.25x, and two threads beside the worker (52-53 ms against 61-70 per tile).
       const cores = availableParallelism();
-      const tileWorkers = opts.runtime === 'onnx' && opts.provider === 'cpu';
-      const workers = opts.workers ?? (tileWorkers ? Math.min(cores, MAX_TILE_WORKERS) : 1);
+      const onnxOnCpu = opts.runtime === 'onnx' && opts.provider === 'cpu';
+      const workers = opts.workers ?? (onnxOnCpu ? Math.min(cores, MAX_TILE_WORKERS) : 1);
+      const tileWorkers = onnxOnCpu && workers > 0;
       const threads = opts.threads ?? (workers === 0 ? 0 : tileWorkers ? Math.max(1, Math.floor(cores / workers)) : Math.max(1, cores - workers));
-      // With tile workers these sessions only tell the models' settings and hand over their bytes.
-      for (const w of opts.weights) models.push(await openRuntime(w, opts.runtime, { threads: tileWorkers && workers > 0 ? 1 : threads, provider: opts.provider }));
-      const imgsz = opts.imgsz ?? models[0]!.imgsz;
+      // Tile workers open sessions of their own: this thread only exports the models.
+      const networks: OnnxModel[] = [];
+      for (const w of opts.weights) {
+        if (tileWorkers) networks.push(await openOnnxModel(w));
+        else models.push(await openRuntime(w, opts.runtime, { threads, provider: opts.provider }));
+      }
+      const imgsz = opts.imgsz ?? (networks[0] ?? models[0]!).imgsz;
       // Where the results go is settled before the long work, once the inputs are known good: a claimed run folder, or a checked --out.
       const out = opts.out ?? defaultOutput(await claimRunDir(join('runs', 'predict', opts.name)), opts.format);
       await prepareOutput(out, opts.format === 'kaggle' || opts.format === 'coco' ? 'file' : 'dir');
@@ -134,8 +133,8 @@ export function predictCommand(): Command {
       const images = new Map<string, RgbImage>();
       // The Kaggle strings are encoded as each tile is finished, in a worker.
       const kaggle = opts.format === 'kaggle';
-      const pool = tileWorkers && workers > 0
-        ? await FinishPool.withNetworks(workers, models.map(networkOf), undefined, kaggle, threads)
+      const pool = tileWorkers
+        ? await FinishPool.withNetworks(workers, networks, undefined, kaggle, threads)
         : new FinishPool(workers, undefined, kaggle);
       let predictions: Map<string, Prediction[]>;
       try {
@@ -153,6 +152,6 @@ export function predictCommand(): Command {
       for (const m of models) await m.dispose();
       await writePredictions(opts.format, out, results, opts.showConf);
       const n = results.reduce((s, r) => s + r.predictions.length, 0);
-      console.log(`${tiles.length} tiles, ${n} vessels (${models.length} model${models.length > 1 ? 's' : ''}${models.length > 1 ? ` ${opts.ensemble}` : ''}, imgsz ${imgsz}, ${opts.runtime}, tta ${opts.tta}, context ${opts.context}, post ${opts.post}): wrote ${out}`);
+      console.log(`${tiles.length} tiles, ${n} vessels (${opts.weights.length} model${opts.weights.length > 1 ? 's' : ''}${opts.weights.length > 1 ? ` ${opts.ensemble}` : ''}, imgsz ${imgsz}, ${opts.runtime}, tta ${opts.tta}, context ${opts.context}, post ${opts.post}): wrote ${out}`);
     });
 }

@@ -1,15 +1,12 @@
 import { Worker } from 'node:worker_threads';
 import type { RgbImage } from '../data/images.ts';
-import type { ModelConfig } from '../model/yolov7seg.ts';
+import type { OnnxModel } from './onnx-runtime.ts';
 import type { Layout } from './preprocess.ts';
 import { finishTile, neighbourImages, prepareTile, type NeighbourLookup, type Prediction, type PredictOptions, type PreparedTile, type TileOutputs, type Timings } from './predict.ts';
 
-/** An ONNX model a worker opens a session of (one onnxruntime thread). */
-export interface NetworkSpec { model: Uint8Array; config: ModelConfig; imgsz: number }
-
 /** What a worker is asked to do: open its networks, make a tile ready for the network, finish its outputs, or predict it whole. */
 export type PoolJob =
-  | { kind: 'open'; networks: NetworkSpec[]; threads: number }
+  | { kind: 'open'; networks: OnnxModel[]; threads: number }
   | { kind: 'prepare'; image: RgbImage; opts: PredictOptions; neighbours: (RgbImage | null)[]; layout: Layout }
   | { kind: 'finish'; tile: TileOutputs; opts: PredictOptions; maskStrings: boolean }
   | { kind: 'tile'; image: RgbImage; opts: PredictOptions; neighbours: (RgbImage | null)[]; maskStrings: boolean };
@@ -66,7 +63,7 @@ export class FinishPool {
    * `networks` (the ensemble's ONNX models, in order; `threads` onnxruntime threads each).
    * Resolves once every worker has opened them.
    */
-  static async withNetworks(workers: number, networks: NetworkSpec[], timings?: Timings, maskStrings = false, threads = 1): Promise<FinishPool> {
+  static async withNetworks(workers: number, networks: OnnxModel[], timings?: Timings, maskStrings = false, threads = 1): Promise<FinishPool> {
     if (workers < 1) throw new Error('a pool that runs the network needs at least one worker');
     const pool = new FinishPool(workers, timings, maskStrings);
     pool.networks = true;

@@ -7,6 +7,9 @@ import { ONNX_INPUT, ONNX_OUTPUTS } from '../onnx/names.ts';
 import { transposeInput, type Layout } from './preprocess.ts';
 import type { Array4, RawOutputs, Runtime } from './runtime.ts';
 
+/** An exported model as a session is opened from it: its bytes, config and trained image size. */
+export interface OnnxModel { model: Uint8Array; config: ModelConfig; imgsz: number }
+
 export type Ort = typeof import('onnxruntime-node');
 let ortModule: Promise<Ort> | undefined;
 
@@ -37,8 +40,6 @@ export class OnnxRuntime implements Runtime {
     private readonly ortApi: Ort,
     readonly config: ModelConfig,
     readonly imgsz: number,
-    /** The ONNX model it runs, so a worker thread can open a session of its own (`FinishPool.withNetworks`). */
-    readonly model: Uint8Array,
   ) {}
 
   static async create(model: Uint8Array, config: ModelConfig, imgsz: number, options: OnnxRuntimeOptions = {}): Promise<OnnxRuntime> {
@@ -48,7 +49,7 @@ export class OnnxRuntime implements Runtime {
       intraOpNumThreads: options.threads ?? 0,
       graphOptimizationLevel: 'all',
     });
-    return new OnnxRuntime(session, api, config, imgsz, model);
+    return new OnnxRuntime(session, api, config, imgsz);
   }
 
   async run(input: Float32Array, n: number, size: number, layout: Layout = 'nhwc'): Promise<RawOutputs> {

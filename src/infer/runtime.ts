@@ -7,9 +7,9 @@ import { CLASSES } from '../model/yolov7seg.ts';
 import type { ModelConfig } from '../model/yolov7seg.ts';
 import { exportOnnx, onnxInfoFromCheckpoint, readOnnxInfo } from '../onnx/export.ts';
 import { transposeInput, type Layout } from './preprocess.ts';
-import { OnnxRuntime, type OnnxRuntimeOptions } from './onnx-runtime.ts';
+import { OnnxRuntime, type OnnxModel, type OnnxRuntimeOptions } from './onnx-runtime.ts';
 
-export { OnnxRuntime, ort, type OnnxRuntimeOptions } from './onnx-runtime.ts';
+export { OnnxRuntime, ort, type OnnxModel, type OnnxRuntimeOptions } from './onnx-runtime.ts';
 
 /** A float32 array with its NHWC shape. */
 export interface Array4 {
@@ -76,23 +76,36 @@ export class TfjsRuntime implements Runtime {
  * second), so checkpoints and exported models are interchangeable.
  */
 export async function openRuntime(weights: string, runtime: RuntimeName, options: OnnxRuntimeOptions = {}): Promise<Runtime> {
+  if (runtime === 'onnx') {
+    const m = await openOnnxModel(weights);
+    return OnnxRuntime.create(m.model, m.config, m.imgsz, options);
+  }
+  if (weights.endsWith('.onnx')) throw new Error(`${weights}: an ONNX model needs --runtime onnx`);
+  if (isOfficialWeights(weights)) return new TfjsRuntime((await officialModel(weights, CLASSES)).model, OFFICIAL_IMGSZ);
+  const { model, meta, extra } = await loadCheckpoint(weights);
+  tf.dispose([...extra.values()]);
+  return new TfjsRuntime(model, meta.imgsz);
+}
+
+/**
+ * Weights as an ONNX model, without opening a session: an exported `.onnx` file as it is, a
+ * checkpoint or official YOLOv7-seg weights exported in memory (official ones imported as
+ * `vascseg import` would). What `openRuntime` opens, and what tile workers open sessions of.
+ */
+export async function openOnnxModel(weights: string): Promise<OnnxModel> {
   if (weights.endsWith('.onnx')) {
-    if (runtime !== 'onnx') throw new Error(`${weights}: an ONNX model needs --runtime onnx`);
     const info = await readOnnxInfo(weights);
-    return OnnxRuntime.create(await readFile(weights), info.config, info.imgsz, options);
+    return { model: await readFile(weights), config: info.config, imgsz: info.imgsz };
   }
   if (isOfficialWeights(weights)) {
-    // Official YOLOv7-seg weights predict directly (imported in memory, as `vascseg import` would).
     const { model } = await officialModel(weights, CLASSES);
-    if (runtime === 'tfjs') return new TfjsRuntime(model, OFFICIAL_IMGSZ);
     const bytes = exportOnnx(model.graph, weightArrays(model), { format: 'vascseg-yolov7-seg-onnx/1', config: model.config, imgsz: OFFICIAL_IMGSZ, epoch: 0, metrics: {} });
     model.dispose();
-    return OnnxRuntime.create(bytes, model.config, OFFICIAL_IMGSZ, options);
+    return { model: bytes, config: model.config, imgsz: OFFICIAL_IMGSZ };
   }
   const { model, meta, extra } = await loadCheckpoint(weights);
   tf.dispose([...extra.values()]);
-  if (runtime === 'tfjs') return new TfjsRuntime(model, meta.imgsz);
   const bytes = exportOnnx(model.graph, weightArrays(model), onnxInfoFromCheckpoint(meta));
   model.dispose();
-  return OnnxRuntime.create(bytes, meta.config, meta.imgsz, options);
+  return { model: bytes, config: meta.config, imgsz: meta.imgsz };
 }

@@ -133,51 +133,54 @@ for (const name of runtimes) {
   console.log(`  ${parts.map(([k, v]) => `${k} ${ms(v / n)} (${((100 * v) / n / total).toFixed(0)}%)`).join(', ')}`);
   if (name === 'onnx') {
     // The same tiles through `predictSources` with masks and post-processing in one worker
-    // thread, overlapping the next tile's forward pass (what `vascseg predict` does by default).
-    // One onnxruntime thread: the worker thread takes the other core.
+    // thread, overlapping the next tile's forward pass (what `vascseg predict` does with tfjs,
+    // and did with onnxruntime until the tile workers). One onnxruntime thread: the worker thread takes the other core.
     const single = await OnnxRuntime.create(onnxBytes, config, imgsz, { threads: workerPathThreads });
-    // As `vascseg predict --format kaggle`: the worker also encodes the masks' submission strings.
+    // As `vascseg predict --format kaggle`: the workers also encode the masks' submission strings.
     const pool = new FinishPool(1, undefined, true);
-    // Warm-up: the worker's start (loading the TypeScript modules) is not per-tile work.
-    const singles = Array.from({ length: modelCount }, () => single);
-    await predictSources(singles, ids.slice(0, 2).map((id) => ({ id, load: () => readTileImage(ds, id) })), { ...DEFAULT_PREDICT, imgsz }, pool);
-    const s = performance.now();
-    const cpu = process.cpuUsage();
-    let shown = 0;
-    await predictSources(singles, ids.map((id) => ({ id, load: () => readTileImage(ds, id) })), { ...DEFAULT_PREDICT, imgsz }, pool, (id, _img, preds) => {
-      formatSubmission([tilePredictions(id, preds)]);
-      shown += preds.length;
-    });
-    const perTile = (performance.now() - s) / ids.length;
-    const used = process.cpuUsage(cpu);
-    /** CPU time of every thread of the process (onnxruntime's, the worker's, libuv's decoding) per tile: the work, whatever else the machine runs. */
-    const cpuPerTile = (used.user + used.system) / 1000 / ids.length;
-    ourEndToEnd = perTile;
+    const viaWorker = await timePool(Array.from({ length: modelCount }, () => single), pool, 2);
+    ourEndToEnd = viaWorker.perTile;
     await pool.close();
     await single.dispose();
-    console.log(`onnx (${workerPathThreads} thread${workerPathThreads === 1 ? '' : 's'}) + 1 finishing worker thread: ${(1000 / perTile).toFixed(2)} tiles/s (${ms(perTile)} per tile, ${(perTile / floor).toFixed(2)}x ${floorName}; ${(shown / ids.length).toFixed(0)} vessels per tile; CPU ${ms(cpuPerTile)} per tile, ${(cpuPerTile / perTile).toFixed(2)} cores busy)`);
+    console.log(`onnx (${workerPathThreads} thread${workerPathThreads === 1 ? '' : 's'}) + 1 finishing worker thread: ${poolLine(viaWorker)}`);
     // Whole tiles in worker threads, each with its own one-thread sessions (what `vascseg predict` does by default with onnxruntime).
     const tileWorkers = Number(argOf('--tile-workers', String(availableParallelism())));
     if (tileWorkers > 0) {
       const networks = Array.from({ length: modelCount }, () => ({ model: onnxBytes, config, imgsz }));
       const tilePool = await FinishPool.withNetworks(tileWorkers, networks, undefined, true);
-      await predictSources([], ids.slice(0, 2 * tileWorkers).map((id) => ({ id, load: () => readTileImage(ds, id) })), { ...DEFAULT_PREDICT, imgsz }, tilePool);
-      const s2 = performance.now();
-      const cpu2 = process.cpuUsage();
-      let found = 0;
-      await predictSources([], ids.map((id) => ({ id, load: () => readTileImage(ds, id) })), { ...DEFAULT_PREDICT, imgsz }, tilePool, (id, _img, preds) => {
-        formatSubmission([tilePredictions(id, preds)]);
-        found += preds.length;
-      });
-      const wall = (performance.now() - s2) / ids.length;
-      const used2 = process.cpuUsage(cpu2);
-      const cpuTile = (used2.user + used2.system) / 1000 / ids.length;
+      const viaTiles = await timePool([], tilePool, 2 * tileWorkers);
       await tilePool.close();
-      ourEndToEnd = Math.min(ourEndToEnd, wall);
-      console.log(`onnx in ${tileWorkers} tile worker threads (1 onnxruntime thread each): ${(1000 / wall).toFixed(2)} tiles/s (${ms(wall)} per tile, ${(wall / floor).toFixed(2)}x ${floorName}; ${(found / ids.length).toFixed(0)} vessels per tile; CPU ${ms(cpuTile)} per tile, ${(cpuTile / wall).toFixed(2)} cores busy)`);
+      ourEndToEnd = Math.min(ourEndToEnd, viaTiles.perTile);
+      console.log(`onnx in ${tileWorkers} tile worker threads (1 onnxruntime thread each): ${poolLine(viaTiles)}`);
     }
     await runtime.dispose();
   }
+}
+
+/**
+ * The tiles through `predictSources` with `pool`, writing each tile's submission rows, after
+ * `warm` tiles of warm-up (the workers' start, loading the TypeScript modules, is not per-tile
+ * work). The CPU time is every thread's of the process (onnxruntime's, the workers', libuv's
+ * decoding) per tile: the work, whatever else the machine runs.
+ */
+async function timePool(runtimes: Runtime[], pool: FinishPool, warm: number): Promise<{ perTile: number; cpuPerTile: number; vessels: number }> {
+  const sources = (list: string[]) => list.map((id) => ({ id, load: () => readTileImage(ds, id) }));
+  const opts = { ...DEFAULT_PREDICT, imgsz };
+  await predictSources(runtimes, sources(ids.slice(0, warm)), opts, pool);
+  const start = performance.now();
+  const cpu = process.cpuUsage();
+  let vessels = 0;
+  await predictSources(runtimes, sources(ids), opts, pool, (id, _img, preds) => {
+    formatSubmission([tilePredictions(id, preds)]);
+    vessels += preds.length;
+  });
+  const used = process.cpuUsage(cpu);
+  return { perTile: (performance.now() - start) / ids.length, cpuPerTile: (used.user + used.system) / 1000 / ids.length, vessels: vessels / ids.length };
+}
+
+/** One path's line: throughput, time and CPU per tile, against the floor. */
+function poolLine({ perTile, cpuPerTile, vessels }: { perTile: number; cpuPerTile: number; vessels: number }): string {
+  return `${(1000 / perTile).toFixed(2)} tiles/s (${ms(perTile)} per tile, ${(perTile / floor).toFixed(2)}x ${floorName}; ${vessels.toFixed(0)} vessels per tile; CPU ${ms(cpuPerTile)} per tile, ${(cpuPerTile / perTile).toFixed(2)} cores busy)`;
 }
 
 // ---- The official predict path on the same weights and tiles ---------------------------------

@@ -1,7 +1,7 @@
 /** A worker thread of `FinishPool`: prepares tiles for the network and finishes their outputs (decode, masks, ensemble, post-processing), or, with networks of its own, predicts whole tiles. */
 import { parentPort } from 'node:worker_threads';
 import type { PoolJob, PoolReply } from './finish-pool.ts';
-import { finishTile, forwardTile, neighbourLookup, newTimings, prepareTile } from './predict.ts';
+import { finishTile, forwardTile, inputLayout, neighbourLookup, newTimings, prepareTile } from './predict.ts';
 import { OnnxRuntime } from './onnx-runtime.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -31,7 +31,7 @@ async function handle(m: PoolJob & { job: number }): Promise<void> {
       break;
     case 'tile': {
       if (networks.length === 0) throw new Error('this worker has no networks: open them first');
-      const prepared = prepareTile(m.image, m.opts, neighbourLookup(m.neighbours), timings, 'nchw');
+      const prepared = prepareTile(m.image, m.opts, neighbourLookup(m.neighbours), timings, inputLayout(networks));
       const outputs = await forwardTile(networks, prepared, m.opts, timings);
       parentPort!.postMessage({ job: m.job, predictions: finishTile(outputs, m.opts, timings, m.maskStrings), timings } satisfies PoolReply);
       break;

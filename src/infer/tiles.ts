@@ -15,6 +15,16 @@ export interface TileSource {
 /** Progress as each tile is predicted, with its image (overlays draw on it). */
 export type OnTile = (id: string, image: RgbImage, predictions: Prediction[], done: number, total: number) => void;
 
+/**
+ * A source's image and (for `--context`) its neighbours, loading. A load that fails before its
+ * turn is reported when its turn comes (awaited), not as an unhandled rejection.
+ */
+function loadSource(src: TileSource, opts: PredictOptions): Promise<[RgbImage, NeighbourLookup | undefined]> {
+  const loading = Promise.all([src.load(), opts.context > 0 && src.neighbours ? src.neighbours() : undefined]);
+  loading.catch(() => undefined);
+  return loading;
+}
+
 /** Tiles being decoded and resized while the network runs (see `predictSources`). */
 const TILES_AHEAD = 3;
 
@@ -39,10 +49,8 @@ export async function predictSources(runtimes: readonly Runtime[], sources: read
   // Three tiles on their way keep that resize a whole forward pass ahead of its turn (with
   // two, the network waited ~18 ms per tile for it; bench:infer).
   const ready = (src: TileSource) => {
-    const tile = Promise.all([src.load(), opts.context > 0 && src.neighbours ? src.neighbours() : undefined])
-      .then(async ([image, neighbours]) => ({ image, prepared: await pool.prepare(image, opts, neighbours, layout) }));
-    // A load that fails before its turn is reported when its turn comes, not as an unhandled rejection.
-    tile.catch(() => undefined);
+    const tile = loadSource(src, opts).then(async ([image, neighbours]) => ({ image, prepared: await pool.prepare(image, opts, neighbours, layout) }));
+    tile.catch(() => undefined); // as loadSource's: reported when its turn comes
     return tile;
   };
   const coming = sources.slice(0, TILES_AHEAD).map(ready);
@@ -71,16 +79,11 @@ async function predictInPool(sources: readonly TileSource[], opts: PredictOption
   const results: Prediction[][] = new Array(sources.length);
   const inflight = new Set<Promise<void>>();
   let done = 0;
-  const load = (src: TileSource) => {
-    const tile = Promise.all([src.load(), opts.context > 0 && src.neighbours ? src.neighbours() : undefined]);
-    tile.catch(() => undefined); // reported when its turn comes
-    return tile;
-  };
   const ahead = 2 * pool.size;
-  const coming = sources.slice(0, ahead).map(load);
+  const coming = sources.slice(0, ahead).map((src) => loadSource(src, opts));
   for (const [k, src] of sources.entries()) {
     const [image, neighbours] = await coming.shift()!;
-    if (k + ahead < sources.length) coming.push(load(sources[k + ahead]!));
+    if (k + ahead < sources.length) coming.push(loadSource(sources[k + ahead]!, opts));
     const job: Promise<void> = pool.predict(image, opts, neighbours).then((p) => {
       results[k] = p;
       inflight.delete(job);

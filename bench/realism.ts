@@ -8,8 +8,9 @@
  *     (`vascseg synth` with those counts, --synth-seed), so both sides have the same mix.
  *   - Per-tile features: RGB means and spreads, HSV saturation and value means and spreads,
  *     fractions of near-white (lumens, glass) and dark (nuclei) pixels, an 8-bin histogram of
- *     Sobel gradient magnitude on grey, and a 10-bin histogram of uniform local binary
- *     patterns (radius 1, 8 neighbours: local texture).
+ *     Sobel gradient magnitude on grey, a 10-bin histogram of uniform local binary
+ *     patterns (radius 1, 8 neighbours: local texture), and how much more grey varies across
+ *     than down at 1, 2 and 4 px (orientation: the real tiles' structures are taller than wide).
  *   - Linear test: logistic regression on the standardised features, trained on a random
  *     half of each side, accuracy on the other half, per seed.
  *   - CNN test: a small convolutional net (3 strided 3x3 conv layers, 16-32-64 channels,
@@ -19,7 +20,7 @@
  *     The CNN's figure does not reproduce run to run, even at one seed on the same tiles (seed 0
  *     gave 96.3% and then 73.4% on the generator of 2026-12-01; its cause, somewhere in tfjs's
  *     training, is not found): compare means over several seeds, never one run.
- *   - The linear test again on each group of features alone (colour, gradient, LBP): which kind
+ *   - The linear test again on each group of features alone (colour, gradient, LBP, orientation): which kind
  *     of statistic gives the synthetic tiles away.
  *   - Scanner statistics, printed beside the tests (not fed to them): how often neighbouring
  *     pixels are exactly equal, in tissue and in bright areas, and the fine texture's
@@ -30,14 +31,14 @@
  *     the more that statistic gives the synthetic tiles away; and the ratio of the synthetic
  *     to the real spread over tiles (under 1: synthetic tiles are more alike than real ones).
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadDataset, readTileImage, type Dataset } from '../src/data/dataset.ts';
 import type { RgbImage } from '../src/data/images.ts';
 import { setupBackend } from '../src/engine/backend.ts';
 import { synthSchema } from '../src/synth/config.ts';
-import { generateDataset } from '../src/synth/generate.ts';
+import { GENERATOR_VERSION, generateDataset, generatorVersionOf } from '../src/synth/generate.ts';
 import { Rng } from '../src/util/random.ts';
 import { pathExists } from '../src/util/fs.ts';
 import { flagReader } from './flags.ts';
@@ -62,7 +63,9 @@ for (const t of real.tiles) {
   counts.set(t.sourceWsi, c);
 }
 const synthDir = join(work, `synth-${synthSeed}${variant}`);
-if (!(await pathExists(join(synthDir, 'tile_meta.csv')))) {
+// A dataset left by another generator version is rendered again (its tiles would look different).
+if (!(await pathExists(join(synthDir, 'tile_meta.csv'))) || (await generatorVersionOf(synthDir)) !== GENERATOR_VERSION) {
+  await rm(synthDir, { recursive: true, force: true });
   console.log(`rendering ${real.tiles.length} synthetic tiles with the real (dataset, WSI) counts into ${synthDir}`);
   await generateDataset(synthSchema.parse({ seed: synthSeed, wsis: [...counts.values()].sort((a, b) => a.wsi - b.wsi), appearance }), synthDir);
 }
@@ -78,9 +81,30 @@ console.log(`real ${realImgs.length} tiles (${realDir}), synthetic ${synthImgs.l
 
 // --- features ----------------------------------------------------------------------------------
 const GRAD_EDGES = [2, 4, 8, 16, 32, 64, 128]; // 8 bins of Sobel magnitude on 0..255 grey
+const ORIENTATION_SCALES = [1, 2, 4];
+
+/**
+ * log(mean squared difference of horizontal neighbours / of vertical ones) of grey averaged in
+ * s x s blocks: 0 for tissue that looks the same turned by 90 degrees; above 0 where structures
+ * are taller than wide (the real tiles: their power across is about twice their power down at
+ * periods of 4-32 px, and their expert vessel outlines are taller than wide).
+ */
+function acrossOverDown(grey: Float32Array, w: number, h: number, s: number): number {
+  const bw = Math.floor(w / s), bh = Math.floor(h / s);
+  const b = new Float32Array(bw * bh);
+  for (let y = 0; y < bh * s; y++) for (let x = 0; x < bw * s; x++) b[Math.floor(y / s) * bw + Math.floor(x / s)] += grey[y * w + x]! / (s * s);
+  let across = 0, down = 0;
+  for (let y = 0; y < bh - 1; y++) for (let x = 0; x < bw - 1; x++) {
+    const p = y * bw + x;
+    across += (b[p + 1]! - b[p]!) ** 2;
+    down += (b[p + bw]! - b[p]!) ** 2;
+  }
+  return Math.log(across / Math.max(down, 1e-9));
+}
 const names = ['mean R', 'mean G', 'mean B', 'sd R', 'sd G', 'sd B', 'mean saturation', 'sd saturation', 'mean value', 'sd value', 'near-white fraction', 'dark fraction',
   ...GRAD_EDGES.map((e, k) => `gradient ${k === 0 ? 0 : GRAD_EDGES[k - 1]}-${e}`), 'gradient >128',
-  ...Array.from({ length: 9 }, (_, k) => `LBP uniform ${k}`), 'LBP non-uniform'];
+  ...Array.from({ length: 9 }, (_, k) => `LBP uniform ${k}`), 'LBP non-uniform',
+  ...ORIENTATION_SCALES.map((s) => `across / down contrast at ${s} px (log)`)];
 
 /** LBP code -> bin: uniform patterns (at most 2 transitions) by their count of ones, the rest in bin 9. */
 const LBP_BIN = Array.from({ length: 256 }, (_, code) => {
@@ -131,13 +155,13 @@ function features(img: RgbImage): number[] {
   }
   const inner = (w - 2) * (h - 2);
   return [sum[0]! / n, sum[1]! / n, sum[2]! / n, sd(sum[0]!, sq[0]!), sd(sum[1]!, sq[1]!), sd(sum[2]!, sq[2]!), sSum / n, sd(sSum, sSq), vSum / n, sd(vSum, vSq), white / n, dark / n,
-    ...grad.map((g) => g / inner), ...lbp.map((l) => l / inner)];
+    ...grad.map((g) => g / inner), ...lbp.map((l) => l / inner), ...ORIENTATION_SCALES.map((s) => acrossOverDown(grey, w, h, s))];
 }
 
 const realF = realImgs.map(features), synthF = synthImgs.map(features);
 
 /** Feature groups for the linear test on each alone: which kind of statistic gives the synthetic tiles away. */
-const GROUPS = { colour: [0, 12], gradient: [12, 20], LBP: [20, 30] } as const;
+const GROUPS = { colour: [0, 12], gradient: [12, 20], LBP: [20, 30], orientation: [30, 33] } as const;
 const groupCols = (g: keyof typeof GROUPS) => Array.from({ length: GROUPS[g][1] - GROUPS[g][0] }, (_, k) => GROUPS[g][0] + k);
 
 // --- scanner statistics (printed, not fed to the tests) -------------------------------------
@@ -307,7 +331,7 @@ for (const seed of seeds) {
   const s = split(seed);
   const t0 = performance.now();
   const linear = linearTest(s);
-  const groups = { colour: linearTest(s, groupCols('colour')), gradient: linearTest(s, groupCols('gradient')), LBP: linearTest(s, groupCols('LBP')) };
+  const groups = { colour: linearTest(s, groupCols('colour')), gradient: linearTest(s, groupCols('gradient')), LBP: linearTest(s, groupCols('LBP')), orientation: linearTest(s, groupCols('orientation')) };
   const cnn = await cnnTest(s, seed);
   results.push({ seed, linear, cnn, groups });
   console.log(`seed ${seed}: held-out accuracy, linear on features ${(linear * 100).toFixed(1)}%, CNN on crops ${(cnn * 100).toFixed(1)}% (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
@@ -317,7 +341,7 @@ const summary = (key: 'linear' | 'cnn' | keyof typeof GROUPS) => {
   return `${(mean(v) * 100).toFixed(1)}% (sd ${(sdOf(v) * 100).toFixed(1)}, ${v.map((a) => (a * 100).toFixed(1)).join(' / ')})`;
 };
 console.log(`\ntwo-sample accuracy over seeds ${seeds.join(',')} (50% = indistinguishable): linear ${summary('linear')}; CNN ${summary('cnn')}`);
-console.log(`linear on each feature group alone: colour ${summary('colour')}; gradient ${summary('gradient')}; LBP ${summary('LBP')}\n`);
+console.log(`linear on each feature group alone: colour ${summary('colour')}; gradient ${summary('gradient')}; LBP ${summary('LBP')}; orientation ${summary('orientation')}\n`);
 console.log('| feature | real mean | synthetic mean | KS | standardised mean difference | sd synthetic / sd real |');
 console.log('|---|---|---|---|---|---|');
 for (const d of distances) console.log(`| ${d.name} | ${d.real.toFixed(4)} | ${d.synth.toFixed(4)} | ${d.ks.toFixed(3)} | ${d.smd >= 0 ? '+' : ''}${d.smd.toFixed(2)} | ${d.spread.toFixed(2)} |`);

@@ -522,8 +522,8 @@ function scannerBlur(px: Float32Array, amount: number): void {
 }
 
 /**
- * Paint the tile whose upper-left corner is (x0, y0) in its WSI, in palette colours: glass,
- * interstitium, tubules, interstitial nuclei, glomeruli, vessels, then scanner blur.
+ * Paint the 512 x 512 WSI pixels whose upper-left corner is (x0, y0), in palette colours: glass,
+ * interstitium, tubules, interstitial nuclei, glomeruli, vessels (`scanTile` turns them into a tile).
  */
 function paintTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, x0: number, y0: number): { px: Float32Array; truth: TruthInstance[]; lumens: LocalMask[] } {
   const pal = stain.palette;
@@ -556,9 +556,83 @@ function paintTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfi
     }
   }
   for (let p = 0; p < S * S; p++) if (glass[p] && !protect[p]) canvas.setMix(p, pal.glass, pal.lumen, 0.15 + 0.02 * fl.fine[p]!);
-  const px = canvas.px;
+  return { px: canvas.px, truth, lumens };
+}
+
+/**
+ * Which painted rows each pixel row of a tile whose top is WSI pixel row `y0` sees when the
+ * scanner's rows are `stretch` times finer than its columns: pixel row Y looks at WSI row
+ * (Y + 0.5) / stretch - 0.5, between painted rows `from` and `from + 1` (weight `frac` on the
+ * second), `nearest` the closer of the two; rows count from `top`, the WSI row the tile is
+ * painted from. Defined by the WSI row, so tiles join wherever they lie.
+ */
+export interface ScanRows { top: number; from: Int32Array; frac: Float32Array; nearest: Int32Array }
+
+export function scanRows(y0: number, stretch: number): ScanRows {
+  const at = (r: number) => (y0 + r + 0.5) / stretch - 0.5;
+  const top = Math.floor(at(0));
+  const from = new Int32Array(S), frac = new Float32Array(S), nearest = new Int32Array(S);
+  for (let r = 0; r < S; r++) {
+    const u = at(r), base = Math.floor(u);
+    from[r] = base - top;
+    frac[r] = u - base;
+    nearest[r] = Math.round(u) - top;
+  }
+  return { top, from, frac, nearest };
+}
+
+/** A mask of painted rows as the scanner's rows see it (nearest row); null where none of its pixels is seen. */
+function scanMask(m: LocalMask, rows: ScanRows): LocalMask | null {
+  let first = -1, last = -1;
+  for (let r = 0; r < S; r++) {
+    const q = rows.nearest[r]! - m.y0;
+    if (q < 0 || q >= m.h) continue;
+    if (first < 0) first = r;
+    last = r;
+  }
+  if (first < 0) return null;
+  const h = last - first + 1;
+  const data = new Uint8Array(m.w * h);
+  let any = false;
+  for (let r = first; r <= last; r++) {
+    const src = (rows.nearest[r]! - m.y0) * m.w;
+    for (let x = 0; x < m.w; x++) if ((data[(r - first) * m.w + x] = m.data[src + x]!)) any = true;
+  }
+  return any ? { x0: m.x0, y0: first, w: m.w, h, data } : null;
+}
+
+/**
+ * The tile whose upper-left corner is pixel (x0, y0) of its WSI as the scanner sees the painted
+ * tissue: sampled `appearance.stretch` times finer down than across, linearly between painted
+ * rows, then the scanner blur. The real tiles' tissue is taller than wide (about twice the
+ * power across as down at periods of 4-32 px in all four real WSIs; the real vessel outlines
+ * spread 1.39x more down than across); with a stretch the WSI's vessels are placed squeezed by
+ * it (the real outlines were traced on stretched tiles) and the cells hold that many more
+ * vessels and glomeruli, so the tiles keep the real shapes and counts. Not the default: at 1.2
+ * it brings the orientation and the scanner's correlations to the real tiles' and takes the
+ * texture histograms further from them (README, "Synthetic data"). Stretch 1: the painted tile as it is.
+ */
+function scanTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, x0: number, y0: number): { px: Float32Array; truth: TruthInstance[]; lumens: LocalMask[] } {
+  const { stretch } = appearance;
+  if (stretch === 1) {
+    const painted = paintTile(world, stain, appearance, x0, y0);
+    scannerBlur(painted.px, appearance.blur);
+    return painted;
+  }
+  const rows = scanRows(y0, stretch);
+  const painted = paintTile(world, stain, appearance, x0, rows.top);
+  const px = new Float32Array(S * S * 3), row = S * 3;
+  for (let r = 0; r < S; r++) {
+    const i = rows.from[r]!, f = rows.frac[r]!, o = r * row;
+    const a = i * row, b = Math.min(i + 1, S - 1) * row;
+    for (let k = 0; k < row; k++) px[o + k] = painted.px[a + k]! + (painted.px[b + k]! - painted.px[a + k]!) * f;
+  }
   scannerBlur(px, appearance.blur);
-  return { px, truth, lumens };
+  return {
+    px,
+    truth: painted.truth.flatMap((t) => { const mask = scanMask(t.mask, rows); return mask ? [{ ...t, mask }] : []; }),
+    lumens: painted.lumens.flatMap((m) => scanMask(m, rows) ?? []),
+  };
 }
 
 /**
@@ -642,7 +716,7 @@ function mapFor(painted: readonly Float32Array[], stain: WsiStain, detail: numbe
  * sharper scan, not a new image.
  */
 function fitDetail(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, painted: readonly Float32Array[]): number {
-  const extra = DETAIL_TILES.slice(REFERENCE_TILES.length).map(([x, y]) => paintTile(world, stain, appearance, x, y).px);
+  const extra = DETAIL_TILES.slice(REFERENCE_TILES.length).map(([x, y]) => scanTile(world, stain, appearance, x, y).px);
   const at = (gain: number) => {
     const detailed = painted.map((px) => withDetail(px, gain));
     const map = mapFor(detailed, stain, gain);
@@ -666,7 +740,7 @@ function colourMap(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfi
   const key = JSON.stringify([world.seed, world.wsi, appearance, stain.channelGain, stain.ownReference]);
   const hit = colourMaps.get(key);
   if (hit) return hit;
-  const painted = REFERENCE_TILES.map(([x, y]) => paintTile(world, stain, appearance, x, y).px);
+  const painted = REFERENCE_TILES.map(([x, y]) => scanTile(world, stain, appearance, x, y).px);
   const detail = appearance.detail ? fitDetail(world, stain, appearance, painted) : 0;
   if (process.env.VASCSEG_VERBOSE) console.error(`synthetic WSI ${world.wsi}: detail gain ${detail} for a fine-texture amplitude of ${stain.fineSd}`);
   const map = mapFor(painted.map((px) => withDetail(px, detail)), stain, detail);
@@ -709,9 +783,9 @@ function finishTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConf
   return appearance.jpegQuality > 0 ? jpegRoundTrip(data, S, S, appearance.jpegQuality) : data;
 }
 
-/** Render the tile whose upper-left corner is (x0, y0) in its WSI: painted, its detail set for the WSI and the focus there, then finished. */
+/** Render the tile whose upper-left corner is (x0, y0) in its WSI: painted, scanned, its detail set for the WSI and the focus there, then finished. */
 export function renderTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, x0: number, y0: number): RenderedTile {
-  const { px, truth, lumens } = paintTile(world, stain, appearance, x0, y0);
+  const { px, truth, lumens } = scanTile(world, stain, appearance, x0, y0);
   const map = colourMap(world, stain, appearance);
   const focus = { field: valueNoiseField(fieldSeed(world.seed, world.wsi, 42), x0, y0, FOCUS_CELL), spread: appearance.focus };
   const image = finishTile(world, stain, appearance, map, withDetail(px, map.detail, focus), x0, y0);

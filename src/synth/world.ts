@@ -118,12 +118,15 @@ export class WsiWorld {
     const rng = Rng.of(this.seed, this.wsi, cx, cy, 1);
     const { templates, countsPerTile } = vesselTemplates();
     const glomeruli: Glomerulus[] = [];
-    for (let k = rng.poisson(this.appearance.glomeruliPerTile); k > 0; k--) {
+    // `stretch` times the rate per tile: a tile sees 1 / stretch of a cell's height (render.ts, scanTile).
+    const { stretch } = this.appearance;
+    for (let k = rng.poisson(this.appearance.glomeruliPerTile * stretch); k > 0; k--) {
       glomeruli.push({ cx: (cx + rng.uniform()) * CELL, cy: (cy + rng.uniform()) * CELL, radius: rng.uniform(55, 100), seed: rng.int(0, 2 ** 30) });
     }
     const vessels: Vessel[] = [];
-    // Per-cell counts drawn from the real per-tile counts, a little more to allow for overlaps dropped.
-    const count = Math.round(rng.pick(countsPerTile) * 1.1);
+    // Per-cell counts drawn from the real per-tile counts, a little more to allow for overlaps
+    // dropped, and `stretch` times more (as the glomeruli).
+    const count = Math.round(rng.pick(countsPerTile) * 1.1 * stretch);
     for (let k = 0; k < count; k++) {
       const t = rng.weighted(templates);
       const angle = rng.uniform(0, 2 * Math.PI);
@@ -133,7 +136,10 @@ export class WsiWorld {
       const y0 = (cy + rng.uniform()) * CELL;
       const cos = Math.cos(angle) * scale, sin = Math.sin(angle) * scale;
       const ring: Point[] = [];
-      for (const [px, py] of t.ring) {
+      // The real outlines were traced on stretched tiles: squeezed back, a vessel is drawn in
+      // the WSI as it lies in the tissue, and the scanner stretches it again.
+      for (const [px, sy] of t.ring) {
+        const py = sy / stretch;
         const qx = Math.round(x0 + cos * px * flip - sin * py);
         const qy = Math.round(y0 + sin * px * flip + cos * py);
         const last = ring[ring.length - 1];

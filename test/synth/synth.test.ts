@@ -5,7 +5,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/tmp.ts';
 import { appearanceSchema, synthSchema, presetConfig } from '../../src/synth/config.ts';
-import { renderTile } from '../../src/synth/render.ts';
+import { renderTile, scanRows } from '../../src/synth/render.ts';
 import { wsiStain } from '../../src/synth/stain.ts';
 import { WsiWorld } from '../../src/synth/world.ts';
 import { generateDataset } from '../../src/synth/generate.ts';
@@ -133,8 +133,13 @@ test('dataset 1 statistics sit inside the real ranges; dataset 2 noise rates mat
   const r = evaluateOid(gt, preds, { iouThreshold: 0.3 });
   const measuredMiss = r.fn / r.numGt;
   assert.ok(r.numGt > 80, `${r.numGt} true vessels`);
-  // Ambiguous vessels are truth "unsure", so the miss rate is over clear vessels only.
-  assert.ok(Math.abs(measuredMiss - 0.3) < 0.1, `measured miss rate ${measuredMiss.toFixed(3)}, configured 0.3`);
+  // Ambiguous vessels are truth "unsure", so the miss rate is over clear vessels only. The
+  // labeller's own draws (noiseApplied) are binomial around the configured rate; the scoring
+  // finds what it did (a few shrunk or shifted thin vessels also fall under IoU 0.3).
+  const applied = (JSON.parse(await readFile(join(dir, 'synth.json'), 'utf8')) as { noiseApplied: { vessels: number; missed: number } }).noiseApplied;
+  const drawnMiss = applied.missed / applied.vessels;
+  assert.ok(Math.abs(drawnMiss - 0.3) < 3 * Math.sqrt((0.3 * 0.7) / applied.vessels), `drawn miss rate ${drawnMiss.toFixed(3)} of ${applied.vessels} vessels, configured 0.3`);
+  assert.ok(measuredMiss >= drawnMiss - 0.01 && measuredMiss < drawnMiss + 0.06, `measured miss rate ${measuredMiss.toFixed(3)}, drawn ${drawnMiss.toFixed(3)}`);
   const falsePerTile = r.fp / truth.tiles.length;
   // False vessels: tubule lumens (1 per tile configured) plus ambiguous vessels labelled as vessels.
   assert.ok(falsePerTile > 0.6 && falsePerTile < 1.8, `false vessels per tile ${falsePerTile.toFixed(2)}`);
@@ -159,51 +164,88 @@ test('an interrupted run resumes: finished tiles are kept, the result is the sam
   assert.equal((await generateDataset(config, out, { workers: 0 })).resumed, 0);
 });
 
-test('tiles of one WSI join without seams: a tile straddling two neighbours repeats their pixels up to the sensor noise', async () => {
-  const appearance = appearanceSchema.parse({});
-  for (const wsi of [1, 7]) { // a WSI with real colour statistics, and one without (dataset 3)
+test('tiles of one WSI join without seams: a tile straddling two neighbours, side by side or one above the other, repeats their pixels up to the sensor noise', async () => {
+  // A WSI with real colour statistics, one without (dataset 3), and a scanner whose rows are
+  // finer than its columns (each pixel row then mixes two painted rows: the rows a tile sees
+  // must not depend on where it starts).
+  for (const [wsi, stretch] of [[1, 1], [7, 1], [1, 1.2]] as const) {
+    const appearance = appearanceSchema.parse({ stretch });
     const world = new WsiWorld(5, wsi, appearance);
     const stain = wsiStain(5, wsi, appearance.stainShift);
-    const left = renderTile(world, stain, appearance, 1024, 2048).image.data;
-    const right = renderTile(world, stain, appearance, 1536, 2048).image.data;
-    const middle = renderTile(world, stain, appearance, 1280, 2048).image.data;
-    // Compare away from the tiles' edges, where the scanner blur sees different neighbours.
-    let diff = 0, n = 0, leftMean = 0, rightMean = 0;
-    for (let y = 4; y < 508; y++) {
-      for (let x = 4; x < 508; x++) {
-        const src = x < 252 ? left : x >= 260 ? right : null;
-        if (!src) continue;
-        const sx = x < 252 ? x + 256 : x - 256;
-        for (let c = 0; c < 3; c++) diff += Math.abs(middle[(y * 512 + x) * 3 + c]! - src[(y * 512 + sx) * 3 + c]!);
-        n += 3;
+    const tile = (x0: number, y0: number) => renderTile(world, stain, appearance, x0, y0).image.data;
+    const first = tile(1024, 2048);
+    for (const [dx, dy] of [[1, 0], [0, 1]] as const) {
+      const second = tile(1024 + 512 * dx, 2048 + 512 * dy), middle = tile(1024 + 256 * dx, 2048 + 256 * dy);
+      // Compare away from the tiles' edges, where the scanner blur sees different neighbours.
+      let diff = 0, n = 0, firstMean = 0, secondMean = 0;
+      for (let y = 4; y < 508; y++) {
+        for (let x = 4; x < 508; x++) {
+          const along = dx ? x : y; // the coordinate across the seam
+          const src = along < 252 ? first : along >= 260 ? second : null;
+          if (!src) continue;
+          const shift = along < 252 ? 256 : -256;
+          const q = (dx ? y * 512 + x + shift : (y + shift) * 512 + x) * 3;
+          for (let c = 0; c < 3; c++) diff += Math.abs(middle[(y * 512 + x) * 3 + c]! - src[q + c]!);
+          n += 3;
+        }
       }
+      for (let p = 0; p < first.length; p++) { firstMean += first[p]!; secondMean += second[p]!; }
+      // The sensor noise is drawn per tile; nothing else may differ (measured 2.2 and 1.8 side by
+      // side; the generator before the WSI-wide colour map gave 15, the checkerboard of synthetic slides).
+      assert.ok(diff / n < 4, `WSI ${wsi}, stretch ${stretch}, ${dx ? 'side by side' : 'one above the other'}: mean absolute difference ${(diff / n).toFixed(2)} grey levels`);
+      assert.ok(Math.abs(firstMean - secondMean) / first.length < 60, 'two different places');
     }
-    for (let p = 0; p < left.length; p++) { leftMean += left[p]!; rightMean += right[p]!; }
-    // The sensor noise is drawn per tile; nothing else may differ (measured 2.2 and 1.8; the
-    // generator before the WSI-wide colour map gave 15, the checkerboard of synthetic slides).
-    assert.ok(diff / n < 4, `WSI ${wsi}: mean absolute difference ${(diff / n).toFixed(2)} grey levels`);
-    assert.ok(Math.abs(leftMean - rightMean) / left.length < 60, 'two different places');
   }
 });
 
 test('no true object touches glass: glass is drawn only where no vessel or glomerulus is', async () => {
-  const appearance = appearanceSchema.parse({ glass: 0.3 });
-  const world = new WsiWorld(2, 2, appearance);
-  const stain = wsiStain(2, 2, 1);
-  let glassPixels = 0, objects = 0;
-  for (let k = 0; k < 6; k++) {
-    const x0 = 512 * k, y0 = 1024;
-    const { truth } = renderTile(world, stain, appearance, x0, y0);
-    const glass = world.tissue.glass(x0, y0, new Float32Array(512 * 512));
-    for (const g of glass) glassPixels += g;
-    for (const t of truth) {
-      objects++;
-      const m = t.mask;
-      for (let y = 0; y < m.h; y++) for (let x = 0; x < m.w; x++) {
-        if (m.data[y * m.w + x]) assert.equal(glass[(m.y0 + y) * 512 + m.x0 + x], 0, `${t.type} ${t.key} has a pixel on glass`);
+  for (const stretch of [1, 1.2]) {
+    const appearance = appearanceSchema.parse({ glass: 0.3, stretch });
+    const world = new WsiWorld(2, 2, appearance);
+    const stain = wsiStain(2, 2, 1);
+    let glassPixels = 0, objects = 0;
+    const tiles = 8;
+    for (let k = 0; k < tiles; k++) {
+      const x0 = 512 * k, y0 = 1024;
+      const { truth } = renderTile(world, stain, appearance, x0, y0);
+      // The WSI's glass as the scanner's rows see it (each pixel row its nearest painted row).
+      const rows = scanRows(y0, appearance.stretch);
+      const painted = world.tissue.glass(x0, rows.top, new Float32Array(512 * 512));
+      const glass = new Uint8Array(512 * 512).map((_, p) => painted[rows.nearest[p >> 9]! * 512 + (p & 511)]!);
+      for (const g of glass) glassPixels += g;
+      for (const t of truth) {
+        objects++;
+        const m = t.mask;
+        for (let y = 0; y < m.h; y++) for (let x = 0; x < m.w; x++) {
+          if (m.data[y * m.w + x]) assert.equal(glass[(m.y0 + y) * 512 + m.x0 + x], 0, `${t.type} ${t.key} has a pixel on glass`);
+        }
       }
     }
+    assert.ok(glassPixels > 0.1 * tiles * 512 * 512, `stretch ${stretch}: glass covers ${(glassPixels / (tiles * 512 * 512) * 100).toFixed(0)}% of the tiles`);
+    assert.ok(objects > 10, `stretch ${stretch}: ${objects} objects`);
   }
-  assert.ok(glassPixels > 0.1 * 6 * 512 * 512, `glass covers ${(glassPixels / (6 * 512 * 512) * 100).toFixed(0)}% of the tiles`);
-  assert.ok(objects > 10, `${objects} objects`);
+});
+
+test('the scanner samples rows `stretch` times finer than columns: a round glomerulus comes out that much taller than wide, and stretch 1 leaves it round', async () => {
+  // Second moments of each whole glomerulus (not cut by the tile's edge): var(y) / var(x) = stretch^2 for a disc.
+  const ratios = (stretch: number) => {
+    const appearance = appearanceSchema.parse({ stretch, glomeruliPerTile: 4, glass: 0 });
+    const world = new WsiWorld(4, 1, appearance), stain = wsiStain(4, 1, 1);
+    const out: number[] = [];
+    for (let k = 0; k < 6; k++) {
+      for (const t of renderTile(world, stain, appearance, 512 * k, 1024).truth) {
+        const m = t.mask;
+        if (t.type !== 'glomerulus' || m.x0 <= 0 || m.y0 <= 0 || m.x0 + m.w >= 512 || m.y0 + m.h >= 512) continue;
+        let n = 0, sx = 0, sy = 0, sxx = 0, syy = 0;
+        for (let y = 0; y < m.h; y++) for (let x = 0; x < m.w; x++) if (m.data[y * m.w + x]) { n++; sx += x; sy += y; sxx += x * x; syy += y * y; }
+        out.push((syy / n - (sy / n) ** 2) / (sxx / n - (sx / n) ** 2));
+      }
+    }
+    return out;
+  };
+  for (const stretch of [1, 1.2]) {
+    const r = ratios(stretch);
+    assert.ok(r.length >= 3, `${r.length} whole glomeruli at stretch ${stretch}`);
+    for (const v of r) assert.ok(Math.abs(Math.sqrt(v) / stretch - 1) < 0.05, `stretch ${stretch}: a glomerulus ${Math.sqrt(v).toFixed(3)}x as tall as wide`);
+  }
 });

@@ -24,18 +24,24 @@
  *     of statistic gives the synthetic tiles away.
  *   - Scanner statistics, printed beside the tests (not fed to them): how often neighbouring
  *     pixels are exactly equal, in tissue and in bright areas, and the fine texture's
- *     correlation 1 and 2 px across and down (real tiles are smoother down than across).
+ *     correlation 1 and 2 px across and down (real tiles are smoother down than across); and
+ *     the shape of whole vessel outlines (median var(y) / var(x), share taller than wide) of
+ *     the 85 real expert-labelled reference tiles against the synthetic dataset-1 labels.
  *   - The report JSON holds every tile's features, for tests the bench does not run.
  *   - Per feature: the Kolmogorov-Smirnov statistic between real and synthetic values, and
  *     the standardised mean difference (difference of means over the pooled sd): the larger,
  *     the more that statistic gives the synthetic tiles away; and the ratio of the synthetic
  *     to the real spread over tiles (under 1: synthetic tiles are more alike than real ones).
  */
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadDataset, readTileImage, type Dataset } from '../src/data/dataset.ts';
 import type { RgbImage } from '../src/data/images.ts';
+import type { Annotation } from '../src/data/types.ts';
+import { IssueCollector } from '../src/data/errors.ts';
+import { parsePolygons } from '../src/data/polygons.ts';
+import { readReferenceMaterial } from '../src/reference/build.ts';
 import { setupBackend } from '../src/engine/backend.ts';
 import { synthSchema } from '../src/synth/config.ts';
 import { GENERATOR_VERSION, generateDataset, generatorVersionOf } from '../src/synth/generate.ts';
@@ -350,8 +356,36 @@ console.log('|---|---|---|');
 const median = (v: number[]) => { const o = [...v].sort((a, b) => a - b); return o.length % 2 ? o[o.length >> 1]! : (o[o.length / 2 - 1]! + o[o.length / 2]!) / 2; };
 const scanner = SCANNER.map((name, i) => ({ name, real: median(realScanner.map((r) => r[i]!)), synth: median(synthScanner.map((r) => r[i]!)) }));
 for (const st of scanner) console.log(`| ${st.name} | ${st.real.toFixed(3)} | ${st.synth.toFixed(3)} |`);
+
+// --- vessel outlines (printed): are they taller than wide? ------------------------------------
+/**
+ * Over the whole vessel outlines (no vertex on the tile's edge, at least 8 vertices): the
+ * median of var(y) / var(x) of their vertices and the share taller than wide. The real side is
+ * the 85 expert-labelled reference tiles (the 218 real tiles carry no labels), the synthetic
+ * side every true outline (dataset-1 labels, the hidden truth of datasets 2 and 3).
+ */
+function outlineShape(tiles: Iterable<Annotation[]>): { outlines: number; median: number; taller: number } {
+  const ratios: number[] = [];
+  for (const annotations of tiles) {
+    for (const a of annotations) {
+      const ring = a.coordinates[0]!;
+      if (a.type !== 'blood_vessel' || ring.length < 8 || ring.some(([x, y]) => x <= 0 || y <= 0 || x >= 511 || y >= 511)) continue;
+      const mx = mean(ring.map((p) => p[0])), my = mean(ring.map((p) => p[1]));
+      ratios.push(mean(ring.map((p) => (p[1] - my) ** 2)) / mean(ring.map((p) => (p[0] - mx) ** 2)));
+    }
+  }
+  return { outlines: ratios.length, median: median(ratios), taller: ratios.filter((r) => r > 1).length / ratios.length };
+}
+const expertTiles = new Set(synth.tiles.filter((t) => t.dataset === 1).map((t) => t.id));
+const expertLabels = [...synth.labels].filter(([id]) => expertTiles.has(id)).map(([, a]) => a);
+const hiddenTruth = parsePolygons(await readFile(join(synthDir, 'truth', 'polygons.jsonl'), 'utf8'), 'truth', new IssueCollector(true)).tiles.map((t) => t.annotations);
+const outlines = {
+  real: outlineShape((await readReferenceMaterial()).vessels.map((t) => t.annotations)),
+  synth: outlineShape([...expertLabels, ...hiddenTruth]),
+};
+console.log(`\nwhole vessel outlines, median var(y) / var(x) and share taller than wide: real (the 85 reference tiles) ${outlines.real.median.toFixed(2)}, ${(outlines.real.taller * 100).toFixed(0)}% of ${outlines.real.outlines}; synthetic (expert labels and hidden truth) ${outlines.synth.median.toFixed(2)}, ${(outlines.synth.taller * 100).toFixed(0)}% of ${outlines.synth.outlines}`);
 const report = join(work, `realism-${synthSeed}${variant}.json`);
 // Per-tile features too, so that other tests (feature subsets, other classifiers) can be run on them.
 const tiles = { names, real: realF, synthetic: synthF };
-await writeFile(report, JSON.stringify({ real: realDir, synthSeed, appearance, seeds, epochs, results, distances, scanner, tiles }));
+await writeFile(report, JSON.stringify({ real: realDir, synthSeed, appearance, seeds, epochs, results, distances, scanner, outlines, tiles }));
 console.log(`\nwrote ${report}`);

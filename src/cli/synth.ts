@@ -1,4 +1,5 @@
 import { Command, Option } from 'commander';
+import type { z } from 'zod';
 import { checkDataset, formatSummary } from '../data/check.ts';
 import { formatIssue } from '../data/errors.ts';
 import { appearanceSchema, noiseSchema, PRESETS, synthSchema, type PresetName } from '../synth/config.ts';
@@ -10,6 +11,14 @@ import { progress } from './progress.ts';
 
 /** `--miss-rate` style flag name for a config key. */
 const flagOf = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+
+/** `schema.parse(value)`, its errors named by flag (`--stretch 0.5: Number must be greater than or equal to 1`) instead of zod's JSON. */
+function parseFlags<S extends z.ZodTypeAny>(schema: S, value: Record<string, unknown>): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data as z.infer<S>;
+  const given = (path: (string | number)[]) => path.reduce<unknown>((v, k) => (v as Record<string | number, unknown> | undefined)?.[k], value);
+  throw new Error(r.error.issues.map((i) => `--${flagOf(String(i.path[i.path.length - 1]))} ${String(given(i.path))}: ${i.message}`).join('\n'));
+}
 
 export function synthCommand(): Command {
   const cmd = new Command('synth')
@@ -34,9 +43,9 @@ export function synthCommand(): Command {
     if (opts.slide) {
       if (!/\.tiff?$/i.test(opts.out)) throw new Error(`--out ${opts.out}: with --slide, the TIFF file to write (FILE.tif)`);
       if (!(opts.mpp > 0)) throw new Error(`--mpp must be > 0, got ${opts.mpp}`);
+      const appearance = parseFlags(appearanceSchema, pick(appearanceSchema));
       await prepareOutput(opts.out, 'file');
       const truthOut = opts.out.replace(/\.tiff?$/i, '.truth.geojson');
-      const appearance = appearanceSchema.parse(pick(appearanceSchema));
       const bar = progress('rendering cells');
       const started = performance.now();
       const { truth } = await renderSlide({ seed: opts.seed, size: opts.size, wsi: opts.wsi, appearance, mpp: opts.mpp }, opts.out, truthOut, (d, t) => bar.update(d, t));
@@ -45,7 +54,7 @@ export function synthCommand(): Command {
       console.log(`wrote ${opts.out} (${opts.size} x ${opts.size} px at ${opts.mpp} um/px, tiled pyramidal TIFF) and ${truthOut} (${vessels} vessels, ${truth.length - vessels} other objects) in ${((performance.now() - started) / 1000).toFixed(1)} s`);
       return;
     }
-    const config = synthSchema.parse({ seed: opts.seed, wsis: PRESETS[opts.preset], noise: pick(noiseSchema), appearance: pick(appearanceSchema) });
+    const config = parseFlags(synthSchema, { seed: opts.seed, wsis: PRESETS[opts.preset], noise: pick(noiseSchema), appearance: pick(appearanceSchema) });
     const bar = progress('rendering tiles');
     const summary = await generateDataset(config, opts.out, { workers: opts.workers, onProgress: (d, t) => bar.update(d, t) });
     bar.stop();

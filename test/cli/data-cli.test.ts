@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFile, readFile } from 'node:fs/promises';
+import { appendFile, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/tmp.ts';
 import { vascseg } from '../helpers/cli.ts';
@@ -43,4 +43,17 @@ test('data reference + data check on the real 85-tile polygons and real tile_met
   assert.equal(lenient.code, 0, lenient.stderr);
   assert.match(lenient.stderr, /warning: skipped 1 bad record; the first: .*polygons\.jsonl: line 86: not valid JSON/);
   assert.match(lenient.stdout, /85 tiles/);
+});
+
+test('vascseg synth names the flag and the bound it breaks, and writes nothing', async () => {
+  const dir = await tempDir();
+  const out = join(dir, 'synth');
+  const bad = await vascseg('synth', '--out', out, '--stretch', '0.5', '--miss-rate', '2');
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /--miss-rate 2: Number must be less than or equal to 1/);
+  assert.match(bad.stderr, /--stretch 0\.5: Number must be greater than or equal to 1/);
+  const slide = await vascseg('synth', '--slide', '--out', join(dir, 'slide.tif'), '--stretch', '3');
+  assert.equal(slide.code, 1);
+  assert.match(slide.stderr, /--stretch 3: Number must be less than or equal to 2/);
+  assert.deepEqual(await readdir(dir), []);
 });

@@ -16,7 +16,7 @@ import { OnnxTrainEngine } from '../src/train/onnx-engine.ts';
 
 const argOf = (name: string, def: string) => { const k = process.argv.indexOf(name); return k > 0 ? process.argv[k + 1]! : def; };
 const size = argOf('--size', 'full'), px = Number(argOf('--imgsz', '256')), batch = Number(argOf('--batch', '4'));
-const steps = Number(argOf('--steps', '3')), top = Number(argOf('--top', '16'));
+const steps = Number(argOf('--steps', '3')), top = Number(argOf('--top', '16')), shapesShown = Number(argOf('--shapes', '12'));
 const dir = await mkdtemp(join(tmpdir(), 'vascseg-profile-'));
 process.env.VASCSEG_ORT_PROFILE = join(dir, 'session');
 const { graph, weights, x, loss } = await stepFixture(size, px, batch);
@@ -28,7 +28,6 @@ interface TraceEvent {
   cat: string; name: string; dur: number;
   args?: { op_name?: string; input_type_shape?: Record<string, number[]>[]; output_type_shape?: Record<string, number[]>[] };
 }
-const shapesShown = Number(argOf('--shapes', '12'));
 const count = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 const dimsOf = (list: Record<string, number[]>[] | undefined) => (list ?? []).map((o) => Object.values(o)[0]!);
 

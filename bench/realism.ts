@@ -33,14 +33,13 @@
  *     the more that statistic gives the synthetic tiles away; and the ratio of the synthetic
  *     to the real spread over tiles (under 1: synthetic tiles are more alike than real ones).
  */
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadDataset, readTileImage, type Dataset } from '../src/data/dataset.ts';
 import type { RgbImage } from '../src/data/images.ts';
 import type { Annotation } from '../src/data/types.ts';
-import { IssueCollector } from '../src/data/errors.ts';
-import { parsePolygons } from '../src/data/polygons.ts';
+import { loadHiddenTruth } from '../src/pseudo/pseudo.ts';
 import { readReferenceMaterial } from '../src/reference/build.ts';
 import { setupBackend } from '../src/engine/backend.ts';
 import { synthSchema } from '../src/synth/config.ts';
@@ -378,7 +377,7 @@ function outlineShape(tiles: Iterable<Annotation[]>): { outlines: number; median
 }
 const expertTiles = new Set(synth.tiles.filter((t) => t.dataset === 1).map((t) => t.id));
 const expertLabels = [...synth.labels].filter(([id]) => expertTiles.has(id)).map(([, a]) => a);
-const hiddenTruth = parsePolygons(await readFile(join(synthDir, 'truth', 'polygons.jsonl'), 'utf8'), 'truth', new IssueCollector(true)).tiles.map((t) => t.annotations);
+const hiddenTruth = [...((await loadHiddenTruth(synthDir)) ?? new Map<string, Annotation[]>()).values()];
 const outlines = {
   real: outlineShape((await readReferenceMaterial()).vessels.map((t) => t.annotations)),
   synth: outlineShape([...expertLabels, ...hiddenTruth]),

@@ -521,11 +521,14 @@ function scannerBlur(px: Float32Array, amount: number): void {
   if (frac > 0) blur(px, frac / 4);
 }
 
+/** A tile's canvas in palette colours (float RGB) with its true objects and tubule lumens, before the colour map. */
+interface PaintedTile { px: Float32Array; truth: TruthInstance[]; lumens: LocalMask[] }
+
 /**
  * Paint the 512 x 512 WSI pixels whose upper-left corner is (x0, y0), in palette colours: glass,
  * interstitium, tubules, interstitial nuclei, glomeruli, vessels (`scanTile` turns them into a tile).
  */
-function paintTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, x0: number, y0: number): { px: Float32Array; truth: TruthInstance[]; lumens: LocalMask[] } {
+function paintTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, x0: number, y0: number): PaintedTile {
   const pal = stain.palette;
   const canvas = new Canvas();
   const fl = tileFields(world, appearance, x0, y0);
@@ -612,7 +615,7 @@ function scanMask(m: LocalMask, rows: ScanRows): LocalMask | null {
  * it brings the orientation and the scanner's correlations to the real tiles' and takes the
  * texture histograms further from them (README, "Synthetic data"). Stretch 1: the painted tile as it is.
  */
-function scanTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, x0: number, y0: number): { px: Float32Array; truth: TruthInstance[]; lumens: LocalMask[] } {
+function scanTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, x0: number, y0: number): PaintedTile {
   const { stretch } = appearance;
   if (stretch === 1) {
     const painted = paintTile(world, stain, appearance, x0, y0);

@@ -1,5 +1,6 @@
 /**
  * npm run bench:realism -- --real ../shared/hubmap-real [--seeds 0,1,2] [--epochs 12] [--synth-seed 0] [--appearance JSON] [--work DIR]
+ * npm run bench:realism -- --real ../shared/hubmap-real --synthetic DIR [--seeds ...] [--epochs ...] [--work DIR]
  *
  * How far the synthetic tissue is from real tiles: classifier two-sample tests (50% held-out
  * accuracy = indistinguishable) and per-feature distances.
@@ -34,7 +35,7 @@
  *     to the real spread over tiles (under 1: synthetic tiles are more alike than real ones).
  */
 import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadDataset, readTileImage, type Dataset } from '../src/data/dataset.ts';
 import type { RgbImage } from '../src/data/images.ts';
@@ -57,6 +58,15 @@ const synthSeed = Number(flag('--synth-seed', '0'));
 const appearance = JSON.parse(flag('--appearance', '{}')) as Record<string, unknown>;
 const variant = Object.keys(appearance).length ? `-${Object.entries(appearance).map(([k, v]) => `${k}${v}`).join('-')}` : '';
 const work = resolve(flag('--work', join('runs', 'bench', 'realism')));
+/**
+ * A dataset in the Kaggle layout to measure as it is instead of rendering one: tiles of another
+ * generator, or ours after a post-processing step. Its (dataset, WSI) mix should be the real
+ * side's (a difference is printed); its hidden truth, if it has one, joins the outline shapes.
+ */
+const given = flag('--synthetic', '');
+if (given && (process.argv.includes('--appearance') || process.argv.includes('--synth-seed'))) {
+  throw new Error('--synthetic measures the dataset given; --appearance and --synth-seed describe one to render: pass one or the other');
+}
 await mkdir(work, { recursive: true });
 
 // --- the two sides ---------------------------------------------------------------------------
@@ -67,14 +77,24 @@ for (const t of real.tiles) {
   c[`dataset${t.dataset}` as 'dataset1' | 'dataset2' | 'dataset3']++;
   counts.set(t.sourceWsi, c);
 }
-const synthDir = join(work, `synth-${synthSeed}${variant}`);
+const synthDir = given ? resolve(given) : join(work, `synth-${synthSeed}${variant}`);
 // A dataset left by another generator version is rendered again (its tiles would look different).
-if (!(await pathExists(join(synthDir, 'tile_meta.csv'))) || (await generatorVersionOf(synthDir)) !== GENERATOR_VERSION) {
+if (!given && (!(await pathExists(join(synthDir, 'tile_meta.csv'))) || (await generatorVersionOf(synthDir)) !== GENERATOR_VERSION)) {
   await rm(synthDir, { recursive: true, force: true });
   console.log(`rendering ${real.tiles.length} synthetic tiles with the real (dataset, WSI) counts into ${synthDir}`);
   await generateDataset(synthSchema.parse({ seed: synthSeed, wsis: [...counts.values()].sort((a, b) => a.wsi - b.wsi), appearance }), synthDir);
 }
 const synth = await loadDataset(synthDir, { strict: true });
+if (given) {
+  const mix = (ds: Dataset) => {
+    const m = new Map<string, number>();
+    for (const t of ds.tiles) if (ds.images.train.has(t.id)) m.set(`dataset ${t.dataset} WSI ${t.sourceWsi}`, (m.get(`dataset ${t.dataset} WSI ${t.sourceWsi}`) ?? 0) + 1);
+    return m;
+  };
+  const r = mix(real), s = mix(synth);
+  const differ = [...new Set([...r.keys(), ...s.keys()])].sort().filter((k) => r.get(k) !== s.get(k)).map((k) => `${k}: real ${r.get(k) ?? 0}, given ${s.get(k) ?? 0}`);
+  if (differ.length) console.log(`the given dataset's mix differs from the real one's (the tests then also see the mix): ${differ.join('; ')}`);
+}
 
 async function images(ds: Dataset): Promise<RgbImage[]> {
   const out: RgbImage[] = [];
@@ -82,7 +102,7 @@ async function images(ds: Dataset): Promise<RgbImage[]> {
   return out;
 }
 const realImgs = await images(real), synthImgs = await images(synth);
-console.log(`real ${realImgs.length} tiles (${realDir}), synthetic ${synthImgs.length} tiles (synth seed ${synthSeed})`);
+console.log(`real ${realImgs.length} tiles (${realDir}), synthetic ${synthImgs.length} tiles (${given ? synthDir : `synth seed ${synthSeed}`})`);
 
 // --- features ----------------------------------------------------------------------------------
 const GRAD_EDGES = [2, 4, 8, 16, 32, 64, 128]; // 8 bins of Sobel magnitude on 0..255 grey
@@ -383,8 +403,8 @@ const outlines = {
   synth: outlineShape([...expertLabels, ...hiddenTruth]),
 };
 console.log(`\nwhole vessel outlines, median var(y) / var(x) and share taller than wide: real (the 85 reference tiles) ${outlines.real.median.toFixed(2)}, ${(outlines.real.taller * 100).toFixed(0)}% of ${outlines.real.outlines}; synthetic (expert labels and hidden truth) ${outlines.synth.median.toFixed(2)}, ${(outlines.synth.taller * 100).toFixed(0)}% of ${outlines.synth.outlines}`);
-const report = join(work, `realism-${synthSeed}${variant}.json`);
+const report = join(work, given ? `realism-${basename(synthDir)}.json` : `realism-${synthSeed}${variant}.json`);
 // Per-tile features too, so that other tests (feature subsets, other classifiers) can be run on them.
 const tiles = { names, real: realF, synthetic: synthF };
-await writeFile(report, JSON.stringify({ real: realDir, synthSeed, appearance, seeds, epochs, results, distances, scanner, outlines, tiles }));
+await writeFile(report, JSON.stringify({ real: realDir, ...(given ? { synthetic: synthDir } : { synthSeed, appearance }), seeds, epochs, results, distances, scanner, outlines, tiles }));
 console.log(`\nwrote ${report}`);

@@ -1,6 +1,7 @@
 /**
  * npm run bench:refiner -- --real ../shared/hubmap-real --synthetic DIR --out DIR [--steps 1200]
  *   [--channels 16] [--disc-channels 32] [--l1 2] [--lr 2e-4] [--crop 64] [--batch 16] [--seed 1]
+ * npm run bench:refiner -- --synthetic DIR --out DIR --weights refiner.json   (apply a trained one)
  *
  * An experiment on issue 21 (synthetic realism), kept so that its figures can be reproduced:
  * can a learned local filter take the synthetic tiles' texture to the real tiles'? A refiner
@@ -13,11 +14,15 @@
  * refiner to fool it while its mean absolute change, times `--l1`, keeps it near its input.
  * Crops of `--crop` px, `--batch` of each side per step, Adam (beta1 0.5), tfjs on wasm.
  *
+ * The refiner's convolutions are unpadded: a crop takes 3 px of its tile around it, a whole
+ * tile its own edge mirrored (so no border of zeros is learned or drawn).
+ *
  * Writes `--out`, a copy of the synthetic dataset (labels and hidden truth as they are) with
- * every tile refined, and the refiner's weights (refiner.json); then measure it with
- * `npm run bench:realism -- --real DIR --synthetic OUT`.
+ * every tile refined, and the refiner's weights (refiner.json, which `--weights` applies to
+ * another dataset without training); then measure it with `npm run bench:realism -- --real DIR
+ * --synthetic OUT`.
  */
-import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { loadDataset, readTileImage, type Dataset } from '../src/data/dataset.ts';
@@ -28,7 +33,7 @@ import { Rng } from '../src/util/random.ts';
 import { flagReader } from './flags.ts';
 
 const flag = flagReader('bench/refiner.ts');
-const realDir = resolve(flag('--real')), synthDir = resolve(flag('--synthetic')), out = resolve(flag('--out'));
+const synthDir = resolve(flag('--synthetic')), out = resolve(flag('--out')), weightsFile = flag('--weights', '');
 const steps = Number(flag('--steps', '1200')), channels = Number(flag('--channels', '16')), discChannels = Number(flag('--disc-channels', '32'));
 const l1Weight = Number(flag('--l1', '2')), lr = Number(flag('--lr', '2e-4')), crop = Number(flag('--crop', '64')), batch = Number(flag('--batch', '16'));
 const rng = new Rng(Number(flag('--seed', '1')));
@@ -42,39 +47,44 @@ async function tiles(ds: Dataset): Promise<{ id: string; img: RgbImage }[]> {
   for (const t of ds.tiles) if (ds.images.train.has(t.id)) list.push({ id: t.id, img: await readTileImage(ds, t.id) });
   return list;
 }
-const real = await tiles(await loadDataset(realDir)), synth = await tiles(await loadDataset(synthDir));
-console.log(`real ${real.length} tiles, synthetic ${synth.length}`);
+const synth = await tiles(await loadDataset(synthDir));
 
-/** `n` random crops (NHWC, 0..1) of random tiles of `set`. */
-function crops(set: readonly { img: RgbImage }[], n: number): tf.Tensor4D {
-  const data = new Float32Array(n * crop * crop * 3);
+/** `n` random crops of `size` px (NHWC, 0..1) of random tiles of `set`. */
+function crops(set: readonly { img: RgbImage }[], n: number, size: number): tf.Tensor4D {
+  const data = new Float32Array(n * size * size * 3);
   for (let b = 0; b < n; b++) {
     const { img } = set[rng.int(0, set.length - 1)]!;
-    const x0 = rng.int(0, TILE - crop), y0 = rng.int(0, TILE - crop);
-    for (let y = 0; y < crop; y++) {
-      const src = ((y0 + y) * TILE + x0) * 3, dst = (b * crop + y) * crop * 3;
-      for (let i = 0; i < crop * 3; i++) data[dst + i] = img.data[src + i]! / 255;
+    const x0 = rng.int(0, TILE - size), y0 = rng.int(0, TILE - size);
+    for (let y = 0; y < size; y++) {
+      const src = ((y0 + y) * TILE + x0) * 3, dst = (b * size + y) * size * 3;
+      for (let i = 0; i < size * 3; i++) data[dst + i] = img.data[src + i]! / 255;
     }
   }
-  return tf.tensor4d(data, [n, crop, crop, 3]);
+  return tf.tensor4d(data, [n, size, size, 3]);
 }
 
 const heNormal = (shape: number[], fanIn: number, scale = 1) => tf.variable(tf.mul(tf.randomNormal(shape, 0, Math.sqrt(2 / fanIn), 'float32', rng.int(0, 2 ** 30)), scale));
 const zeros = (n: number) => tf.variable(tf.zeros([n]));
 interface Layer { w: tf.Variable; b: tf.Variable; stride: number }
 const layer = (k: number, cin: number, cout: number, stride = 1, scale = 1): Layer => ({ w: heNormal([k, k, cin, cout], k * k * cin, scale), b: zeros(cout), stride });
-const apply = (l: Layer, x: tf.Tensor4D) => tf.add(tf.conv2d(x, l.w as tf.Tensor4D, l.stride, 'same'), l.b) as tf.Tensor4D;
+const apply = (l: Layer, x: tf.Tensor4D, pad: 'same' | 'valid' = 'same') => tf.add(tf.conv2d(x, l.w as tf.Tensor4D, l.stride, pad), l.b) as tf.Tensor4D;
 const c = channels, d = discChannels;
 // The last layer starts near zero: the refiner begins as the identity.
 const refinerLayers = [layer(3, 3, c), layer(3, c, c), layer(3, c, c), layer(1, c, 3, 1, 0.01)];
 const discLayers = [layer(3, 3, d, 2), layer(3, d, 2 * d, 2), layer(3, 2 * d, 2 * d), layer(1, 2 * d, 1)];
 const vars = (ls: Layer[]) => ls.flatMap((l) => [l.w, l.b]);
 
+/** How far the refiner sees beyond a pixel. */
+const REACH = refinerLayers.reduce((s, l) => s + (l.w.shape[0]! - 1) / 2, 0);
+/** The refined centre of `x`: REACH px narrower on every side. */
 function refine(x: tf.Tensor4D): tf.Tensor4D {
   let h = x;
-  for (const l of refinerLayers.slice(0, -1)) h = tf.relu(apply(l, h));
-  return tf.add(x, apply(refinerLayers.at(-1)!, h));
+  for (const l of refinerLayers.slice(0, -1)) h = tf.relu(apply(l, h, 'valid'));
+  const [, H, W] = x.shape;
+  return tf.add(tf.slice(x, [0, REACH, REACH, 0], [-1, H - 2 * REACH, W - 2 * REACH, -1]), apply(refinerLayers.at(-1)!, h, 'valid'));
 }
+/** The centre of a crop of the size the refiner takes. */
+const centre = (x: tf.Tensor4D) => tf.slice(x, [0, REACH, REACH, 0], [-1, crop, crop, -1]);
 function discriminate(x: tf.Tensor4D): tf.Tensor4D {
   let h = tf.mul(tf.sub(tf.add(x, tf.randomUniform(x.shape, -0.5 / 255, 0.5 / 255)), 0.5), 2) as tf.Tensor4D;
   for (const l of discLayers.slice(0, -1)) h = tf.leakyRelu(apply(l, h), 0.2);
@@ -82,18 +92,27 @@ function discriminate(x: tf.Tensor4D): tf.Tensor4D {
 }
 const bce = (logits: tf.Tensor, label: number) => tf.losses.sigmoidCrossEntropy(tf.fill(logits.shape, label), logits);
 
+if (weightsFile) {
+  const saved = JSON.parse(await readFile(weightsFile, 'utf8')) as { shape: number[]; w: number[]; b: number[] }[];
+  if (saved.length !== refinerLayers.length || saved.some((l, k) => l.shape.join() !== refinerLayers[k]!.w.shape.join())) {
+    throw new Error(`--weights ${weightsFile}: layers ${saved.map((l) => l.shape.join('x')).join(', ')}; this refiner (--channels ${channels}) has ${refinerLayers.map((l) => l.w.shape.join('x')).join(', ')}`);
+  }
+  saved.forEach((l, k) => { refinerLayers[k]!.w.assign(tf.tensor(l.w, l.shape)); refinerLayers[k]!.b.assign(tf.tensor1d(l.b)); });
+}
+const real = weightsFile ? [] : await tiles(await loadDataset(resolve(flag('--real'))));
+console.log(`real ${real.length} tiles, synthetic ${synth.length}${weightsFile ? `; refiner from ${weightsFile}` : ''}`);
 const discOpt = tf.train.adam(lr, 0.5), refOpt = tf.train.adam(lr, 0.5);
 const t0 = performance.now();
 const sums = { disc: 0, ref: 0, change: 0, acc: 0 };
-for (let s = 1; s <= steps; s++) {
-  const xr = crops(real, batch), xs = crops(synth, batch);
+for (let s = 1; s <= (weightsFile ? 0 : steps); s++) {
+  const xr = crops(real, batch, crop), xs = crops(synth, batch, crop + 2 * REACH);
   const refined = tf.tidy(() => refine(xs));
   const dl = discOpt.minimize(() => tf.add(bce(discriminate(xr), 1), bce(discriminate(refined), 0)) as tf.Scalar, true, vars(discLayers))!;
   sums.disc += dl.dataSync()[0]!;
   let change = 0;
   const rl = refOpt.minimize(() => {
     const y = refine(xs);
-    const l1 = tf.mean(tf.abs(tf.sub(y, xs)));
+    const l1 = tf.mean(tf.abs(tf.sub(y, centre(xs))));
     change = l1.dataSync()[0]!;
     return tf.add(bce(discriminate(y), 1), tf.mul(l1, l1Weight)) as tf.Scalar;
   }, true, vars(refinerLayers))!;
@@ -120,10 +139,13 @@ async function copyTree(from: string, to: string, skip: (name: string) => boolea
 await copyTree(synthDir, out, (name) => name === 'train');
 await mkdir(join(out, 'train'), { recursive: true });
 for (const { id, img } of synth) {
-  const y = tf.tidy(() => tf.clipByValue(tf.round(tf.mul(refine(tf.div(tf.tensor4d(Float32Array.from(img.data), [1, TILE, TILE, 3]), 255) as tf.Tensor4D), 255)), 0, 255));
+  const y = tf.tidy(() => {
+    const x = tf.div(tf.tensor4d(Float32Array.from(img.data), [1, TILE, TILE, 3]), 255) as tf.Tensor4D;
+    return tf.clipByValue(tf.round(tf.mul(refine(tf.mirrorPad(x, [[0, 0], [REACH, REACH], [REACH, REACH], [0, 0]], 'symmetric')), 255)), 0, 255);
+  });
   const data = Uint8Array.from(y.dataSync());
   y.dispose();
   await writeFile(join(out, 'train', `${id}.tif`), await encodeTiff({ width: TILE, height: TILE, data }));
 }
 await writeFile(join(out, 'refiner.json'), JSON.stringify(refinerLayers.map((l) => ({ shape: l.w.shape, w: Array.from(l.w.dataSync()), b: Array.from(l.b.dataSync()) }))));
-console.log(`refined ${synth.length} tiles into ${out} (${((performance.now() - t0) / 1000).toFixed(0)} s); measure: npm run bench:realism -- --real ${realDir} --synthetic ${out}`);
+console.log(`refined ${synth.length} tiles into ${out} (${((performance.now() - t0) / 1000).toFixed(0)} s); measure: npm run bench:realism -- --real DIR --synthetic ${out}`);

@@ -88,7 +88,10 @@ const synth = await loadDataset(synthDir, { strict: true });
 if (given) {
   const mix = (ds: Dataset) => {
     const m = new Map<string, number>();
-    for (const t of ds.tiles) if (ds.images.train.has(t.id)) m.set(`dataset ${t.dataset} WSI ${t.sourceWsi}`, (m.get(`dataset ${t.dataset} WSI ${t.sourceWsi}`) ?? 0) + 1);
+    for (const t of ds.tiles) {
+      const key = `dataset ${t.dataset} WSI ${t.sourceWsi}`;
+      if (ds.images.train.has(t.id)) m.set(key, (m.get(key) ?? 0) + 1);
+    }
     return m;
   };
   const r = mix(real), s = mix(synth);

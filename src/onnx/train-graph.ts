@@ -318,7 +318,7 @@ class TrainGraphBuilder {
    * times 1 plus zeros; a 1-epoch tiny run's weights are byte for byte those of the Slice). The
    * Slice with negative steps it replaces took 56 ms of the full model's backward graph at 256
    * px (bench:profile); `npm run bench:flip`, the full model's 41 3x3 kernels with the transpose:
-   * 0.57x-0.58x the time, the same bits.
+   * 0.54x-0.58x the time over four runs, the same bits.
    */
   private flipKernels(weight: string, co: number, c1: number, k: number): string {
     const kk = k * k;

@@ -8,20 +8,19 @@
 import { ort } from '../src/infer/runtime.ts';
 import { OnnxBuilder } from '../src/onnx/builder.ts';
 import { buildYolov7Seg, modelConfig } from '../src/model/yolov7seg.ts';
+import { flipKernels, reversal } from '../src/onnx/train-graph.ts';
 const api = await ort();
 const graph = buildYolov7Seg(modelConfig('full'));
 const convs = graph.layers.flatMap((l) => (l.op === 'conv' && l.s === 1 && l.k === 3 ? [{ co: l.channels, c1: graph.layers[l.from]!.channels }] : []));
 console.log(`${convs.length} 3x3 stride-1 kernels, ${convs.reduce((s, c) => s + c.co * c.c1 * 9, 0) / 1e6} M values`);
 function model(form: 'slice' | 'matmul'): Uint8Array {
   const b = new OnnxBuilder();
-  const m = new Float32Array(81);
-  for (let i = 0; i < 9; i++) m[i * 9 + 8 - i] = 1;
-  const J = form === 'matmul' ? b.float('J', m, [9, 9]) : '';
+  const J = form === 'matmul' ? reversal(b, 3) : '';
   convs.forEach((c, k) => {
     const w = b.input(`w${k}`, [c.co, c.c1, 3, 3]);
     const out = form === 'slice'
       ? b.op('Slice', [b.op('Transpose', [w], { perm: [1, 0, 2, 3] }), b.int64('c', [-1, -1]), b.int64('c', [-4, -4]), b.int64('c', [2, 3]), b.int64('c', [-1, -1])])
-      : b.op('Transpose', [b.op('Reshape', [b.op('MatMul', [b.op('Reshape', [w, b.int64('c', [c.co * c.c1, 9])]), J]), b.int64('c', [c.co, c.c1, 3, 3])])], { perm: [1, 0, 2, 3] });
+      : b.op('Transpose', [flipKernels(b, (v) => b.int64('c', v), w, c.co, c.c1, 3, J)], { perm: [1, 0, 2, 3] });
     b.node('Identity', [out], {}, [`f${k}`]);
     b.output(`f${k}`, [c.c1, c.co, 3, 3]);
   });

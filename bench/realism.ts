@@ -37,7 +37,7 @@
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { loadDataset, readTileImage, type Dataset } from '../src/data/dataset.ts';
+import { loadDataset, type Dataset } from '../src/data/dataset.ts';
 import type { RgbImage } from '../src/data/images.ts';
 import type { Annotation } from '../src/data/types.ts';
 import { loadHiddenTruth } from '../src/pseudo/pseudo.ts';
@@ -48,6 +48,7 @@ import { GENERATOR_VERSION, generateDataset, generatorVersionOf } from '../src/s
 import { Rng } from '../src/util/random.ts';
 import { pathExists } from '../src/util/fs.ts';
 import { flagReader } from './flags.ts';
+import { trainTileImages } from './tiles.ts';
 
 const flag = flagReader('bench/realism.ts');
 const realDir = resolve(flag('--real'));
@@ -99,11 +100,7 @@ if (given) {
   if (differ.length) console.log(`the given dataset's mix differs from the real one's (the tests then also see the mix): ${differ.join('; ')}`);
 }
 
-async function images(ds: Dataset): Promise<RgbImage[]> {
-  const out: RgbImage[] = [];
-  for (const t of ds.tiles) if (ds.images.train.has(t.id)) out.push(await readTileImage(ds, t.id));
-  return out;
-}
+const images = async (ds: Dataset) => (await trainTileImages(ds)).map((t) => t.img);
 const realImgs = await images(real), synthImgs = await images(synth);
 console.log(`real ${realImgs.length} tiles (${realDir}), synthetic ${synthImgs.length} tiles (${given ? synthDir : `synth seed ${synthSeed}`})`);
 

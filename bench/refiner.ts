@@ -22,15 +22,16 @@
  * another dataset without training); then measure it with `npm run bench:realism -- --real DIR
  * --synthetic OUT`.
  */
-import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { loadDataset, readTileImage, type Dataset } from '../src/data/dataset.ts';
+import { loadDataset } from '../src/data/dataset.ts';
 import { encodeTiff, type RgbImage } from '../src/data/images.ts';
 import { setupBackend } from '../src/engine/backend.ts';
 import { prepareOutput } from '../src/util/fs.ts';
 import { Rng } from '../src/util/random.ts';
 import { flagReader } from './flags.ts';
+import { trainTileImages } from './tiles.ts';
 
 const flag = flagReader('bench/refiner.ts');
 const synthDir = resolve(flag('--synthetic')), out = resolve(flag('--out')), weightsFile = flag('--weights', '');
@@ -42,12 +43,7 @@ const TILE = 512;
 if (out === synthDir) throw new Error(`--out ${out}: is the --synthetic dataset; the refined copy needs a folder of its own`);
 await setupBackend('wasm');
 await prepareOutput(out, 'dir');
-async function tiles(ds: Dataset): Promise<{ id: string; img: RgbImage }[]> {
-  const list: { id: string; img: RgbImage }[] = [];
-  for (const t of ds.tiles) if (ds.images.train.has(t.id)) list.push({ id: t.id, img: await readTileImage(ds, t.id) });
-  return list;
-}
-const synth = await tiles(await loadDataset(synthDir));
+const synth = await trainTileImages(await loadDataset(synthDir));
 
 /** `n` random crops of `size` px (NHWC, 0..1) of random tiles of `set`. */
 function crops(set: readonly { img: RgbImage }[], n: number, size: number): tf.Tensor4D {
@@ -99,7 +95,7 @@ if (weightsFile) {
   }
   saved.forEach((l, k) => { refinerLayers[k]!.w.assign(tf.tensor(l.w, l.shape)); refinerLayers[k]!.b.assign(tf.tensor1d(l.b)); });
 }
-const real = weightsFile ? [] : await tiles(await loadDataset(resolve(flag('--real'))));
+const real = weightsFile ? [] : await trainTileImages(await loadDataset(resolve(flag('--real'))));
 console.log(`real ${real.length} tiles, synthetic ${synth.length}${weightsFile ? `; refiner from ${weightsFile}` : ''}`);
 const discOpt = tf.train.adam(lr, 0.5), refOpt = tf.train.adam(lr, 0.5);
 const t0 = performance.now();
@@ -128,15 +124,7 @@ for (let s = 1; s <= (weightsFile ? 0 : steps); s++) {
 }
 
 // The refined dataset: every file of the synthetic one, the tiles refined.
-async function copyTree(from: string, to: string, skip: (name: string) => boolean): Promise<void> {
-  await mkdir(to, { recursive: true });
-  for (const e of await readdir(from, { withFileTypes: true })) {
-    if (skip(e.name)) continue;
-    if (e.isDirectory()) await copyTree(join(from, e.name), join(to, e.name), () => false);
-    else await copyFile(join(from, e.name), join(to, e.name));
-  }
-}
-await copyTree(synthDir, out, (name) => name === 'train');
+await cp(synthDir, out, { recursive: true, filter: (src) => src !== join(synthDir, 'train') });
 await mkdir(join(out, 'train'), { recursive: true });
 for (const { id, img } of synth) {
   const y = tf.tidy(() => {

@@ -133,6 +133,27 @@ export function im2colWeightGrad(b: OnnxBuilder, int64: (values: number[]) => st
 }
 
 /**
+ * Every k x k kernel of `weight` [co, c1, k, k] turned by 180 degrees: its k k values in
+ * reverse order, as a product with the reversing permutation (exact: each output is one value
+ * times 1 plus zeros; a 1-epoch tiny run's weights are byte for byte those of the Slice). The
+ * Slice with negative steps it replaces took 56 ms of the full model's backward graph at 256
+ * px (bench:profile); `npm run bench:flip`, the full model's 41 3x3 kernels with the transpose:
+ * 0.54x-0.60x the time over five runs, the same bits.
+ */
+export function flipKernels(b: OnnxBuilder, int64: (values: number[]) => string, weight: string, co: number, c1: number, k: number, reverse = reversal(b, k)): string {
+  const rows = b.op('Reshape', [weight, int64([co * c1, k * k])]);
+  return b.op('Reshape', [b.op('MatMul', [rows, reverse]), int64([co, c1, k, k])]);
+}
+
+/** The k k x k k permutation matrix that reverses a row of k k values (`flipKernels`' constant, shareable among its calls). */
+export function reversal(b: OnnxBuilder, k: number): string {
+  const kk = k * k;
+  const m = new Float32Array(kk * kk);
+  for (let i = 0; i < kk; i++) m[i * kk + (kk - 1 - i)] = 1;
+  return b.float(`flip${k}`, m, [kk, kk]);
+}
+
+/**
  * One convolution's weight gradient as a model of its own (inputs `x` [N, C1, H, H] and `dy`
  * [N, CO, h, h], output `dw`), in the form `fold` picks: what bench:weight-grad times and the
  * tests check against the definition. `c.hw` must be h * h.
@@ -179,6 +200,14 @@ class TrainGraphBuilder {
     const key = `f:${value}`;
     let v = this.consts.get(key);
     if (!v) { v = this.b.float('c', [value], []); this.consts.set(key, v); }
+    return v;
+  }
+
+  /** `reversal(k)`, made once per graph. */
+  private reversal(k: number): string {
+    const key = `flip:${k}`;
+    let v = this.consts.get(key);
+    if (!v) { v = reversal(this.b, k); this.consts.set(key, v); }
     return v;
   }
 
@@ -312,28 +341,6 @@ class TrainGraphBuilder {
     return weightGrads;
   }
 
-  /**
-   * Every k x k kernel of `weight` [co, c1, k, k] turned by 180 degrees: its k k values in
-   * reverse order, as a product with the reversing permutation (exact: each output is one value
-   * times 1 plus zeros; a 1-epoch tiny run's weights are byte for byte those of the Slice). The
-   * Slice with negative steps it replaces took 56 ms of the full model's backward graph at 256
-   * px (bench:profile); `npm run bench:flip`, the full model's 41 3x3 kernels with the transpose:
-   * 0.54x-0.58x the time over four runs, the same bits.
-   */
-  private flipKernels(weight: string, co: number, c1: number, k: number): string {
-    const kk = k * k;
-    const key = `flip:${k}`;
-    let reverse = this.consts.get(key);
-    if (!reverse) {
-      const m = new Float32Array(kk * kk);
-      for (let i = 0; i < kk; i++) m[i * kk + (kk - 1 - i)] = 1;
-      reverse = this.b.float(`flip${k}`, m, [kk, kk]);
-      this.consts.set(key, reverse);
-    }
-    const rows = this.b.op('Reshape', [weight, this.int64([co * c1, kk])]);
-    return this.b.op('Reshape', [this.b.op('MatMul', [rows, reverse]), this.int64([co, c1, k, k])]);
-  }
-
   private convBackward(l: Extract<Layer, { op: 'conv' }>, g: string, weightGrads: Map<string, string>, addGrad: (id: number, g: string) => void): void {
     const { b } = this;
     const s = this.saved.get(l.id)!;
@@ -375,7 +382,7 @@ class TrainGraphBuilder {
     if (l.s === 1) {
       if (l.k % 2 === 0) throw new Error(`${l.name}: even kernels with stride 1 have no training rule`);
       // A stride-1 conv's input gradient is a conv with the kernel transposed (in <-> out) and flipped.
-      const flipped = b.op('Transpose', [l.k === 1 ? weight : this.flipKernels(weight, l.channels, c1, l.k)], { perm: [1, 0, 2, 3] });
+      const flipped = b.op('Transpose', [l.k === 1 ? weight : flipKernels(b, (v) => this.int64(v), weight, l.channels, c1, l.k, this.reversal(l.k))], { perm: [1, 0, 2, 3] });
       const p = (l.k - 1) / 2;
       dx = b.op('Conv', [dy, flipped], { kernel_shape: [l.k, l.k], pads: [p, p, p, p] }, `${l.name}.dx`);
     } else {

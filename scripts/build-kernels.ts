@@ -1,28 +1,34 @@
 /**
- * npm run build:kernels — assembles src/train/kernels.wat into src/train/kernels.wasm (the file
- * the trainer loads; committed, so users need no assembler). test/train/kernels.test.ts checks
- * that the committed binary is this file's output.
+ * npm run build:kernels — assembles each WebAssembly text module into the binary beside it
+ * (src/train/kernels.wat: the optimiser's loops; src/synth/refiner.wat: the synthetic
+ * generator's refiner). The binaries are committed, so users need no assembler; the tests
+ * (test/train/kernels.test.ts, test/synth/refiner.test.ts) check each is this script's output.
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
 
-export async function assembleKernels(): Promise<Uint8Array> {
-  const path = fileURLToPath(new URL('../src/train/kernels.wat', import.meta.url));
+/** The modules, relative to the repository root, without their extension. */
+export const KERNEL_MODULES = ['src/train/kernels', 'src/synth/refiner'] as const;
+
+export async function assembleKernels(module: (typeof KERNEL_MODULES)[number] = 'src/train/kernels'): Promise<Uint8Array> {
+  const path = fileURLToPath(new URL(`../${module}.wat`, import.meta.url));
   const wabt = await wabtInit();
-  const module = wabt.parseWat(path, await readFile(path, 'utf8'));
+  const parsed = wabt.parseWat(path, await readFile(path, 'utf8'));
   try {
-    module.validate();
-    return module.toBinary({}).buffer;
+    parsed.validate();
+    return parsed.toBinary({}).buffer;
   } finally {
-    module.destroy();
+    parsed.destroy();
   }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const out = fileURLToPath(new URL('../src/train/kernels.wasm', import.meta.url));
-  const bytes = await assembleKernels();
-  await writeFile(`${out}.tmp`, bytes);
-  await rename(`${out}.tmp`, out);
-  console.log(`${out}: ${bytes.length} bytes`);
+  for (const module of KERNEL_MODULES) {
+    const out = fileURLToPath(new URL(`../${module}.wasm`, import.meta.url));
+    const bytes = await assembleKernels(module);
+    await writeFile(`${out}.tmp`, bytes);
+    await rename(`${out}.tmp`, out);
+    console.log(`${out}: ${bytes.length} bytes`);
+  }
 }

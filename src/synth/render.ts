@@ -4,6 +4,7 @@ import type { AppearanceConfig } from './config.ts';
 import { Rng } from '../util/random.ts';
 import { fineTextureSd } from './detail.ts';
 import { jpegRoundTrip } from './jpeg.ts';
+import { refineTile } from './refiner.ts';
 import { fieldSeed, lattice, orientedNoiseField, valueNoiseField } from './noise.ts';
 import type { Palette, Rgb, WsiStain } from './stain.ts';
 import { TUBULE_MAX_A, type CellNucleus, type Glomerulus, type Tubule, type Vessel, type WsiWorld } from './world.ts';
@@ -713,7 +714,7 @@ function mapFor(painted: readonly Float32Array[], stain: WsiStain, detail: numbe
 
 /**
  * The detail gain that gives the WSI's detail-fit tiles, rendered to the end (colour map, noise,
- * JPEG), the real tiles' mean fine-texture amplitude: secant steps on the gain, which the
+ * JPEG, the refiner), the real tiles' mean fine-texture amplitude: secant steps on the gain, which the
  * amplitude grows with almost linearly (at most four renderings of the eight tiles: the fit is
  * paid once per WSI in every worker that renders it). Clamped to [-0.8, 2]: a blurrier or a
  * sharper scan, not a new image.
@@ -724,7 +725,7 @@ function fitDetail(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfi
     const detailed = painted.map((px) => withDetail(px, gain));
     const map = mapFor(detailed, stain, gain);
     let sum = 0;
-    [...detailed, ...extra.map((px) => withDetail(px, gain))].forEach((px, t) => { sum += fineTextureSd(finishTile(world, stain, appearance, map, px, ...DETAIL_TILES[t]!), S, S); });
+    [...detailed, ...extra.map((px) => withDetail(px, gain))].forEach((px, t) => { sum += fineTextureSd(finalImage(world, stain, appearance, map, px, ...DETAIL_TILES[t]!), S, S); });
     return sum / DETAIL_TILES.length;
   };
   // In focus (the focus field averages out over the WSI; averaging over its spread moved the
@@ -786,11 +787,17 @@ function finishTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConf
   return appearance.jpegQuality > 0 ? jpegRoundTrip(data, S, S, appearance.jpegQuality) : data;
 }
 
-/** Render the tile whose upper-left corner is (x0, y0) in its WSI: painted, scanned, its detail set for the WSI and the focus there, then finished. */
+/** The stored image of a painted tile: finished, then through the learned refiner (which sharpens it a little: the detail fit sees its output). */
+function finalImage(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, map: ColourMap, px: Float32Array, x0: number, y0: number): Uint8Array {
+  const finished = finishTile(world, stain, appearance, map, px, x0, y0);
+  return appearance.refine ? refineTile(finished, S, S) : finished;
+}
+
+/** Render the tile whose upper-left corner is (x0, y0) in its WSI: painted, scanned, its detail set for the WSI and the focus there, finished and refined. */
 export function renderTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, x0: number, y0: number): RenderedTile {
   const { px, truth, lumens } = scanTile(world, stain, appearance, x0, y0);
   const map = colourMap(world, stain, appearance);
   const focus = { field: valueNoiseField(fieldSeed(world.seed, world.wsi, 42), x0, y0, FOCUS_CELL), spread: appearance.focus };
-  const image = finishTile(world, stain, appearance, map, withDetail(px, map.detail, focus), x0, y0);
+  const image = finalImage(world, stain, appearance, map, withDetail(px, map.detail, focus), x0, y0);
   return { image: { width: S, height: S, data: image }, truth, lumens };
 }

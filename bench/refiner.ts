@@ -1,12 +1,12 @@
 /**
  * npm run bench:refiner -- --real ../shared/hubmap-real --synthetic DIR --out DIR [--steps 1200]
- *   [--channels 16] [--disc-channels 32] [--l1 2] [--lr 2e-4] [--crop 64] [--batch 16] [--seed 1]
+ *   [--disc-channels 32] [--l1 2] [--lr 2e-4] [--crop 64] [--batch 16] [--seed 1]
  * npm run bench:refiner -- --synthetic DIR --out DIR --weights refiner.json   (apply a trained one)
  *
  * An experiment on issue 21 (synthetic realism), kept so that its figures can be reproduced:
  * can a learned local filter take the synthetic tiles' texture to the real tiles'? A refiner
- * (three 3x3 convolutions of `--channels` with ReLU, then a 1x1 to RGB added to the input, so
- * it starts as the identity and sees 7 px around each pixel: too little to draw or erase a
+ * (three 3x3 convolutions of 16 channels with ReLU, then a 1x1 to RGB added to the input, so
+ * it starts as the identity and sees 3 px around each pixel: too little to draw or erase a
  * vessel, so the labels stay true) is trained against a patch discriminator (3x3 convolutions
  * of stride 2, 2 and 1, `--disc-channels` doubling, one logit per location, each seeing about
  * 15 px; inputs dequantised by +-0.5 grey so that 8-bit levels give nothing away), SimGAN's
@@ -20,7 +20,9 @@
  * Writes `--out`, a copy of the synthetic dataset (labels and hidden truth as they are) with
  * every tile refined, and the refiner's weights (refiner.json, which `--weights` applies to
  * another dataset without training); then measure it with `npm run bench:realism -- --real DIR
- * --synthetic OUT`.
+ * --synthetic OUT`. The tiles are refined as the generator refines them (src/synth/refiner.ts,
+ * whose architecture this one is), and a refiner.json this bench has measured is what the
+ * generator ships (assets/reference/refiner.json).
  */
 import { cp, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -30,12 +32,13 @@ import { encodeTiff, type RgbImage } from '../src/data/images.ts';
 import { setupBackend } from '../src/engine/backend.ts';
 import { prepareOutput } from '../src/util/fs.ts';
 import { Rng } from '../src/util/random.ts';
+import { checkRefiner, refineTile, type RefinerLayer } from '../src/synth/refiner.ts';
 import { flagReader } from './flags.ts';
 import { trainTileImages } from './tiles.ts';
 
 const flag = flagReader('bench/refiner.ts');
 const synthDir = resolve(flag('--synthetic')), out = resolve(flag('--out')), weightsFile = flag('--weights', '');
-const steps = Number(flag('--steps', '1200')), channels = Number(flag('--channels', '16')), discChannels = Number(flag('--disc-channels', '32'));
+const steps = Number(flag('--steps', '1200')), discChannels = Number(flag('--disc-channels', '32'));
 const l1Weight = Number(flag('--l1', '2')), lr = Number(flag('--lr', '2e-4')), crop = Number(flag('--crop', '64')), batch = Number(flag('--batch', '16'));
 const rng = new Rng(Number(flag('--seed', '1')));
 const TILE = 512;
@@ -64,7 +67,7 @@ const zeros = (n: number) => tf.variable(tf.zeros([n]));
 interface Layer { w: tf.Variable; b: tf.Variable; stride: number }
 const layer = (k: number, cin: number, cout: number, stride = 1, scale = 1): Layer => ({ w: heNormal([k, k, cin, cout], k * k * cin, scale), b: zeros(cout), stride });
 const apply = (l: Layer, x: tf.Tensor4D, pad: 'same' | 'valid' = 'same') => tf.add(tf.conv2d(x, l.w as tf.Tensor4D, l.stride, pad), l.b) as tf.Tensor4D;
-const c = channels, d = discChannels;
+const c = 16, d = discChannels;
 // The last layer starts near zero: the refiner begins as the identity.
 const refinerLayers = [layer(3, 3, c), layer(3, c, c), layer(3, c, c), layer(1, c, 3, 1, 0.01)];
 const discLayers = [layer(3, 3, d, 2), layer(3, d, 2 * d, 2), layer(3, 2 * d, 2 * d), layer(1, 2 * d, 1)];
@@ -89,10 +92,8 @@ function discriminate(x: tf.Tensor4D): tf.Tensor4D {
 const bce = (logits: tf.Tensor, label: number) => tf.losses.sigmoidCrossEntropy(tf.fill(logits.shape, label), logits);
 
 if (weightsFile) {
-  const saved = JSON.parse(await readFile(weightsFile, 'utf8')) as { shape: number[]; w: number[]; b: number[] }[];
-  if (saved.length !== refinerLayers.length || saved.some((l, k) => l.shape.join() !== refinerLayers[k]!.w.shape.join())) {
-    throw new Error(`--weights ${weightsFile}: layers ${saved.map((l) => l.shape.join('x')).join(', ')}; this refiner (--channels ${channels}) has ${refinerLayers.map((l) => l.w.shape.join('x')).join(', ')}`);
-  }
+  const saved = JSON.parse(await readFile(weightsFile, 'utf8')) as RefinerLayer[];
+  checkRefiner(saved, `--weights ${weightsFile}`);
   saved.forEach((l, k) => { refinerLayers[k]!.w.assign(tf.tensor(l.w, l.shape)); refinerLayers[k]!.b.assign(tf.tensor1d(l.b)); });
 }
 const real = weightsFile ? [] : await trainTileImages(await loadDataset(resolve(flag('--real'))));
@@ -123,17 +124,12 @@ for (let s = 1; s <= (weightsFile ? 0 : steps); s++) {
   }
 }
 
-// The refined dataset: every file of the synthetic one, the tiles refined.
+// The refined dataset: every file of the synthetic one, the tiles refined as the generator does.
+const trained: RefinerLayer[] = refinerLayers.map((l) => ({ shape: l.w.shape, w: Array.from(l.w.dataSync()), b: Array.from(l.b.dataSync()) }));
 await cp(synthDir, out, { recursive: true, filter: (src) => src !== join(synthDir, 'train') });
 await mkdir(join(out, 'train'), { recursive: true });
 for (const { id, img } of synth) {
-  const y = tf.tidy(() => {
-    const x = tf.div(tf.tensor4d(Float32Array.from(img.data), [1, TILE, TILE, 3]), 255) as tf.Tensor4D;
-    return tf.clipByValue(tf.round(tf.mul(refine(tf.mirrorPad(x, [[0, 0], [REACH, REACH], [REACH, REACH], [0, 0]], 'symmetric')), 255)), 0, 255);
-  });
-  const data = Uint8Array.from(y.dataSync());
-  y.dispose();
-  await writeFile(join(out, 'train', `${id}.tif`), await encodeTiff({ width: TILE, height: TILE, data }));
+  await writeFile(join(out, 'train', `${id}.tif`), await encodeTiff({ width: TILE, height: TILE, data: refineTile(img.data, TILE, TILE, trained) }));
 }
-await writeFile(join(out, 'refiner.json'), JSON.stringify(refinerLayers.map((l) => ({ shape: l.w.shape, w: Array.from(l.w.dataSync()), b: Array.from(l.b.dataSync()) }))));
+await writeFile(join(out, 'refiner.json'), JSON.stringify(trained));
 console.log(`refined ${synth.length} tiles into ${out} (${((performance.now() - t0) / 1000).toFixed(0)} s); measure: npm run bench:realism -- --real DIR --synthetic ${out}`);

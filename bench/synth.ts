@@ -71,8 +71,8 @@ for (const [name, appearance] of Object.entries(contenders)) {
   const rate = parallel.tiles / parallel.seconds;
   const cost = (wsis: number, count: number) => wsis * perWsi + count * perTile; // one-thread seconds
   const efficiency = cost(sample.wsis.length, tiles) / (parallel.seconds * workers);
-  const spread = (v: number[], unit: number) => v.map((x) => (x * unit).toFixed(unit === 1 ? 2 : 0)).join(' / ');
-  console.log(`${name}: one thread, medians of ${rounds} rounds: a WSI's fit ${perWsi.toFixed(2)} s (${spread(times.get(name)!.perWsi, 1)}), then ${(1000 * perTile).toFixed(0)} ms per tile (${spread(times.get(name)!.perTile, 1000)})`);
+  const seconds = (v: number[]) => v.map((x) => x.toFixed(2)).join(' / '), ms = (v: number[]) => v.map((x) => (1000 * x).toFixed(0)).join(' / ');
+  console.log(`${name}: one thread, medians of ${rounds} rounds: a WSI's fit ${perWsi.toFixed(2)} s (${seconds(times.get(name)!.perWsi)}), then ${(1000 * perTile).toFixed(0)} ms per tile (${ms(times.get(name)!.perTile)})`);
   console.log(`${name}: ${workers} workers: ${tiles} tiles of ${sample.wsis.length} WSIs in ${parallel.seconds.toFixed(1)} s = ${rate.toFixed(2)} tiles/s (${(100 * efficiency).toFixed(0)}% of ${workers} threads' work)`);
   projected.set(name, cost(full.wsis.length, total) / (workers * efficiency));
   console.log(`${name}: full preset (${total} tiles, ${full.wsis.length} WSIs) projected: ${(projected.get(name)! / 60).toFixed(1)} min`);

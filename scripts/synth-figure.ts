@@ -76,9 +76,9 @@ const before = join(work, 'before');
 await generateDataset(synthSchema.parse({ seed, wsis: [...wsis.values()], appearance: { refine: false } }), before);
 const unrefined = await loadDataset(before);
 const crop = (data: Uint8Array) => {
-  const out = new Uint8Array(CROP * CROP * 3), x0 = 192, y0 = 192; // the tile's centre
-  for (let y = 0; y < CROP; y++) out.set(data.subarray(((y0 + y) * 512 + x0) * 3, ((y0 + y) * 512 + x0 + CROP) * 3), y * CROP * 3);
-  return sharp(Buffer.from(out), { raw: { width: CROP, height: CROP, channels: 3 } }).resize(Z, Z, { kernel: 'nearest' }).png().toBuffer();
+  const pixels = new Uint8Array(CROP * CROP * 3), x0 = 192, y0 = 192; // the tile's centre
+  for (let y = 0; y < CROP; y++) pixels.set(data.subarray(((y0 + y) * 512 + x0) * 3, ((y0 + y) * 512 + x0 + CROP) * 3), y * CROP * 3);
+  return sharp(Buffer.from(pixels), { raw: { width: CROP, height: CROP, channels: 3 } }).resize(Z, Z, { kernel: 'nearest' }).png().toBuffer();
 };
 const heads = ['real', 'synthetic, before the refiner', 'after the refiner'];
 const detail: sharp.OverlayOptions[] = heads.map((h, k) => ({ input: text(h, Z, top, 16), left: LABEL + k * (Z + GAP), top: 0 }));

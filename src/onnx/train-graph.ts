@@ -189,26 +189,24 @@ class TrainGraphBuilder {
     this.sizes = graph.layers.map((l) => ({ h: shape.height / l.stride, w: shape.width / l.stride }));
   }
 
-  private int64(values: number[]): string {
-    const key = `i64:${values.join(',')}`;
+  /** The graph's constant under `key`, made by `make` the first time it is asked for. */
+  private cached(key: string, make: () => string): string {
     let v = this.consts.get(key);
-    if (!v) { v = this.b.int64('c', values); this.consts.set(key, v); }
+    if (!v) { v = make(); this.consts.set(key, v); }
     return v;
   }
 
+  private int64(values: number[]): string {
+    return this.cached(`i64:${values.join(',')}`, () => this.b.int64('c', values));
+  }
+
   private scalar(value: number): string {
-    const key = `f:${value}`;
-    let v = this.consts.get(key);
-    if (!v) { v = this.b.float('c', [value], []); this.consts.set(key, v); }
-    return v;
+    return this.cached(`f:${value}`, () => this.b.float('c', [value], []));
   }
 
   /** `reversal(k)`, made once per graph. */
   private reversal(k: number): string {
-    const key = `flip:${k}`;
-    let v = this.consts.get(key);
-    if (!v) { v = reversal(this.b, k); this.consts.set(key, v); }
-    return v;
+    return this.cached(`flip:${k}`, () => reversal(this.b, k));
   }
 
   /** [C] -> [1, C, 1, 1] for broadcasting over NCHW. */

@@ -32,7 +32,7 @@ import { encodeTiff, type RgbImage } from '../src/data/images.ts';
 import { setupBackend } from '../src/engine/backend.ts';
 import { prepareOutput } from '../src/util/fs.ts';
 import { Rng } from '../src/util/random.ts';
-import { checkRefiner, refineTile, type RefinerLayer } from '../src/synth/refiner.ts';
+import { checkRefiner, REACH, refineTile, type RefinerLayer } from '../src/synth/refiner.ts';
 import { flagReader } from './flags.ts';
 import { trainTileImages } from './tiles.ts';
 
@@ -73,8 +73,6 @@ const refinerLayers = [layer(3, 3, c), layer(3, c, c), layer(3, c, c), layer(1, 
 const discLayers = [layer(3, 3, d, 2), layer(3, d, 2 * d, 2), layer(3, 2 * d, 2 * d), layer(1, 2 * d, 1)];
 const vars = (ls: Layer[]) => ls.flatMap((l) => [l.w, l.b]);
 
-/** How far the refiner sees beyond a pixel. */
-const REACH = refinerLayers.reduce((s, l) => s + (l.w.shape[0]! - 1) / 2, 0);
 /** The refined centre of `x`: REACH px narrower on every side. */
 function refine(x: tf.Tensor4D): tf.Tensor4D {
   let h = x;

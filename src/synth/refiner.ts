@@ -58,12 +58,11 @@ function reserve(memory: WebAssembly.Memory, bytes: number): void {
 }
 
 /** Source index for position i of a row mirrored by REACH on both ends (the edge pixel repeated, as tf.mirrorPad 'symmetric'). */
-export const mirror = (i: number, n: number) => (i < 0 ? -i - 1 : i >= n ? 2 * n - i - 1 : i);
+const mirror = (i: number, n: number) => (i < 0 ? -i - 1 : i >= n ? 2 * n - i - 1 : i);
 
-/** The tile (RGB bytes, width x height) as the refiner takes it: 0..1 floats, mirrored by REACH px. */
-export function paddedInput(rgb: Uint8Array, width: number, height: number): Float32Array {
+/** The tile (RGB bytes, width x height) as the refiner takes it: 0..1 floats, mirrored by REACH px; written into `x` when given (the kernel's memory). */
+export function paddedInput(rgb: Uint8Array, width: number, height: number, x = new Float32Array((width + 2 * REACH) * (height + 2 * REACH) * 3)): Float32Array {
   const pw = width + 2 * REACH, ph = height + 2 * REACH;
-  const x = new Float32Array(pw * ph * 3);
   for (let y = 0; y < ph; y++) {
     const sy = mirror(y - REACH, height);
     for (let c = 0; c < pw; c++) {
@@ -88,7 +87,7 @@ export function refineTile(rgb: Uint8Array, width: number, height: number, layer
   reserve(k.memory, dst + width * height * 3);
   const heap = new Float32Array(k.memory.buffer);
   layers.forEach((l, n) => { heap.set(l.w, offsets[2 * n]! / 4); heap.set(l.b, offsets[2 * n + 1]! / 4); });
-  heap.set(paddedInput(rgb, width, height), xAt / 4);
+  paddedInput(rgb, width, height, heap.subarray(xAt / 4, xAt / 4 + pw * ph * 3));
   k.conv3(xAt, pw, ph, 3, offsets[0]!, offsets[1]!, h1);
   k.conv3(h1, pw - 2, ph - 2, 16, offsets[2]!, offsets[3]!, h2);
   k.conv3(h2, pw - 4, ph - 4, 16, offsets[4]!, offsets[5]!, h1);

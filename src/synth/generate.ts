@@ -36,9 +36,10 @@ const CHUNK = 40;
  * looks different for the same config (2: the tissue measured against real tiles, 2026-12-01;
  * 3: packed irregular tubules, nuclei, sensor noise after the colour map, JPEG, 2026-12-02;
  * 4: each WSI as sharp as its real tiles, the focus wandering over it, 2026-12-04; 5: every
- * tile through the learned refiner, 2026-12-07; `appearance.refine: false` gives version 4's bytes).
+ * tile through the learned refiner, 2026-12-07; 6: as much bare glass as each real WSI shows, in
+ * its real colour, 2026-12-07).
  */
-export const GENERATOR_VERSION = 5;
+export const GENERATOR_VERSION = 6;
 
 /** The generator version a dataset directory was rendered by (1 for datasets from before versions were written), or null when it holds none. */
 export async function generatorVersionOf(dir: string): Promise<number | null> {

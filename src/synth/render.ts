@@ -496,18 +496,18 @@ const blurTmp = new Float32Array(S * S * 3);
 
 /**
  * Separable blur, one pass of [w, 1 - 2w, w] per axis (w = 1/4: the [1 2 1]/4 filter), the
- * border pixel standing in for its missing neighbour. Runs along flat rows of RGB values (a
- * pixel's neighbour is 3 values away, a row's S * 3).
+ * border pixel standing in for its missing neighbour. Runs along flat rows of `n` interleaved
+ * channels (a pixel's neighbour is n values away, a row's S * n).
  */
-function blur(px: Float32Array, w = 0.25): void {
+function blur(px: Float32Array, w = 0.25, n = 3): void {
   const tmp = blurTmp;
   const c0 = 1 - 2 * w;
-  const row = S * 3;
+  const row = S * n;
   for (let y = 0; y < S; y++) {
     const o = y * row;
-    for (let k = o; k < o + 3; k++) tmp[k] = w * (px[k]! + px[k + 3]!) + c0 * px[k]!;
-    for (let k = o + 3; k < o + row - 3; k++) tmp[k] = w * (px[k - 3]! + px[k + 3]!) + c0 * px[k]!;
-    for (let k = o + row - 3; k < o + row; k++) tmp[k] = w * (px[k - 3]! + px[k]!) + c0 * px[k]!;
+    for (let k = o; k < o + n; k++) tmp[k] = w * (px[k]! + px[k + n]!) + c0 * px[k]!;
+    for (let k = o + n; k < o + row - n; k++) tmp[k] = w * (px[k - n]! + px[k + n]!) + c0 * px[k]!;
+    for (let k = o + row - n; k < o + row; k++) tmp[k] = w * (px[k - n]! + px[k]!) + c0 * px[k]!;
   }
   for (let y = 0; y < S; y++) {
     const o = y * row, up = (y > 0 ? y - 1 : y) * row - o, down = (y < S - 1 ? y + 1 : y) * row - o;
@@ -515,15 +515,20 @@ function blur(px: Float32Array, w = 0.25): void {
   }
 }
 
-/** Scanner blur of `amount` passes of [1 2 1]/4, a fractional amount as one weaker pass. */
-function scannerBlur(px: Float32Array, amount: number): void {
-  for (let k = 0; k < Math.floor(amount); k++) blur(px);
+/** Scanner blur of `amount` passes of [1 2 1]/4, a fractional amount as one weaker pass; `n` channels (RGB, or a mask's one). */
+function scannerBlur(px: Float32Array, amount: number, n = 3): void {
+  for (let k = 0; k < Math.floor(amount); k++) blur(px, 0.25, n);
   const frac = amount - Math.floor(amount);
-  if (frac > 0) blur(px, frac / 4);
+  if (frac > 0) blur(px, frac / 4, n);
 }
 
-/** A tile's canvas in palette colours (float RGB) with its true objects and tubule lumens, before the colour map. */
-interface PaintedTile { px: Float32Array; truth: TruthInstance[]; lumens: LocalMask[] }
+/**
+ * A tile's canvas in palette colours (float RGB) with its true objects and tubule lumens, before
+ * the colour map, and how much of each pixel is bare glass (0..1: blurred with the tissue, so
+ * `finishTile` can give glass the real glass's colour, which the colour map cannot: it maps by
+ * rank, and glass, the brightest thing painted, would take the real tiles' brightest lumens').
+ */
+interface PaintedTile { px: Float32Array; truth: TruthInstance[]; lumens: LocalMask[]; glass: Float32Array }
 
 /**
  * Paint the 512 x 512 WSI pixels whose upper-left corner is (x0, y0), in palette colours: glass,
@@ -559,8 +564,13 @@ function paintTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfi
       canvas.set(p, pal.nucleusDark, (strength * (h - 1 + density)) / density);
     }
   }
-  for (let p = 0; p < S * S; p++) if (glass[p] && !protect[p]) canvas.setMix(p, pal.glass, pal.lumen, 0.15 + 0.02 * fl.fine[p]!);
-  return { px: canvas.px, truth, lumens };
+  const bare = new Float32Array(S * S);
+  for (let p = 0; p < S * S; p++) {
+    if (!glass[p] || protect[p]) continue;
+    canvas.setMix(p, pal.glass, pal.lumen, 0.15 + 0.02 * fl.fine[p]!);
+    bare[p] = 1;
+  }
+  return { px: canvas.px, truth, lumens, glass: bare };
 }
 
 /**
@@ -605,6 +615,17 @@ function scanMask(m: LocalMask, rows: ScanRows): LocalMask | null {
   return any ? { x0: m.x0, y0: first, w: m.w, h, data } : null;
 }
 
+/** A painted tile of `n` interleaved channels sampled at the scanner's rows, linearly between painted rows. */
+function resampleRows(painted: Float32Array, rows: ScanRows, n: number): Float32Array {
+  const out = new Float32Array(S * S * n), row = S * n;
+  for (let r = 0; r < S; r++) {
+    const i = rows.from[r]!, f = rows.frac[r]!, o = r * row;
+    const a = i * row, b = Math.min(i + 1, S - 1) * row;
+    for (let k = 0; k < row; k++) out[o + k] = painted[a + k]! + (painted[b + k]! - painted[a + k]!) * f;
+  }
+  return out;
+}
+
 /**
  * The tile whose upper-left corner is pixel (x0, y0) of its WSI as the scanner sees the painted
  * tissue: sampled `appearance.stretch` times finer down than across, linearly between painted
@@ -621,19 +642,17 @@ function scanTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig
   if (stretch === 1) {
     const painted = paintTile(world, stain, appearance, x0, y0);
     scannerBlur(painted.px, appearance.blur);
+    scannerBlur(painted.glass, appearance.blur, 1);
     return painted;
   }
   const rows = scanRows(y0, stretch);
   const painted = paintTile(world, stain, appearance, x0, rows.top);
-  const px = new Float32Array(S * S * 3), row = S * 3;
-  for (let r = 0; r < S; r++) {
-    const i = rows.from[r]!, f = rows.frac[r]!, o = r * row;
-    const a = i * row, b = Math.min(i + 1, S - 1) * row;
-    for (let k = 0; k < row; k++) px[o + k] = painted.px[a + k]! + (painted.px[b + k]! - painted.px[a + k]!) * f;
-  }
+  const px = resampleRows(painted.px, rows, 3), glass = resampleRows(painted.glass, rows, 1);
   scannerBlur(px, appearance.blur);
+  scannerBlur(glass, appearance.blur, 1);
   return {
     px,
+    glass,
     truth: painted.truth.flatMap((t) => { const mask = scanMask(t.mask, rows); return mask ? [{ ...t, mask }] : []; }),
     lumens: painted.lumens.flatMap((m) => scanMask(m, rows) ?? []),
   };
@@ -719,13 +738,13 @@ function mapFor(painted: readonly Float32Array[], stain: WsiStain, detail: numbe
  * paid once per WSI in every worker that renders it). Clamped to [-0.8, 2]: a blurrier or a
  * sharper scan, not a new image.
  */
-function fitDetail(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, painted: readonly Float32Array[]): number {
-  const extra = DETAIL_TILES.slice(REFERENCE_TILES.length).map(([x, y]) => scanTile(world, stain, appearance, x, y).px);
+function fitDetail(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, painted: readonly PaintedTile[]): number {
+  const tiles = [...painted, ...DETAIL_TILES.slice(REFERENCE_TILES.length).map(([x, y]) => scanTile(world, stain, appearance, x, y))];
   const at = (gain: number) => {
-    const detailed = painted.map((px) => withDetail(px, gain));
-    const map = mapFor(detailed, stain, gain);
+    const detailed = tiles.map((t) => withDetail(t.px, gain));
+    const map = mapFor(detailed.slice(0, painted.length), stain, gain);
     let sum = 0;
-    [...detailed, ...extra.map((px) => withDetail(px, gain))].forEach((px, t) => { sum += fineTextureSd(finalImage(world, stain, appearance, map, px, ...DETAIL_TILES[t]!), S, S); });
+    detailed.forEach((px, t) => { sum += fineTextureSd(finalImage(world, stain, appearance, map, px, tiles[t]!.glass, ...DETAIL_TILES[t]!), S, S); });
     return sum / DETAIL_TILES.length;
   };
   // In focus (the focus field averages out over the WSI; averaging over its spread moved the
@@ -744,10 +763,10 @@ function colourMap(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfi
   const key = JSON.stringify([world.seed, world.wsi, appearance, stain.channelGain, stain.ownReference]);
   const hit = colourMaps.get(key);
   if (hit) return hit;
-  const painted = REFERENCE_TILES.map(([x, y]) => scanTile(world, stain, appearance, x, y).px);
+  const painted = REFERENCE_TILES.map(([x, y]) => scanTile(world, stain, appearance, x, y));
   const detail = appearance.detail ? fitDetail(world, stain, appearance, painted) : 0;
   if (process.env.VASCSEG_VERBOSE) console.error(`synthetic WSI ${world.wsi}: detail gain ${detail} for a fine-texture amplitude of ${stain.fineSd}`);
-  const map = mapFor(painted.map((px) => withDetail(px, detail)), stain, detail);
+  const map = mapFor(painted.map((t) => withDetail(t.px, detail)), stain, detail);
   colourMaps.set(key, map);
   return map;
 }
@@ -755,10 +774,10 @@ function colourMap(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfi
 /**
  * A painted tile (its detail already set) to the stored image: coloured by the WSI's colour map,
  * with brightness and contrast drifting slowly over the WSI as the real WSI's tiles do (smooth
- * fields, so neighbouring tiles join), sensor noise added, and through the scanner's JPEG
- * compression.
+ * fields, so neighbouring tiles join), bare glass (`glass`, 0..1 a pixel) in the real glass's
+ * colour, sensor noise added, and through the scanner's JPEG compression.
  */
-function finishTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, map: ColourMap, px: Float32Array, x0: number, y0: number): Uint8Array {
+function finishTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, map: ColourMap, px: Float32Array, glass: Float32Array, x0: number, y0: number): Uint8Array {
   const { intensity } = stain;
   const shift = valueNoiseField(fieldSeed(world.seed, world.wsi, 40), x0, y0, 1500);
   const gain = valueNoiseField(fieldSeed(world.seed, world.wsi, 41), x0, y0, 1500);
@@ -779,7 +798,9 @@ function finishTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConf
     for (let c = 0; c < 3; c++) {
       const k = p * 3 + c;
       const v = lut[c]![clamp(Math.round(px[k]!), 0, 255)]! * scale + shiftBy;
-      const out = (v - mean) * contrast + mean + offset + table[at]! * noise;
+      const tissue = (v - mean) * contrast + mean + offset;
+      // Glass keeps its colour where the tissue's contrast drifts (real glass: 215-220 in every tile).
+      const out = tissue + (stain.glassRgb[c]! - tissue) * glass[p]! + table[at]! * noise * (1 + GLASS_GRAIN * glass[p]!);
       at = (at + stride) & (NOISE_TABLE - 1);
       data[k] = out < 0 ? 0 : out > 255 ? 255 : Math.round(out);
     }
@@ -787,17 +808,25 @@ function finishTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConf
   return appearance.jpegQuality > 0 ? jpegRoundTrip(data, S, S, appearance.jpegQuality) : data;
 }
 
+/**
+ * Extra sensor noise on glass, times the tissue's: the real glass keeps a grain of 0.9-1.9 grey
+ * levels between neighbouring pixels (sd of the difference, 8 real tiles with the most glass)
+ * through the scanner's JPEG, which erases grain under about 1.6 levels on flat glass here; at
+ * 5x the tissue's noise the synthetic glass's grain is 1.2 (WSI 2, scratch measurement).
+ */
+const GLASS_GRAIN = 4;
+
 /** The stored image of a painted tile: finished, then through the learned refiner (which sharpens it a little: the detail fit sees its output). */
-function finalImage(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, map: ColourMap, px: Float32Array, x0: number, y0: number): Uint8Array {
-  const finished = finishTile(world, stain, appearance, map, px, x0, y0);
+function finalImage(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, map: ColourMap, px: Float32Array, glass: Float32Array, x0: number, y0: number): Uint8Array {
+  const finished = finishTile(world, stain, appearance, map, px, glass, x0, y0);
   return appearance.refine ? refineTile(finished, S, S) : finished;
 }
 
 /** Render the tile whose upper-left corner is (x0, y0) in its WSI: painted, scanned, its detail set for the WSI and the focus there, finished and refined. */
 export function renderTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, x0: number, y0: number): RenderedTile {
-  const { px, truth, lumens } = scanTile(world, stain, appearance, x0, y0);
+  const { px, truth, lumens, glass } = scanTile(world, stain, appearance, x0, y0);
   const map = colourMap(world, stain, appearance);
   const focus = { field: valueNoiseField(fieldSeed(world.seed, world.wsi, 42), x0, y0, FOCUS_CELL), spread: appearance.focus };
-  const image = finalImage(world, stain, appearance, map, withDetail(px, map.detail, focus), x0, y0);
+  const image = finalImage(world, stain, appearance, map, withDetail(px, map.detail, focus), glass, x0, y0);
   return { image: { width: S, height: S, data: image }, truth, lumens };
 }

@@ -80,24 +80,31 @@ export interface WsiStain {
   fineSd: number;
   /** Whether `reference` is this WSI's own (its colours and brightness are the real ones). */
   ownReference: boolean;
+  /** Colour of bare glass in the finished tile: the real WSI's, or all real tiles' times `channelGain`. */
+  glassRgb: Rgb;
 }
 
-interface RealColour { cdf: WsiStain['reference']; fineSd: number }
+interface RealColour { cdf: WsiStain['reference']; fineSd: number; glass: number; glassRgb: Rgb }
 let colourCache: Map<string, RealColour> | null = null;
 
 /** Per-WSI channel histograms and fine-texture amplitude of real tiles (assets/reference/real_colour.json, from scripts/real-colour.ts); key 'all' pools them. */
 function realColour(): Map<string, RealColour> {
   if (colourCache) return colourCache;
-  const json = JSON.parse(readFileSync(REFERENCE_DIR + 'real_colour.json', 'utf8')) as { wsis: Record<string, { cdf: number[][]; fineSd: number }> };
-  colourCache = new Map(Object.entries(json.wsis).map(([k, v]) => [k, { cdf: v.cdf.map((c) => Float64Array.from(c)) as WsiStain['reference'], fineSd: v.fineSd }]));
+  const json = JSON.parse(readFileSync(REFERENCE_DIR + 'real_colour.json', 'utf8')) as { wsis: Record<string, { cdf: number[][]; fineSd: number; glass: number; glassRgb: Rgb }> };
+  colourCache = new Map(Object.entries(json.wsis).map(([k, v]) => [k, { cdf: v.cdf.map((c) => Float64Array.from(c)) as WsiStain['reference'], fineSd: v.fineSd, glass: v.glass, glassRgb: v.glassRgb }]));
   return colourCache;
+}
+
+/** Share of a WSI's real tiles' area that is bare glass (`glassMask`), or of all real tiles' for a WSI without real tiles. */
+export function realGlassShare(wsi: number): number {
+  return (realColour().get(String(wsi)) ?? realColour().get('all')!).glass;
 }
 
 /**
  * A WSI's stain. For a WSI with real tiles (1-4): their colours, as they are. For the others:
  * the colours of all real tiles turned by a per-WSI red/blue and green shift (`shift` scales
  * it), brightness and contrast set to the real WSI's tile statistics (tile_stats.csv). The
- * fine-texture amplitude: the WSI's own real tiles', or all real tiles'.
+ * fine-texture amplitude and the glass's colour: the WSI's own real tiles', or all real tiles'.
  */
 export function wsiStain(seed: number, wsi: number, shift: number): WsiStain {
   const rng = Rng.of(seed, 0x57a1, wsi);
@@ -106,12 +113,14 @@ export function wsiStain(seed: number, wsi: number, shift: number): WsiStain {
   const own = realColour().get(String(wsi));
   const colour = own ?? realColour().get('all')!;
   const all = realIntensities();
+  const channelGain: Rgb = own ? [1, 1, 1] : [1 + redBlue, 1 + green, 1 - redBlue];
   return {
     palette: BASE_PALETTE,
     intensity: all.get(wsi) ?? all.get(0)!,
-    channelGain: own ? [1, 1, 1] : [1 + redBlue, 1 + green, 1 - redBlue],
+    channelGain,
     reference: colour.cdf,
     fineSd: colour.fineSd,
     ownReference: own !== undefined,
+    glassRgb: colour.glassRgb.map((v, c) => Math.min(255, v * channelGain[c]!)) as Rgb,
   };
 }

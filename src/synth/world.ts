@@ -1,6 +1,7 @@
 import type { Point } from '../data/rasterize.ts';
 import type { AppearanceConfig } from './config.ts';
 import { Rng } from '../util/random.ts';
+import { realGlassShare } from './stain.ts';
 import { TissueMap } from './tissue.ts';
 import { vesselTemplates } from './templates.ts';
 
@@ -107,7 +108,7 @@ export class WsiWorld {
   readonly tissue: TissueMap;
 
   constructor(readonly seed: number, readonly wsi: number, readonly appearance: AppearanceConfig) {
-    this.tissue = new TissueMap(seed, wsi, appearance.glass);
+    this.tissue = new TissueMap(seed, wsi, Math.min(0.5, appearance.glassScale * realGlassShare(wsi)));
   }
 
   /** Vessel and glomerulus candidates of a cell, drawn independently of every other cell. */

@@ -7,6 +7,7 @@ import { tempDir } from '../helpers/tmp.ts';
 import { appearanceSchema, synthSchema, presetConfig } from '../../src/synth/config.ts';
 import { renderTile, scanRows } from '../../src/synth/render.ts';
 import { wsiStain } from '../../src/synth/stain.ts';
+import { glassMask } from '../../src/synth/glass.ts';
 import { WsiWorld } from '../../src/synth/world.ts';
 import { generateDataset } from '../../src/synth/generate.ts';
 import { checkDataset, summarize } from '../../src/data/check.ts';
@@ -198,16 +199,25 @@ test('tiles of one WSI join without seams: a tile straddling two neighbours, sid
   }
 });
 
-test('no true object touches glass: glass is drawn only where no vessel or glomerulus is', async () => {
+test('no true object touches glass: glass is drawn only where no vessel or glomerulus is, in the real glass\'s colour', async () => {
   for (const stretch of [1, 1.2]) {
-    const appearance = appearanceSchema.parse({ glass: 0.3, stretch });
+    // WSI 2's real tiles are 8.4% glass: 3.6 times that is 30%.
+    const appearance = appearanceSchema.parse({ glassScale: 3.6, stretch });
     const world = new WsiWorld(2, 2, appearance);
     const stain = wsiStain(2, 2, 1);
-    let glassPixels = 0, objects = 0;
+    let glassPixels = 0, objects = 0, measured = 0;
+    const colour = [0, 0, 0];
     const tiles = 8;
     for (let k = 0; k < tiles; k++) {
       const x0 = 512 * k, y0 = 1024;
-      const { truth } = renderTile(world, stain, appearance, x0, y0);
+      const { truth, image } = renderTile(world, stain, appearance, x0, y0);
+      // Glass as scripts/real-colour.ts measured it on the real tiles.
+      const seen = glassMask(image.data, 512, 512);
+      for (let p = 0; p < seen.length; p++) {
+        if (!seen[p]) continue;
+        measured++;
+        for (let c = 0; c < 3; c++) colour[c]! += image.data[p * 3 + c]!;
+      }
       // The WSI's glass as the scanner's rows see it (each pixel row its nearest painted row).
       const rows = scanRows(y0, appearance.stretch);
       const painted = world.tissue.glass(x0, rows.top, new Float32Array(512 * 512));
@@ -223,13 +233,19 @@ test('no true object touches glass: glass is drawn only where no vessel or glome
     }
     assert.ok(glassPixels > 0.1 * tiles * 512 * 512, `stretch ${stretch}: glass covers ${(glassPixels / (tiles * 512 * 512) * 100).toFixed(0)}% of the tiles`);
     assert.ok(objects > 10, `stretch ${stretch}: ${objects} objects`);
+    // Most of the painted glass is measured as glass (not its last 16 px at the tissue's edge), in WSI 2's real glass colour.
+    assert.ok(measured > 0.5 * glassPixels && measured < glassPixels, `stretch ${stretch}: ${measured} px measured as glass of ${glassPixels} painted`);
+    for (let c = 0; c < 3; c++) {
+      const mean = colour[c]! / measured;
+      assert.ok(Math.abs(mean - stain.glassRgb[c]!) < 3, `stretch ${stretch}: channel ${c} of the glass ${mean.toFixed(1)}, the real glass's ${stain.glassRgb[c]}`);
+    }
   }
 });
 
 test('the scanner samples rows `stretch` times finer than columns: a round glomerulus comes out that much taller than wide, and stretch 1 leaves it round', async () => {
   // Second moments of each whole glomerulus (not cut by the tile's edge): var(y) / var(x) = stretch^2 for a disc.
   const ratios = (stretch: number) => {
-    const appearance = appearanceSchema.parse({ stretch, glomeruliPerTile: 4, glass: 0 });
+    const appearance = appearanceSchema.parse({ stretch, glomeruliPerTile: 4, glassScale: 0 });
     const world = new WsiWorld(4, 1, appearance), stain = wsiStain(4, 1, 1);
     const out: number[] = [];
     for (let k = 0; k < 6; k++) {

@@ -285,8 +285,11 @@ function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0
 }
 
 /**
- * A glomerulus: Bowman's capsule (membrane), the pale urinary space, and the tuft: capillary
- * loops with PAS-positive walls, mesangium and crowded nuclei.
+ * A glomerulus: Bowman's capsule (a PAS-positive line) around a lobulated capillary tuft, the
+ * pale Bowman's space between them a crescent (wide on one side, closed on the other), the tuft
+ * crowded with nuclei, its capillary loops' walls and lumens (some with red cells) from the
+ * tile's fields. The capsule's outline wobbles (three harmonics) inside the glomerulus's radius,
+ * which the world's placement rules keep clear; its true mask is the capsule and what it holds.
  */
 function paintGlomerulus(canvas: Canvas, g: Glomerulus, x0: number, y0: number, pal: Palette, fl: Fields, protect: Uint8Array, truth: TruthInstance[]): void {
   const cx = g.cx - x0, cy = g.cy - y0, R = g.radius;
@@ -294,31 +297,38 @@ function paintGlomerulus(canvas: Canvas, g: Glomerulus, x0: number, y0: number, 
   const by0 = Math.max(0, Math.floor(cy - R)), by1 = Math.min(S - 1, Math.ceil(cy + R));
   if (bx0 > bx1 || by0 > by1) return;
   const rng = new Rng(g.seed);
-  const space = rng.uniform(4, 9);
+  const wobble = [2, 3, 5].map((k) => ({ k, amp: rng.uniform(0, 0.033), phase: rng.uniform(0, 2 * Math.PI) }));
+  const capsuleAt = (t: number) => R * (0.9 + wobble.reduce((sum, w) => sum + w.amp * Math.cos(w.k * t + w.phase), 0));
+  const widest = rng.uniform(4, 14), open = rng.uniform(0, 2 * Math.PI);
+  const spaceAt = (t: number) => 1.5 + (widest - 1.5) * (0.5 + 0.5 * Math.cos(t - open)) ** 2;
+  const lobes = rng.int(4, 7), lobePhase = rng.uniform(0, 2 * Math.PI);
+  const tuftAt = (t: number) => (capsuleAt(t) - 2.5 - spaceAt(t)) * (1 - 0.13 * (0.5 + 0.5 * Math.cos(lobes * t + lobePhase)) ** 3);
   const mask: LocalMask = { x0: bx0, y0: by0, w: bx1 - bx0 + 1, h: by1 - by0 + 1, data: new Uint8Array((bx1 - bx0 + 1) * (by1 - by0 + 1)) };
-  const tuft = mix(pal.cytoplasm, pal.stroma, 0.5);
+  const tuft = mix(pal.cytoplasmLight, pal.stroma, 0.5);
   const { medium, texture, fine } = fl;
   for (let y = by0; y <= by1; y++) {
     for (let x = bx0; x <= bx1; x++) {
-      const d = Math.hypot(x - cx, y - cy);
-      if (d > R) continue;
+      const d = Math.hypot(x - cx, y - cy), t = Math.atan2(y - cy, x - cx);
+      const capsule = capsuleAt(t);
+      if (d > capsule) continue;
       const p = y * S + x;
       mask.data[(y - by0) * mask.w + (x - bx0)] = 1;
       protect[p] = 1;
-      const edge = R - 2.5 - space * (1 + 0.4 * medium[p]!);
-      if (d > R - 2.5) canvas.set(p, pal.membrane);
-      else if (d > edge) canvas.setMix(p, pal.lumen, pal.cytoplasmLight, 0.2 + 0.2 * fine[p]!);
+      if (d > capsule - 2.5) canvas.set(p, pal.membrane);
+      else if (d > tuftAt(t)) canvas.setMix(p, pal.lumen, pal.cytoplasmLight, 0.2 + 0.2 * fine[p]!);
       else if (Math.abs(medium[p]!) < 0.07) canvas.setMix(p, pal.membrane, pal.stroma, 0.3); // capillary loop walls
-      else if (texture[p]! > 0.45) canvas.setMix(p, pal.lumen, pal.blood, 0.4); // loop lumens
+      else if (texture[p]! > 0.3) canvas.setMix(p, pal.lumen, pal.blood, 0.4); // loop lumens
       else canvas.setMix(p, tuft, pal.cytoplasmLight, 0.3 * fine[p]!);
     }
   }
   truth.push({ type: 'glomerulus', mask, key: `g${g.cx},${g.cy}` });
-  const inner = R - 2.5 - space - 3;
-  for (let k = Math.floor((Math.PI * inner * inner) / 75); k > 0; k--) {
+  // Nuclei crowd the tuft (tried once per 40 px^2 of the capsule's disc, kept inside the tuft), never in Bowman's space.
+  const inner = R * 0.9;
+  for (let k = Math.floor((Math.PI * inner * inner) / 40); k > 0; k--) {
     const a = rng.uniform(0, 2 * Math.PI), rr = inner * Math.sqrt(rng.uniform());
-    const r = rng.uniform(2.6, 4);
-    nucleus(canvas, { x: g.cx + rr * Math.cos(a), y: g.cy + rr * Math.sin(a), len: r, wid: r * rng.uniform(0.7, 1), angle: rng.uniform(0, Math.PI) }, x0, y0, pal, fine, () => true, rng.chance(0.5) ? 'dark' : 'solid');
+    const r = rng.uniform(2.4, 3.8), shape = rng.uniform(0.7, 1), angle = rng.uniform(0, Math.PI), dark = rng.chance(0.5);
+    if (rr > tuftAt(a) - 2) continue;
+    nucleus(canvas, { x: g.cx + rr * Math.cos(a), y: g.cy + rr * Math.sin(a), len: r, wid: r * shape, angle }, x0, y0, pal, fine, () => true, dark ? 'dark' : 'solid');
   }
 }
 

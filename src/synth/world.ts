@@ -1,6 +1,7 @@
 import type { Point } from '../data/rasterize.ts';
 import type { AppearanceConfig } from './config.ts';
 import { Rng } from '../util/random.ts';
+import { fieldSeed, valueNoiseAt } from './noise.ts';
 import { realGlassShare } from './stain.ts';
 import { TissueMap } from './tissue.ts';
 import { vesselTemplates } from './templates.ts';
@@ -99,6 +100,15 @@ function ringsTouch(a: Vessel, b: Vessel, gap: number): boolean {
   return near.some(([x, y]) => distanceToRing(a.ring, x, y) < gap);
 }
 
+/**
+ * Stroma zones: where a smooth field over the WSI (900 px lattice) is high, tubules thin out
+ * and then give way to plain interstitium, so some tiles show stretches of fibrous stroma with
+ * its scattered nuclei and vessels, as the real tiles do, instead of cortex packed to every
+ * edge. The chance that a tubule is left out rises from 0 at field value STROMA_FROM to 1 at
+ * STROMA_FULL (value noise, sd 0.38: about 18% of the area thinned, 6% bare).
+ */
+const STROMA_CELL = 900, STROMA_FROM = 0.35, STROMA_FULL = 0.6;
+
 /** Objects of one WSI, cached by cell. */
 export class WsiWorld {
   private readonly candidates = new Map<string, { vessels: Vessel[]; glomeruli: Glomerulus[] }>();
@@ -106,9 +116,17 @@ export class WsiWorld {
   private readonly finals = new Map<string, CellObjects>();
 
   readonly tissue: TissueMap;
+  private readonly stromaSeed: number;
 
   constructor(readonly seed: number, readonly wsi: number, readonly appearance: AppearanceConfig) {
     this.tissue = new TissueMap(seed, wsi, Math.min(0.5, appearance.glassScale * realGlassShare(wsi)));
+    this.stromaSeed = fieldSeed(seed, wsi, 23);
+  }
+
+  /** The chance that the stroma zone at (x, y) leaves a tubule out, 0..1 (`appearance.stroma` scales it). */
+  private stroma(x: number, y: number): number {
+    const v = valueNoiseAt(this.stromaSeed, x, y, STROMA_CELL);
+    return this.appearance.stroma * Math.min(1, Math.max(0, (v - STROMA_FROM) / (STROMA_FULL - STROMA_FROM)));
   }
 
   /** Vessel and glomerulus candidates of a cell, drawn independently of every other cell. */
@@ -223,6 +241,7 @@ export class WsiWorld {
         const vacuoles = rng.chance(0.3) ? Math.round(rng.uniform(0.2, 1) * a * b / 60) : 0;
         const seed = rng.int(0, 2 ** 30);
         if (rng.chance(0.03)) continue;
+        if (rng.uniform() < this.stroma(tx, ty)) continue;
         let room = a; // px from the centre to the nearest vessel or glomerulus, at most a
         for (const g of around.glomeruli) room = Math.min(room, Math.hypot(g.cx - tx, g.cy - ty) - g.radius - 2);
         for (const v of around.vessels) {

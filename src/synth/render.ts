@@ -187,7 +187,7 @@ const BUCKET = Math.ceil(EDGE_REACH * TUBULE_MAX_A + 1.5 + WARP);
  * the lumen), nuclei scattered with a basal bias, and an irregular lumen, white or holding pale
  * debris. Pixels in `keepOut` (around vessels and glomeruli) stay interstitium.
  */
-function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0: number, pal: Palette, fl: Fields, glass: Uint8Array, keepOut: Uint8Array, owner: Int32Array, lumens: LocalMask[]): void {
+function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0: number, pal: Palette, fl: Fields, keepOut: Uint8Array, owner: Int32Array, lumens: LocalMask[]): void {
   const B = BUCKET;
   const near = tubules.filter((t) => t.cx > x0 - B && t.cx < x0 + S + B && t.cy > y0 - B && t.cy < y0 + S + B);
   const nb = Math.ceil((S + 2 * B) / B) + 1;
@@ -208,7 +208,7 @@ function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0
   for (let y = 0; y < S; y++) {
     for (let x = 0; x < S; x++) {
       const p = y * S + x;
-      if (glass[p] || keepOut[p]) continue;
+      if (keepOut[p]) continue;
       const wx = x + warpX[p]!, wy = y + warpY[p]!;
       const bx = bucketOf(wx), by = bucketOf(wy);
       let k1 = -1, d1 = Infinity, d2 = Infinity;
@@ -557,8 +557,12 @@ function paintTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfi
   const protect = new Uint8Array(S * S);
   const vessels = objects.vessels.flatMap((v) => { const shape = vesselShape(v, x0, y0); return shape ? [{ v, shape }] : []; });
   const keepOut = keepOutMask(vessels.map((o) => o.shape), objects.glomeruli, x0, y0);
-  paintTubules(canvas, objects.tubules, x0, y0, pal, fl, glass, keepOut, owner, lumens);
-  const onStroma = (p: number) => owner[p] === STROMA && !glass[p];
+  paintTubules(canvas, objects.tubules, x0, y0, pal, fl, keepOut, owner, lumens);
+  // Bare glass: the glass field's interstitium. A tubule by the edge stays whole (the section
+  // tore along the interstitium around it); vessels and glomeruli are never placed near glass.
+  const bare = new Float32Array(S * S);
+  for (let p = 0; p < S * S; p++) if (glass[p] && owner[p] === STROMA) bare[p] = 1;
+  const onStroma = (p: number) => owner[p] === STROMA && !bare[p];
   for (const n of objects.nuclei) nucleus(canvas, n, x0, y0, pal, fl.fine, onStroma);
   for (const g of objects.glomeruli) paintGlomerulus(canvas, g, x0, y0, pal, fl, protect, truth);
   for (const { v, shape } of vessels) paintVessel(canvas, v, shape, x0, y0, pal, fl, protect, truth);
@@ -570,15 +574,14 @@ function paintTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfi
     for (let x = 0; x < S; x++) {
       const p = y * S + x;
       const h = 0.5 + 0.5 * lattice(speckSeed, x0 + x, y0 + y);
-      if (glass[p] || owner[p]! <= -2 || h < 1 - density) continue; // not on glass or in lumens
+      if (bare[p] || owner[p]! <= -2 || h < 1 - density) continue; // not on glass or in lumens
       canvas.set(p, pal.nucleusDark, (strength * (h - 1 + density)) / density);
     }
   }
-  const bare = new Float32Array(S * S);
   for (let p = 0; p < S * S; p++) {
-    if (!glass[p] || protect[p]) continue;
-    canvas.setMix(p, pal.glass, pal.lumen, 0.15 + 0.02 * fl.fine[p]!);
-    bare[p] = 1;
+    if (!bare[p]) continue;
+    if (protect[p]) bare[p] = 0;
+    else canvas.setMix(p, pal.glass, pal.lumen, 0.15 + 0.02 * fl.fine[p]!);
   }
   return { px: canvas.px, truth, lumens, glass: bare };
 }

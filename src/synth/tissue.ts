@@ -35,6 +35,11 @@ export class TissueMap {
     this.threshold = thresholdFor(glassShare);
   }
 
+  /** Whether (x, y) lies on glass (the field alone, without the ragged edge `glass` adds). */
+  glassAt(x: number, y: number): boolean {
+    return this.threshold !== -Infinity && level(this.s1, this.s2, x, y) < this.threshold;
+  }
+
   /** Whether glass comes within `r` (+ a margin) of (x, y): the centre and 12 points around it are checked against a raised threshold. */
   glassNear(x: number, y: number, r: number): boolean {
     if (this.threshold === -Infinity) return false;

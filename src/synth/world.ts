@@ -242,6 +242,7 @@ export class WsiWorld {
         const seed = rng.int(0, 2 ** 30);
         if (rng.chance(0.03)) continue;
         if (rng.uniform() < this.stroma(tx, ty)) continue;
+        if (this.tissue.glassAt(tx, ty)) continue; // the section tore along the interstitium: whole tubules line its edge
         let room = a; // px from the centre to the nearest vessel or glomerulus, at most a
         for (const g of around.glomeruli) room = Math.min(room, Math.hypot(g.cx - tx, g.cy - ty) - g.radius - 2);
         for (const v of around.vessels) {

@@ -28,6 +28,8 @@
  *     correlation 1 and 2 px across and down (real tiles are smoother down than across); and
  *     the shape of whole vessel outlines (median var(y) / var(x), share taller than wide) of
  *     the 85 real expert-labelled reference tiles against the synthetic dataset-1 labels.
+ *   - Composition, printed: how much of the tiles is bare glass (`glassMask`, as
+ *     scripts/real-colour.ts measures the real tiles for the generator) and its colour.
  *   - The report JSON holds every tile's features, for tests the bench does not run.
  *   - Per feature: the Kolmogorov-Smirnov statistic between real and synthetic values, and
  *     the standardised mean difference (difference of means over the pooled sd): the larger,
@@ -38,6 +40,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadDataset, type Dataset } from '../src/data/dataset.ts';
+import { glassMask } from '../src/synth/glass.ts';
 import type { RgbImage } from '../src/data/images.ts';
 import type { Annotation } from '../src/data/types.ts';
 import { loadHiddenTruth } from '../src/pseudo/pseudo.ts';
@@ -376,6 +379,37 @@ const median = (v: number[]) => { const o = [...v].sort((a, b) => a - b); return
 const scanner = SCANNER.map((name, i) => ({ name, real: median(realScanner.map((r) => r[i]!)), synth: median(synthScanner.map((r) => r[i]!)) }));
 for (const st of scanner) console.log(`| ${st.name} | ${st.real.toFixed(3)} | ${st.synth.toFixed(3)} |`);
 
+// --- composition (printed): bare glass ----------------------------------------------------------
+/** Per tile: the share of it that is glass and the glass's summed RGB. */
+function glassOf(img: RgbImage): { share: number; sum: [number, number, number] } {
+  const mask = glassMask(img.data, img.width, img.height);
+  const sum: [number, number, number] = [0, 0, 0];
+  let n = 0;
+  for (let p = 0; p < mask.length; p++) {
+    if (!mask[p]) continue;
+    n++;
+    for (let c = 0; c < 3; c++) sum[c] += img.data[p * 3 + c]!;
+  }
+  return { share: n / mask.length, sum };
+}
+function composition(imgs: readonly RgbImage[]) {
+  const tiles = imgs.map(glassOf);
+  const pixels = tiles.reduce((s, t) => s + t.share, 0) * imgs[0]!.width * imgs[0]!.height;
+  return {
+    glass: mean(tiles.map((t) => t.share)),
+    over5: tiles.filter((t) => t.share > 0.05).length / tiles.length,
+    over20: tiles.filter((t) => t.share > 0.2).length / tiles.length,
+    colour: [0, 1, 2].map((c) => tiles.reduce((s, t) => s + t.sum[c]!, 0) / Math.max(pixels, 1)),
+  };
+}
+const comp = { real: composition(realImgs), synth: composition(synthImgs) };
+const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+console.log('\n| composition | real | synthetic |');
+console.log('|---|---|---|');
+console.log(`| bare glass, share of the area | ${pct(comp.real.glass)} | ${pct(comp.synth.glass)} |`);
+console.log(`| tiles over 5% / 20% glass | ${pct(comp.real.over5)} / ${pct(comp.real.over20)} | ${pct(comp.synth.over5)} / ${pct(comp.synth.over20)} |`);
+console.log(`| glass colour (mean RGB) | ${comp.real.colour.map((v) => v.toFixed(1)).join(', ')} | ${comp.synth.colour.map((v) => v.toFixed(1)).join(', ')} |`);
+
 // --- vessel outlines (printed): are they taller than wide? ------------------------------------
 /**
  * Over the whole vessel outlines (no vertex on the tile's edge, at least 8 vertices): the
@@ -406,5 +440,5 @@ console.log(`\nwhole vessel outlines, median var(y) / var(x) and share taller th
 const report = join(work, given ? `realism-${basename(synthDir)}.json` : `realism-${synthSeed}${variant}.json`);
 // Per-tile features too, so that other tests (feature subsets, other classifiers) can be run on them.
 const tiles = { names, real: realF, synthetic: synthF };
-await writeFile(report, JSON.stringify({ real: realDir, ...(given ? { synthetic: synthDir } : { synthSeed, appearance }), seeds, epochs, results, distances, scanner, outlines, tiles }));
+await writeFile(report, JSON.stringify({ real: realDir, ...(given ? { synthetic: synthDir } : { synthSeed, appearance }), seeds, epochs, results, distances, scanner, composition: comp, outlines, tiles }));
 console.log(`\nwrote ${report}`);

@@ -5,7 +5,7 @@
  * fit (once per WSI: the pool keeps workers to their WSIs), so the projection counts that cost
  * once per WSI of the full preset and the rest per tile, both measured in one thread in the
  * same run, at the parallel efficiency the sample reached. The same again without the learned
- * refiner (version 4's tiles), the baseline its cost is a ratio against: one-thread rounds
+ * refiner, the baseline its cost is a ratio against: one-thread rounds
  * interleaved, medians of three.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -50,7 +50,7 @@ function oneThread(appearance: typeof full.appearance, seed: number): { perWsi: 
   return { perWsi: first - perTile, perTile };
 }
 
-// The generator as configured, and without the learned refiner (version 4's tiles) as the
+// The generator as configured, and without the learned refiner as the
 // baseline, interleaved round by round.
 const contenders = { refined: full.appearance, 'without the refiner': { ...full.appearance, refine: false } };
 const times = new Map(Object.keys(contenders).map((k) => [k, { perWsi: [] as number[], perTile: [] as number[] }]));

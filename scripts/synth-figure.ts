@@ -7,7 +7,7 @@
  * Also `--detail-out` (docs/synth-vs-real-detail.png): at full resolution, where the thumbnails
  * cannot show it, what the learned refiner (generator version 5) does to the grain: per
  * (dataset, WSI), a 128 px crop of a real tile, then the same crop of a synthetic tile before
- * the refiner (`refine: false`, version 4's bytes) and after it, each drawn at 2x.
+ * the refiner (`refine: false`) and after it, each drawn at 2x.
  */
 import sharp from 'sharp';
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -25,7 +25,7 @@ export const appearanceSchema = z.object({
   noise: z.number().min(0).default(0.8).describe('sensor noise, standard deviation in grey levels'),
   jpegQuality: z.number().int().min(0).max(100).default(70).describe('quality of the scanner\'s JPEG compression the tiles go through (Aperio\'s default 70); 0: none'),
   stainShift: z.number().min(0).default(1).describe('scale of per-WSI stain colour variation (dataset 3 WSIs get 2x)'),
-  refine: z.boolean().default(true).describe('run each finished tile through the learned refiner (assets/reference/refiner.json: a 3 px filter trained against 218 real tiles, README "Synthetic data"); false: generator version 4\'s tiles'),
+  refine: z.boolean().default(true).describe('run each finished tile through the learned refiner (assets/reference/refiner.json: a 3 px filter trained against 218 real tiles, README "Synthetic data"); false: the tiles before it'),
   stretch: z.number().min(1).max(2).default(1).describe('how many times finer the scanner samples down than across, so tissue comes out that much taller than wide (the real tiles\' by about 1.2x: README); 1, the default: square pixels'),
 });
 

@@ -109,15 +109,6 @@ function ringsTouch(a: Vessel, b: Vessel, gap: number): boolean {
  */
 const STROMA_CELL = 900, STROMA_FROM = 0.35, STROMA_FULL = 0.6;
 
-/**
- * Lumen width drifts by region (a 1,200 px lattice): dilated tubules in some parts of a WSI,
- * collapsed ones in others. With every tubule's lumen drawn alike, the synthetic tiles' share
- * of near-white varied 0.41x as much from tile to tile as the real tiles' (bench:realism, synth
- * seed 0, `--epochs 0`); with the drift 0.61x. A tubule's lumen fraction is scaled by
- * 1 + LUMEN_DRIFT x the field (sd 0.38), within 0.08-0.85.
- */
-const LUMEN_CELL = 1200, LUMEN_DRIFT = 1.2;
-
 /** Objects of one WSI, cached by cell. */
 export class WsiWorld {
   private readonly candidates = new Map<string, { vessels: Vessel[]; glomeruli: Glomerulus[] }>();
@@ -126,12 +117,10 @@ export class WsiWorld {
 
   readonly tissue: TissueMap;
   private readonly stromaSeed: number;
-  private readonly lumenSeed: number;
 
   constructor(readonly seed: number, readonly wsi: number, readonly appearance: AppearanceConfig) {
     this.tissue = new TissueMap(seed, wsi, Math.min(0.5, appearance.glassScale * realGlassShare(wsi)));
     this.stromaSeed = fieldSeed(seed, wsi, 23);
-    this.lumenSeed = fieldSeed(seed, wsi, 24);
   }
 
   /** The chance that the stroma zone at (x, y) leaves a tubule out, 0..1 (`appearance.stroma` scales it). */
@@ -245,8 +234,7 @@ export class WsiWorld {
         let a = rng.uniform(TUBULE_MIN_A, TUBULE_MAX_A);
         const b = a * rng.uniform(0.6, 1);
         const angle = rng.uniform(0, Math.PI);
-        const dilation = 1 + LUMEN_DRIFT * valueNoiseAt(this.lumenSeed, tx, ty, LUMEN_CELL);
-        const lumen = Math.min(0.85, Math.max(0.08, rng.uniform(0.2, 0.75) * dilation));
+        const lumen = rng.uniform(0.2, 0.75);
         const tone = rng.uniform(-1, 1);
         const debris = rng.uniform() ** 2;
         const vesicular = rng.chance(0.35);

@@ -17,7 +17,7 @@ export const appearanceSchema = z.object({
   ambiguousRate: z.number().min(0).max(1).default(0.08).describe('share of vessels that are collapsed and faint (experts label them unsure)'),
   glomeruliPerTile: z.number().min(0).default(0.25).describe('mean glomeruli per tile area'),
   glassScale: z.number().min(0).max(10).default(1).describe('how much of each WSI is bare glass (section edges and tears), as a multiple of the share its real tiles show (WSI 1-4: 2.6 / 8.4 / 0.4 / 7.0%, others all real tiles\' 4.3%), at most half; no object is placed near it'),
-  stroma: z.number().min(0).max(1).default(1).describe('how far the stroma zones (a smooth field over each WSI, about 18% of its area) thin the tubules out: times the chance a tubule there is left out; 0: tubules packed everywhere'),
+  stroma: z.number().min(0).max(1).default(1).describe('how far the stroma zones (a smooth field over each WSI, 23% of its area) thin the tubules out: times the chance a tubule there is left out; 0: tubules packed everywhere'),
   grain: z.number().min(0).default(1.6).describe('contrast of the fine texture: cytoplasm granules, interstitial fibres, lumen debris'),
   blur: z.number().min(0).max(3).default(1).describe('scanner blur: passes of a [1 2 1]/4 filter (a fraction: one weaker pass)'),
   detail: z.boolean().default(true).describe('fit each WSI\'s fine-texture amplitude to its real tiles\' (a per-WSI gain on the detail band: the real WSIs were scanned sharper or softer); false: the painted detail as is'),

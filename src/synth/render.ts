@@ -532,6 +532,9 @@ function scannerBlur(px: Float32Array, amount: number, n = 3): void {
   if (frac > 0) blur(px, frac / 4, n);
 }
 
+/** How far loose stroma goes towards the lumens' pale colour between its fibres. */
+const LOOSE = 0.6;
+
 /**
  * A tile's canvas in palette colours (float RGB) with its true objects and tubule lumens, before
  * the colour map, and how much of each pixel is bare glass (0..1: blurred with the tissue, so
@@ -550,6 +553,9 @@ function paintTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfi
   const fl = tileFields(world, appearance, x0, y0);
   const glass = world.tissue.glass(x0, y0, fl.medium);
   for (let p = 0; p < S * S; p++) canvas.setMix(p, pal.stromaLight, pal.cytoplasmLight, clamp(0.35 + 0.45 * fl.fibre[p]! + 0.2 * fl.fine[p]!, -0.6, 1));
+  // Loose stroma where the zones thin the tubules out: paler between its fibres.
+  const zones = world.stromaZones(x0, y0);
+  for (let p = 0; p < S * S; p++) if (zones[p]! > 0) canvas.set(p, pal.lumen, zones[p]! * LOOSE * clamp(0.6 - 0.8 * fl.fibre[p]!, 0, 1));
   const objects = world.objectsNear(x0, y0);
   const truth: TruthInstance[] = [];
   const lumens: LocalMask[] = [];

@@ -1,7 +1,7 @@
 import type { Point } from '../data/rasterize.ts';
 import type { AppearanceConfig } from './config.ts';
 import { Rng } from '../util/random.ts';
-import { fieldSeed, valueNoiseAt } from './noise.ts';
+import { fieldSeed, valueNoiseAt, valueNoiseField } from './noise.ts';
 import { realGlassShare } from './stain.ts';
 import { TissueMap } from './tissue.ts';
 import { vesselTemplates } from './templates.ts';
@@ -125,8 +125,18 @@ export class WsiWorld {
 
   /** The chance that the stroma zone at (x, y) leaves a tubule out, 0..1 (`appearance.stroma` scales it). */
   private stroma(x: number, y: number): number {
-    const v = valueNoiseAt(this.stromaSeed, x, y, STROMA_CELL);
-    return this.appearance.stroma * Math.min(1, Math.max(0, (v - STROMA_FROM) / (STROMA_FULL - STROMA_FROM)));
+    return this.stromaOf(valueNoiseAt(this.stromaSeed, x, y, STROMA_CELL));
+  }
+
+  private stromaOf(field: number): number {
+    return this.appearance.stroma * Math.min(1, Math.max(0, (field - STROMA_FROM) / (STROMA_FULL - STROMA_FROM)));
+  }
+
+  /** The stroma zones over the 512 x 512 px whose upper-left corner is (x0, y0), 0..1 a pixel, as `stroma` gives them (render.ts loosens the interstitium there). */
+  stromaZones(x0: number, y0: number): Float32Array {
+    const field = valueNoiseField(this.stromaSeed, x0, y0, STROMA_CELL);
+    for (let p = 0; p < field.length; p++) field[p] = this.stromaOf(field[p]!);
+    return field;
   }
 
   /** Vessel and glomerulus candidates of a cell, drawn independently of every other cell. */

@@ -265,3 +265,29 @@ test('the scanner samples rows `stretch` times finer than columns: a round glome
     for (const v of r) assert.ok(Math.abs(Math.sqrt(v) / stretch - 1) < 0.05, `stretch ${stretch}: a glomerulus ${Math.sqrt(v).toFixed(3)}x as tall as wide`);
   }
 });
+
+test('the world: no tubule is centred on glass or in a bare stroma zone; with --stroma 0 the zones keep their tubules', () => {
+  // The zones (and glass) of the default world; the tubules of `overrides`' world, over 36 cells.
+  const zonesOf = new WsiWorld(7, 2, appearanceSchema.parse({ glassScale: 3 }));
+  const count = (overrides: Record<string, unknown>) => {
+    const world = new WsiWorld(7, 2, appearanceSchema.parse({ glassScale: 3, ...overrides }));
+    let inBareZone = 0, onGlass = 0, tubules = 0;
+    for (let cy = 0; cy < 6; cy++) {
+      for (let cx = 0; cx < 6; cx++) {
+        const zones = zonesOf.stromaZones(cx * 512, cy * 512);
+        for (const t of world.cell(cx, cy).tubules) {
+          tubules++;
+          const x = Math.floor(t.cx) - cx * 512, y = Math.floor(t.cy) - cy * 512;
+          if (x >= 0 && y >= 0 && x < 512 && y < 512 && zones[y * 512 + x]! >= 1) inBareZone++;
+          if (zonesOf.tissue.glassAt(t.cx, t.cy)) onGlass++;
+        }
+      }
+    }
+    return { inBareZone, onGlass, tubules };
+  };
+  const zoned = count({}), packed = count({ stroma: 0 });
+  assert.equal(zoned.onGlass, 0, 'a tubule centred on glass');
+  assert.equal(zoned.inBareZone, 0, 'a tubule centred where the stroma zone is bare');
+  assert.ok(packed.inBareZone > 0, 'without thinning, tubules lie in the bare zones (else the test sees no zone)');
+  assert.ok(packed.tubules > zoned.tubules * 1.05, `tubules with zones ${zoned.tubules}, without ${packed.tubules}`);
+});

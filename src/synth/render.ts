@@ -829,7 +829,7 @@ function finishTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConf
 
 /**
  * Extra sensor noise on glass, times the tissue's: the real glass keeps a grain of 0.9-1.9 grey
- * levels between neighbouring pixels (sd of the difference, 8 real tiles with the most glass)
+ * levels between neighbouring pixels (sd of the difference, 8 of the 17 real tiles over 15% glass)
  * through the scanner's JPEG, which erases grain under about 1.6 levels on flat glass here; at
  * 5x the tissue's noise the synthetic glass's grain is 1.2 (WSI 2, scratch measurement).
  */

@@ -40,7 +40,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { loadDataset, type Dataset } from '../src/data/dataset.ts';
-import { glassMask } from '../src/synth/glass.ts';
+import { glassStats } from '../src/synth/glass.ts';
 import type { RgbImage } from '../src/data/images.ts';
 import type { Annotation } from '../src/data/types.ts';
 import { loadHiddenTruth } from '../src/pseudo/pseudo.ts';
@@ -381,20 +381,13 @@ for (const st of scanner) console.log(`| ${st.name} | ${st.real.toFixed(3)} | ${
 
 // --- composition (printed): bare glass ----------------------------------------------------------
 /** Per tile: the share of it that is glass and the glass's summed RGB. */
-function glassOf(img: RgbImage): { share: number; sum: [number, number, number] } {
-  const mask = glassMask(img.data, img.width, img.height);
-  const sum: [number, number, number] = [0, 0, 0];
-  let n = 0;
-  for (let p = 0; p < mask.length; p++) {
-    if (!mask[p]) continue;
-    n++;
-    for (let c = 0; c < 3; c++) sum[c] += img.data[p * 3 + c]!;
-  }
-  return { share: n / mask.length, sum };
+function glassOf(img: RgbImage): { share: number; pixels: number; sum: [number, number, number] } {
+  const { pixels, sum } = glassStats(img.data, img.width, img.height);
+  return { share: pixels / (img.width * img.height), pixels, sum };
 }
 function composition(imgs: readonly RgbImage[]) {
   const tiles = imgs.map(glassOf);
-  const pixels = tiles.reduce((s, t) => s + t.share, 0) * imgs[0]!.width * imgs[0]!.height;
+  const pixels = tiles.reduce((s, t) => s + t.pixels, 0);
   return {
     glass: mean(tiles.map((t) => t.share)),
     over5: tiles.filter((t) => t.share > 0.05).length / tiles.length,

@@ -10,7 +10,7 @@
 import { resolve } from 'node:path';
 import { loadDataset, readTileImage } from '../src/data/dataset.ts';
 import { fineTextureSd } from '../src/synth/detail.ts';
-import { glassMask } from '../src/synth/glass.ts';
+import { glassStats } from '../src/synth/glass.ts';
 import { writeFileAtomic } from '../src/util/atomic.ts';
 import { flagReader } from '../bench/flags.ts';
 
@@ -21,16 +21,13 @@ const out = flag('--out', 'assets/reference/real_colour.json');
 const ds = await loadDataset(realDir, { strict: true });
 type Hist = [Float64Array, Float64Array, Float64Array];
 const hists = new Map<number, { tiles: number; hist: Hist; fineSd: number; pixels: number; glass: number; glassSum: [number, number, number] }>();
-const add = (key: number, data: Uint8Array, fineSd: number, glass: Uint8Array) => {
+const add = (key: number, data: Uint8Array, fineSd: number, glass: ReturnType<typeof glassStats>) => {
   const h = hists.get(key) ?? { tiles: 0, hist: [new Float64Array(256), new Float64Array(256), new Float64Array(256)] as Hist, fineSd: 0, pixels: 0, glass: 0, glassSum: [0, 0, 0] };
   for (let p = 0; p < data.length; p += 3) for (let c = 0; c < 3; c++) h.hist[c]![data[p + c]!]!++;
-  for (let p = 0; p < glass.length; p++) {
-    if (!glass[p]) continue;
-    h.glass++;
-    for (let c = 0; c < 3; c++) h.glassSum[c] += data[p * 3 + c]!;
-  }
+  h.glass += glass.pixels;
+  for (let c = 0; c < 3; c++) h.glassSum[c] += glass.sum[c]!;
   h.fineSd += fineSd;
-  h.pixels += glass.length;
+  h.pixels += data.length / 3;
   h.tiles++;
   hists.set(key, h);
 };
@@ -38,7 +35,7 @@ for (const t of ds.tiles) {
   if (!ds.images.train.has(t.id)) continue;
   const img = await readTileImage(ds, t.id);
   const fine = fineTextureSd(img.data, img.width, img.height);
-  const glass = glassMask(img.data, img.width, img.height);
+  const glass = glassStats(img.data, img.width, img.height);
   add(t.sourceWsi, img.data, fine, glass);
   add(0, img.data, fine, glass);
 }

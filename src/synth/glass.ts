@@ -39,3 +39,16 @@ export function glassMask(rgb: Uint8Array, w: number, h: number): Uint8Array {
   }
   return out;
 }
+
+/** How many pixels of an RGB image are bare glass (`glassMask`), and their summed colour. */
+export function glassStats(rgb: Uint8Array, w: number, h: number): { pixels: number; sum: [number, number, number] } {
+  const mask = glassMask(rgb, w, h);
+  const sum: [number, number, number] = [0, 0, 0];
+  let pixels = 0;
+  for (let p = 0; p < mask.length; p++) {
+    if (!mask[p]) continue;
+    pixels++;
+    for (let c = 0; c < 3; c++) sum[c] += rgb[p * 3 + c]!;
+  }
+  return { pixels, sum };
+}

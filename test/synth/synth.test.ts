@@ -7,7 +7,7 @@ import { tempDir } from '../helpers/tmp.ts';
 import { appearanceSchema, synthSchema, presetConfig } from '../../src/synth/config.ts';
 import { renderTile, scanRows } from '../../src/synth/render.ts';
 import { wsiStain } from '../../src/synth/stain.ts';
-import { glassMask } from '../../src/synth/glass.ts';
+import { glassStats } from '../../src/synth/glass.ts';
 import { WsiWorld } from '../../src/synth/world.ts';
 import { generateDataset } from '../../src/synth/generate.ts';
 import { checkDataset, summarize } from '../../src/data/check.ts';
@@ -212,12 +212,9 @@ test('no true object touches glass: glass is drawn only where no vessel or glome
       const x0 = 512 * k, y0 = 1024;
       const { truth, image } = renderTile(world, stain, appearance, x0, y0);
       // Glass as scripts/real-colour.ts measured it on the real tiles.
-      const seen = glassMask(image.data, 512, 512);
-      for (let p = 0; p < seen.length; p++) {
-        if (!seen[p]) continue;
-        measured++;
-        for (let c = 0; c < 3; c++) colour[c]! += image.data[p * 3 + c]!;
-      }
+      const seen = glassStats(image.data, 512, 512);
+      measured += seen.pixels;
+      for (let c = 0; c < 3; c++) colour[c]! += seen.sum[c]!;
       // The WSI's glass as the scanner's rows see it (each pixel row its nearest painted row).
       const rows = scanRows(y0, appearance.stretch);
       const painted = world.tissue.glass(x0, rows.top, new Float32Array(512 * 512));

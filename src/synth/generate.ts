@@ -37,9 +37,10 @@ const CHUNK = 40;
  * 3: packed irregular tubules, nuclei, sensor noise after the colour map, JPEG, 2026-12-02;
  * 4: each WSI as sharp as its real tiles, the focus wandering over it, 2026-12-04; 5: every
  * tile through the learned refiner, 2026-12-07; 6: as much bare glass as each real WSI shows, in
- * its real colour, 2026-12-07).
+ * its real colour, 2026-12-07; 7: tubules the real tiles' size, their nuclei in a ring along the
+ * basement membrane, 2026-12-07).
  */
-export const GENERATOR_VERSION = 6;
+export const GENERATOR_VERSION = 7;
 
 /** The generator version a dataset directory was rendered by (1 for datasets from before versions were written), or null when it holds none. */
 export async function generatorVersionOf(dir: string): Promise<number | null> {

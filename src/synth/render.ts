@@ -7,7 +7,7 @@ import { jpegRoundTrip } from './jpeg.ts';
 import { refineTile } from './refiner.ts';
 import { fieldSeed, lattice, orientedNoiseField, valueNoiseField } from './noise.ts';
 import type { Palette, Rgb, WsiStain } from './stain.ts';
-import { TUBULE_MAX_A, type CellNucleus, type Glomerulus, type Tubule, type Vessel, type WsiWorld } from './world.ts';
+import { HALF_SPACING, TUBULE_MAX_A, type CellNucleus, type Glomerulus, type Tubule, type Vessel, type WsiWorld } from './world.ts';
 
 const S = 512;
 
@@ -148,7 +148,6 @@ type NucleusStyle = 'solid' | 'vesicular' | 'dark';
 function nucleus(canvas: Canvas, n: CellNucleus, x0: number, y0: number, pal: Palette, fine: Float32Array, allowed: (p: number) => boolean, style: NucleusStyle = 'dark'): void {
   const cx = n.x - x0, cy = n.y - y0, r = Math.max(n.len, n.wid);
   const cos = Math.cos(n.angle), sin = Math.sin(n.angle);
-  const rim = style === 'vesicular' ? mix(pal.nucleusDark, pal.nucleus, 0.4) : pal.nucleusDark;
   for (let y = Math.max(0, Math.floor(cy - r)); y <= Math.min(S - 1, Math.ceil(cy + r)); y++) {
     for (let x = Math.max(0, Math.floor(cx - r)); x <= Math.min(S - 1, Math.ceil(cx + r)); x++) {
       const p = y * S + x;
@@ -156,15 +155,38 @@ function nucleus(canvas: Canvas, n: CellNucleus, x0: number, y0: number, pal: Pa
       const u = ((x - cx) * cos + (y - cy) * sin) / n.len;
       const v = (-(x - cx) * sin + (y - cy) * cos) / n.wid;
       const d = u * u + v * v;
-      if (d > 1) continue;
-      if (style === 'dark') canvas.set(p, rim, d > 0.75 ? (1 - d) * 4 : 1);
-      else if (style === 'solid' && d > 0.8) canvas.set(p, pal.nucleusDark, (1 - d) * 4);
-      else if (style === 'solid') canvas.setMix(p, pal.nucleusDark, pal.nucleus, clamp(0.15 + 0.4 * fine[p]!, 0, 1));
-      else if (d > 0.72) canvas.set(p, rim, d > 0.88 ? (1 - d) * 8 : 1);
-      else if (d < 0.06) canvas.set(p, pal.nucleusDark); // nucleolus
-      else canvas.setMix(p, pal.nucleus, pal.cytoplasmLight, 0.4 + 0.3 * fine[p]!);
+      if (d <= 1) nucleusPixel(canvas, p, d, style, pal, fine);
     }
   }
+}
+
+/** One pixel of a nucleus at squared normalised distance d (<= 1) from its centre. */
+function nucleusPixel(canvas: Canvas, p: number, d: number, style: NucleusStyle, pal: Palette, fine: Float32Array): void {
+  if (style === 'dark') canvas.set(p, pal.nucleusDark, d > 0.75 ? (1 - d) * 4 : 1);
+  else if (style === 'solid' && d > 0.8) canvas.set(p, pal.nucleusDark, (1 - d) * 4);
+  else if (style === 'solid') canvas.setMix(p, pal.nucleusDark, pal.nucleus, clamp(0.15 + 0.4 * fine[p]!, 0, 1));
+  else if (d > 0.7) canvas.set(p, mix(pal.nucleusDark, pal.nucleus, 0.2), d > 0.88 ? (1 - d) * 8 : 1);
+  else if (d < 0.06) canvas.set(p, pal.nucleusDark); // nucleolus
+  else canvas.setMix(p, pal.nucleus, pal.cytoplasmLight, clamp(0.1 + 0.3 * fine[p]!, 0, 0.45));
+}
+
+/**
+ * Epithelial nuclei in one ring along a tubule's basement membrane, as the real tubules show
+ * them: the tubule's angle around its centre is cut into `sectors` (a nucleus every 13-19 px of
+ * the ring), most holding one nucleus just inside the membrane and a few one lifted towards the
+ * lumen. Painted per pixel from its distance to the interstitium `m` (px), so the ring follows
+ * the outline the mosaic gives the tubule, the same in every tile it crosses. Returns the
+ * pixel's squared normalised distance from its sector's nucleus (over 1: none there).
+ */
+export function ringNucleus(seed: number, sectors: number, dx: number, dy: number, m: number): number {
+  const f = (Math.atan2(dy, dx) / (2 * Math.PI) + 0.5) * sectors; // 0..sectors
+  const j = Math.floor(f) % sectors;
+  if (lattice(seed, j, 0) < -0.8) return Infinity; // one sector in ten is empty
+  const arc = (f - Math.floor(f) - 0.5 - 0.15 * lattice(seed, j, 1)) * (2 * Math.PI / sectors) * Math.hypot(dx, dy);
+  const len = 4.8 + 0.5 * lattice(seed, j, 2), wid = 5.6 + 0.7 * lattice(seed, j, 3); // round, a little taller than wide along the ring
+  const lift = lattice(seed, j, 4) > 0.8 ? 9 : 1.5 + 1.2 * lattice(seed, j, 5);
+  const u = arc / len, v = (m - 2 - wid - lift) / wid;
+  return u * u + v * v;
 }
 
 /** Pixels of the tile: who owns them. */
@@ -184,10 +206,11 @@ const BUCKET = Math.ceil(EDGE_REACH * TUBULE_MAX_A + 1.5 + WARP);
  * that outlines are irregular). Between two tubules runs a strip of interstitium of varying
  * width, often none (the two basement membranes meet), each tubule lined by its PAS-positive
  * basement membrane; inside, granular cytoplasm (darker at the base, a pale brush border at
- * the lumen), nuclei scattered with a basal bias, and an irregular lumen, white or holding pale
- * debris. Pixels in `keepOut` (around vessels and glomeruli) stay interstitium.
+ * the lumen), a ring of nuclei along the membrane (`ringNucleus`), and an irregular lumen, white
+ * or holding pale debris. Pixels in `keepOut` (around vessels and glomeruli) stay interstitium;
+ * a tubule cut by one is lined by its membrane along the cut (`hug`: the distance to it, px).
  */
-function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0: number, pal: Palette, fl: Fields, keepOut: Uint8Array, owner: Int32Array, lumens: LocalMask[]): void {
+function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0: number, pal: Palette, fl: Fields, keepOut: Uint8Array, hug: Float32Array, owner: Int32Array, lumens: LocalMask[]): void {
   const B = BUCKET;
   const near = tubules.filter((t) => t.cx > x0 - B && t.cx < x0 + S + B && t.cy > y0 - B && t.cy < y0 + S + B);
   const nb = Math.ceil((S + 2 * B) / B) + 1;
@@ -205,6 +228,8 @@ function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0
   const tcx = Float64Array.from(near, (t) => t.cx - x0), tcy = Float64Array.from(near, (t) => t.cy - y0);
   const tcos = Float64Array.from(near, (t) => Math.cos(t.angle)), tsin = Float64Array.from(near, (t) => Math.sin(t.angle));
   const tratio = Float64Array.from(near, (t) => t.a / t.b), tinv = Float64Array.from(near, (t) => 1 / t.a);
+  // Nuclei in the basal ring: its radius about 0.8 of the room the mosaic leaves a tubule.
+  const sectors = Int32Array.from(near, (t) => Math.max(8, Math.round((2 * Math.PI * 0.8 * Math.min(t.b, HALF_SPACING)) / (16 + 3 * lattice(t.seed, -1, 0)))));
   for (let y = 0; y < S; y++) {
     for (let x = 0; x < S; x++) {
       const p = y * S + x;
@@ -231,10 +256,11 @@ function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0
       const halfGap = Math.max(0, 3 * gap[p]! - 0.3) + fibrosis[p]!;
       const toBorder = ((d2 - d1) * t.a) / 2 - halfGap;
       const toEdge = (EDGE_REACH - d1) * t.a + 1.5 * texture[p]!;
-      const m = Math.min(toBorder, toEdge);
+      const mosaic = Math.min(toBorder, toEdge), cut = hug[p]! - 1 + texture[p]!;
+      const m = Math.min(mosaic, cut);
       if (m < 0) continue; // interstitium
       owner[p] = k1;
-      const membrane = 1.5 + 0.6 * texture[p]!;
+      const membrane = 1.9 + 0.7 * texture[p]!;
       if (m < membrane) { canvas.setMix(p, pal.membrane, pal.stroma, 0.1 + 0.2 * fine[p]!); continue; }
       const rho = Math.max(d1 / ((d1 + d2) / 2), d1);
       const lumen = t.lumen * (1 + 0.45 * medium[p]!);
@@ -248,30 +274,24 @@ function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0
       }
       const basal = Math.max(0, 1 - (m - membrane) / 6);
       const brush = rho < lumen + 0.07 ? 0.35 : 0;
-      canvas.setMix(p, pal.cytoplasm, pal.cytoplasmLight, clamp(0.4 + 0.25 * t.tone + 0.6 * fine[p]! + 0.2 * medium[p]! - 0.3 * basal + brush, -0.3, 1.2));
+      canvas.setMix(p, pal.cytoplasm, pal.cytoplasmLight, clamp(0.45 + 0.25 * t.tone + 0.3 * fine[p]! + 0.2 * medium[p]! - 0.3 * basal + brush, -0.3, 1.2));
+      // The ring follows the mosaic's outline only, where it runs across the tubule's radius: along
+      // a vessel's cut, or where the outline turns towards the centre (rho, the pixel's place
+      // between centre and outline, still low), the sectors would draw nuclei as streaks.
+      const d = mosaic <= cut && rho > 0.55 ? ringNucleus(t.seed, sectors[k1]!, wx - tcx[k1]!, wy - tcy[k1]!, m) : Infinity;
+      if (d <= 1) nucleusPixel(canvas, p, d, t.vesicular ? 'vesicular' : 'solid', pal, fine);
     }
   }
   near.forEach((t, k) => {
-    // Epithelial nuclei scattered between lumen and membrane, nearer the base, drawn only on
-    // this tubule's cytoplasm (one that falls on its lumen or beyond its outline is not drawn).
     const rng = new Rng(t.seed);
     const cos = Math.cos(t.angle), sin = Math.sin(t.angle);
-    const n = Math.max(6, Math.floor((Math.PI * (t.a + t.b) * (1 + t.lumen)) / 16));
     const own = (p: number) => owner[p] === k;
-    const style: NucleusStyle = t.vesicular ? 'vesicular' : 'solid';
     // Vacuolated cytoplasm: round white vacuoles of 2.5-7 px between lumen and base.
     for (let j = t.vacuoles; j > 0; j--) {
       const phi = rng.uniform(0, 2 * Math.PI);
       const rr = t.lumen + (0.9 - t.lumen) * rng.uniform(0.1, 1);
       const u = t.a * rr * Math.cos(phi), v = t.b * rr * Math.sin(phi);
       disc(canvas, t.cx + u * cos - v * sin - x0, t.cy + u * sin + v * cos - y0, rng.uniform(2.5, 7), pal.glass, { edge: 0.3, allowed: own });
-    }
-    for (let j = 0; j < n; j++) {
-      const phi = rng.uniform(0, 2 * Math.PI);
-      const rr = t.lumen + (1.02 - t.lumen) * Math.sqrt(rng.uniform(0.15, 1));
-      const u = t.a * rr * Math.cos(phi), v = t.b * rr * Math.sin(phi);
-      const r = t.vesicular ? rng.uniform(5, 7) : rng.uniform(4.2, 6);
-      nucleus(canvas, { x: t.cx + u * cos - v * sin, y: t.cy + u * sin + v * cos, len: r, wid: r * rng.uniform(0.75, 1), angle: rng.uniform(0, Math.PI) }, x0, y0, pal, fine, own, style);
     }
     if (lumenCount[k]! > 60) {
       const reach = t.a + WARP; // the lumen lies within a of the centre before displacement
@@ -392,17 +412,77 @@ interface VesselShape {
   halo: Uint8Array;
 }
 
-function vesselShape(v: Vessel, x0: number, y0: number): VesselShape | null {
-  const margin = 5;
+/** A vessel's polygon rasterised in its bounding box grown by `margin` px, the box's corner in tile coordinates; null when the box misses the tile. */
+function vesselBox(v: Vessel, x0: number, y0: number, margin: number): { lx0: number; ly0: number; w: number; h: number; local: Uint8Array } | null {
   let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity;
   for (const [x, y] of v.ring) { minX = Math.min(minX, x); minY = Math.min(minY, y); maxX = Math.max(maxX, x); maxY = Math.max(maxY, y); }
   const lx0 = minX - x0 - margin, ly0 = minY - y0 - margin;
   const w = maxX - minX + 1 + 2 * margin, h = maxY - minY + 1 + 2 * margin;
   if (lx0 + w <= 0 || ly0 + h <= 0 || lx0 >= S || ly0 >= S) return null;
   const local = new Uint8Array(w * h);
-  const ring: Point[] = v.ring.map(([x, y]) => [x - x0 - lx0, y - y0 - ly0]);
-  fillPolygon(local, w, h, [ring], 1);
-  return { lx0, ly0, w, h, local, halo: dilate(local, w, h, 2) };
+  fillPolygon(local, w, h, [v.ring.map(([x, y]): Point => [x - x0 - lx0, y - y0 - ly0])], 1);
+  return { lx0, ly0, w, h, local };
+}
+
+function vesselShape(v: Vessel, x0: number, y0: number): VesselShape | null {
+  const box = vesselBox(v, x0, y0, 5);
+  return box && { ...box, halo: dilate(box.local, box.w, box.h, 2) };
+}
+
+/** How far (px) from a vessel or glomerulus a tubule's outline still follows it: beyond the deepest ring nucleus. */
+const HUG = 28;
+
+/**
+ * Each pixel's distance (px, chamfer 1 / 1.4) beyond the keep-out zone of the vessels and
+ * glomeruli near it (Infinity from HUG on): a tubule cut by one gets its basement membrane and nuclei
+ * along the cut, as real tubules wrap the capillaries squeezed between them. Each vessel's
+ * distances come from its whole polygon in a box of its own, so tiles join without a seam.
+ */
+function keepOutDistance(vessels: readonly Vessel[], glomeruli: readonly Glomerulus[], x0: number, y0: number): Float32Array {
+  const out = new Float32Array(S * S).fill(Infinity);
+  for (const v of vessels) {
+    const box = vesselBox(v, x0, y0, 3 + HUG + 1);
+    if (!box) continue;
+    const { lx0, ly0, w, h } = box;
+    const dist = chamfer(box.local, w, h);
+    for (let y = Math.max(0, ly0); y < Math.min(S, ly0 + h); y++) {
+      for (let x = Math.max(0, lx0); x < Math.min(S, lx0 + w); x++) {
+        const d = dist[(y - ly0) * w + (x - lx0)]! - 3;
+        if (d < HUG && d < out[y * S + x]!) out[y * S + x] = Math.max(0, d);
+      }
+    }
+  }
+  for (const g of glomeruli) {
+    const cx = g.cx - x0, cy = g.cy - y0, R = g.radius + 3 + HUG;
+    for (let y = Math.max(0, Math.floor(cy - R)); y <= Math.min(S - 1, Math.ceil(cy + R)); y++) {
+      for (let x = Math.max(0, Math.floor(cx - R)); x <= Math.min(S - 1, Math.ceil(cx + R)); x++) {
+        const d = Math.max(0, Math.hypot(x - cx, y - cy) - g.radius - 3);
+        if (d < HUG && d < out[y * S + x]!) out[y * S + x] = d;
+      }
+    }
+  }
+  return out;
+}
+
+/** Chamfer distance (1 along, 1.4 diagonally) of every pixel of a w x h box to its nearest set pixel of `mask`. */
+function chamfer(mask: Uint8Array, w: number, h: number): Float32Array {
+  const d = Float32Array.from(mask, (m) => (m ? 0 : 1e9));
+  const relax = (p: number, q: number, step: number) => { if (d[q]! + step < d[p]!) d[p] = d[q]! + step; };
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const p = y * w + x;
+      if (x > 0) relax(p, p - 1, 1);
+      if (y > 0) { relax(p, p - w, 1); if (x > 0) relax(p, p - w - 1, 1.4); if (x < w - 1) relax(p, p - w + 1, 1.4); }
+    }
+  }
+  for (let y = h - 1; y >= 0; y--) {
+    for (let x = w - 1; x >= 0; x--) {
+      const p = y * w + x;
+      if (x < w - 1) relax(p, p + 1, 1);
+      if (y < h - 1) { relax(p, p + w, 1); if (x < w - 1) relax(p, p + w + 1, 1.4); if (x > 0) relax(p, p + w - 1, 1.4); }
+    }
+  }
+  return d;
 }
 
 /**
@@ -563,7 +643,8 @@ function paintTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfi
   const protect = new Uint8Array(S * S);
   const vessels = objects.vessels.flatMap((v) => { const shape = vesselShape(v, x0, y0); return shape ? [{ v, shape }] : []; });
   const keepOut = keepOutMask(vessels.map((o) => o.shape), objects.glomeruli, x0, y0);
-  paintTubules(canvas, objects.tubules, x0, y0, pal, fl, keepOut, owner, lumens);
+  const hug = keepOutDistance(objects.vessels, objects.glomeruli, x0, y0);
+  paintTubules(canvas, objects.tubules, x0, y0, pal, fl, keepOut, hug, owner, lumens);
   // Bare glass: the glass field's interstitium. A tubule by the edge stays whole (the section
   // tore along the interstitium around it); vessels and glomeruli are never placed near glass.
   const bare = new Float32Array(S * S);

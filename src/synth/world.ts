@@ -13,8 +13,14 @@ import { vesselTemplates } from './templates.ts';
  */
 export const CELL = 512;
 
-/** Tubule semi-major axes, px: render.ts sizes its lookup buckets by the largest. */
-export const TUBULE_MIN_A = 44, TUBULE_MAX_A = 68;
+/**
+ * Tubules on a jittered lattice, 5 a cell across (102 px apart: the real tiles' tubules are
+ * 100-170 px across), and their semi-major axes, px: the weights of the mosaic, so larger than
+ * the half-spacing a tubule gets; render.ts sizes its lookup buckets by the largest.
+ */
+const TUBULES_ACROSS = 5;
+export const TUBULE_MIN_A = 61, TUBULE_MAX_A = 94;
+export const HALF_SPACING = CELL / TUBULES_ACROSS / 2;
 
 export interface Vessel {
   ring: Point[]; // integer WSI coordinates
@@ -235,20 +241,20 @@ export class WsiWorld {
     // empty (wider interstitium).
     const rng = Rng.of(this.seed, this.wsi, cx, cy, 2);
     const tubules: Tubule[] = [];
-    const spacing = 74;
+    const spacing = CELL / TUBULES_ACROSS;
     const around = this.neighbourhood(cx, cy, (x, y) => this.placed(x, y));
-    for (let gy = 0; gy < CELL / spacing; gy++) {
-      for (let gx = 0; gx < CELL / spacing; gx++) {
-        const tx = cx * CELL + (gx + 0.5) * spacing + rng.normal(0, 20);
-        const ty = cy * CELL + (gy + 0.5) * spacing + rng.normal(0, 20);
+    for (let gy = 0; gy < TUBULES_ACROSS; gy++) {
+      for (let gx = 0; gx < TUBULES_ACROSS; gx++) {
+        const tx = cx * CELL + (gx + 0.5) * spacing + rng.normal(0, 26);
+        const ty = cy * CELL + (gy + 0.5) * spacing + rng.normal(0, 26);
         let a = rng.uniform(TUBULE_MIN_A, TUBULE_MAX_A);
         const b = a * rng.uniform(0.6, 1);
         const angle = rng.uniform(0, Math.PI);
-        const lumen = rng.uniform(0.2, 0.75);
+        const lumen = rng.uniform(0.15, 0.55);
         const tone = rng.uniform(-1, 1);
         const debris = rng.uniform() ** 2;
-        const vesicular = rng.chance(0.35);
-        const vacuoles = rng.chance(0.3) ? Math.round(rng.uniform(0.2, 1) * a * b / 60) : 0;
+        const vesicular = rng.chance(0.6);
+        const vacuoles = rng.chance(0.12) ? Math.round(rng.uniform(0.2, 1) * a * b / 60) : 0;
         const seed = rng.int(0, 2 ** 30);
         if (rng.chance(0.03)) continue;
         if (rng.uniform() < this.stroma(tx, ty)) continue;

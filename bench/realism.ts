@@ -379,6 +379,45 @@ const median = (v: number[]) => { const o = [...v].sort((a, b) => a - b); return
 const scanner = SCANNER.map((name, i) => ({ name, real: median(realScanner.map((r) => r[i]!)), synth: median(synthScanner.map((r) => r[i]!)) }));
 for (const st of scanner) console.log(`| ${st.name} | ${st.real.toFixed(3)} | ${st.synth.toFixed(3)} |`);
 
+// --- structure scale (printed): how big the tissue's structures are --------------------------
+/**
+ * The share of a tile's grey-level variance in each octave of a box pyramid: the mean square
+ * of (box mean over s px) minus (box mean over 2s px), for s = 8 .. 128, over the five octaves'
+ * sum. Tubules and their lumens put their energy where their size is (a cheap stand-in for the
+ * radially averaged power spectrum: the same ordering on these tiles, scratch).
+ */
+const OCTAVES = [8, 16, 32, 64, 128];
+function octaveShares(img: RgbImage): number[] {
+  const { width: w, height: h, data } = img;
+  // Integral image of the grey level, (w + 1) x (h + 1).
+  const sum = new Float64Array((w + 1) * (h + 1));
+  for (let y = 0; y < h; y++) {
+    let row = 0;
+    for (let x = 0; x < w; x++) {
+      const p = y * w + x;
+      row += (data[p * 3]! + data[p * 3 + 1]! + data[p * 3 + 2]!) / 3;
+      sum[(y + 1) * (w + 1) + x + 1] = sum[y * (w + 1) + x + 1]! + row;
+    }
+  }
+  /** Mean grey of the s x s box centred on (x, y), clipped to the tile. */
+  const box = (x: number, y: number, s: number) => {
+    const x0 = Math.max(0, x - (s >> 1)), y0 = Math.max(0, y - (s >> 1)), x1 = Math.min(w, x0 + s), y1 = Math.min(h, y0 + s);
+    return (sum[y1 * (w + 1) + x1]! - sum[y0 * (w + 1) + x1]! - sum[y1 * (w + 1) + x0]! + sum[y0 * (w + 1) + x0]!) / ((x1 - x0) * (y1 - y0));
+  };
+  const energy = OCTAVES.map((s) => {
+    let e = 0, n = 0;
+    for (let y = 2; y < h; y += 4) for (let x = 2; x < w; x += 4) { e += (box(x, y, s) - box(x, y, 2 * s)) ** 2; n++; }
+    return e / n;
+  });
+  const total = energy.reduce((a, b) => a + b, 0);
+  return energy.map((e) => e / Math.max(total, 1e-9));
+}
+const realOctaves = realImgs.map(octaveShares), synthOctaves = synthImgs.map(octaveShares);
+const scales = OCTAVES.map((s, i) => ({ name: `${s}-${2 * s} px`, real: mean(realOctaves.map((o) => o[i]!)), synth: mean(synthOctaves.map((o) => o[i]!)) }));
+console.log('\n| structure scale: share of the grey variance in the octave (mean over tiles) | real | synthetic |');
+console.log('|---|---|---|');
+for (const st of scales) console.log(`| ${st.name} | ${st.real.toFixed(3)} | ${st.synth.toFixed(3)} |`);
+
 // --- composition (printed): bare glass ----------------------------------------------------------
 /** Per tile: the share of it that is glass and the glass's summed RGB. */
 function glassOf(img: RgbImage): { share: number; pixels: number; sum: [number, number, number] } {
@@ -433,5 +472,5 @@ console.log(`\nwhole vessel outlines, median var(y) / var(x) and share taller th
 const report = join(work, given ? `realism-${basename(synthDir)}.json` : `realism-${synthSeed}${variant}.json`);
 // Per-tile features too, so that other tests (feature subsets, other classifiers) can be run on them.
 const tiles = { names, real: realF, synthetic: synthF };
-await writeFile(report, JSON.stringify({ real: realDir, ...(given ? { synthetic: synthDir } : { synthSeed, appearance }), seeds, epochs, results, distances, scanner, composition: comp, outlines, tiles }));
+await writeFile(report, JSON.stringify({ real: realDir, ...(given ? { synthetic: synthDir } : { synthSeed, appearance }), seeds, epochs, results, distances, scanner, scales, composition: comp, outlines, tiles }));
 console.log(`\nwrote ${report}`);

@@ -189,6 +189,12 @@ export function ringNucleus(seed: number, sectors: number, dx: number, dy: numbe
   return u * u + v * v;
 }
 
+/** Whether the direction (ax, ay) lies within about 40 degrees of (bx, by). */
+function facing(ax: number, ay: number, bx: number, by: number): boolean {
+  const dot = ax * bx + ay * by;
+  return dot > 0 && dot * dot > 0.58 * (ax * ax + ay * ay) * (bx * bx + by * by);
+}
+
 /** Pixels of the tile: who owns them. */
 const STROMA = -1;
 
@@ -236,7 +242,7 @@ function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0
       if (keepOut[p]) continue;
       const wx = x + warpX[p]!, wy = y + warpY[p]!;
       const bx = bucketOf(wx), by = bucketOf(wy);
-      let k1 = -1, d1 = Infinity, d2 = Infinity;
+      let k1 = -1, k2 = -1, d1 = Infinity, d2 = Infinity;
       for (let yy = Math.max(0, by - 1); yy <= Math.min(nb - 1, by + 1); yy++) {
         for (let xx = Math.max(0, bx - 1); xx <= Math.min(nb - 1, bx + 1); xx++) {
           for (let m = starts[yy * nb + xx]!, end = starts[yy * nb + xx + 1]!; m < end; m++) {
@@ -245,7 +251,7 @@ function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0
             const c = tcos[k]!, s = tsin[k]!;
             const u = dx * c + dy * s, v = (-dx * s + dy * c) * tratio[k]!;
             const d = Math.sqrt(u * u + v * v) * tinv[k]!;
-            if (d < d1) { d2 = d1; d1 = d; k1 = k; } else if (d < d2) d2 = d;
+            if (d < d1) { d2 = d1; k2 = k1; d1 = d; k1 = k; } else if (d < d2) { d2 = d; k2 = k; }
           }
         }
       }
@@ -275,10 +281,11 @@ function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0
       const basal = Math.max(0, 1 - (m - membrane) / 6);
       const brush = rho < lumen + 0.07 ? 0.35 : 0;
       canvas.setMix(p, pal.cytoplasm, pal.cytoplasmLight, clamp(0.45 + 0.25 * t.tone + 0.3 * fine[p]! + 0.2 * medium[p]! - 0.3 * basal + brush, -0.3, 1.2));
-      // The ring follows the mosaic's outline only, where it runs across the tubule's radius: along
-      // a vessel's cut, or where the outline turns towards the centre (rho, the pixel's place
-      // between centre and outline, still low), the sectors would draw nuclei as streaks.
-      const d = mosaic <= cut && rho > 0.55 ? ringNucleus(t.seed, sectors[k1]!, wx - tcx[k1]!, wy - tcy[k1]!, m) : Infinity;
+      // The ring follows the mosaic's outline only where it runs across the tubule's radius: along
+      // a vessel's cut, or an outline shared with a neighbour that lies off to the side (where
+      // three tubules meet), the sectors would draw nuclei as streaks along the radius.
+      const across = toEdge <= toBorder || facing(wx - tcx[k1]!, wy - tcy[k1]!, tcx[k2]! - tcx[k1]!, tcy[k2]! - tcy[k1]!);
+      const d = mosaic <= cut && across ? ringNucleus(t.seed, sectors[k1]!, wx - tcx[k1]!, wy - tcy[k1]!, m) : Infinity;
       if (d <= 1) nucleusPixel(canvas, p, d, t.vesicular ? 'vesicular' : 'solid', pal, fine);
     }
   }

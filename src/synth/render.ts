@@ -170,6 +170,9 @@ function nucleusPixel(canvas: Canvas, p: number, d: number, style: NucleusStyle,
   else canvas.setMix(p, pal.nucleus, pal.cytoplasmLight, clamp(0.1 + 0.3 * fine[p]!, 0, 0.45));
 }
 
+/** The deepest a ring nucleus reaches from the interstitium, px: 2 + lift (at most 9) + twice its radial half-width (at most 6.3). */
+const RING_DEPTH = 24;
+
 /**
  * Epithelial nuclei in one ring along a tubule's basement membrane, as the real tubules show
  * them: the tubule's angle around its centre is cut into `sectors` (a nucleus every 13-19 px of
@@ -179,6 +182,7 @@ function nucleusPixel(canvas: Canvas, p: number, d: number, style: NucleusStyle,
  * pixel's squared normalised distance from its sector's nucleus (over 1: none there).
  */
 export function ringNucleus(seed: number, sectors: number, dx: number, dy: number, m: number): number {
+  if (m > RING_DEPTH) return Infinity; // deeper than any nucleus reaches: skip the angle
   const f = (Math.atan2(dy, dx) / (2 * Math.PI) + 0.5) * sectors; // 0..sectors
   const j = Math.floor(f) % sectors;
   if (lattice(seed, j, 0) < -0.8) return Infinity; // one sector in ten is empty

@@ -404,10 +404,16 @@ function octaveShares(img: RgbImage): number[] {
     const x0 = Math.max(0, x - (s >> 1)), y0 = Math.max(0, y - (s >> 1)), x1 = Math.min(w, x0 + s), y1 = Math.min(h, y0 + s);
     return (sum[y1 * (w + 1) + x1]! - sum[y0 * (w + 1) + x1]! - sum[y1 * (w + 1) + x0]! + sum[y0 * (w + 1) + x0]!) / ((x1 - x0) * (y1 - y0));
   };
-  const energy = OCTAVES.map((s) => {
-    let e = 0, n = 0;
-    for (let y = 2; y < h; y += 4) for (let x = 2; x < w; x += 4) { e += (box(x, y, s) - box(x, y, 2 * s)) ** 2; n++; }
-    return e / n;
+  // Box means at 8 .. 256 px on a 4 px grid, each computed once: octave i is level i minus level i + 1.
+  const levels = [...OCTAVES, 2 * OCTAVES.at(-1)!].map((s) => {
+    const at: number[] = [];
+    for (let y = 2; y < h; y += 4) for (let x = 2; x < w; x += 4) at.push(box(x, y, s));
+    return at;
+  });
+  const energy = OCTAVES.map((_, i) => {
+    let e = 0;
+    levels[i]!.forEach((v, q) => { e += (v - levels[i + 1]![q]!) ** 2; });
+    return e / levels[i]!.length;
   });
   const total = energy.reduce((a, b) => a + b, 0);
   return energy.map((e) => e / Math.max(total, 1e-9));

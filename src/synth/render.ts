@@ -182,7 +182,6 @@ const RING_DEPTH = 24;
  * pixel's squared normalised distance from its sector's nucleus (over 1: none there).
  */
 export function ringNucleus(seed: number, sectors: number, dx: number, dy: number, m: number): number {
-  if (m > RING_DEPTH) return Infinity; // deeper than any nucleus reaches: skip the angle
   const f = (Math.atan2(dy, dx) / (2 * Math.PI) + 0.5) * sectors; // 0..sectors
   const j = Math.floor(f) % sectors;
   if (lattice(seed, j, 0) < -0.8) return Infinity; // one sector in ten is empty
@@ -288,8 +287,9 @@ function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0
       // The ring follows the mosaic's outline only where it runs across the tubule's radius: along
       // a vessel's cut, or an outline shared with a neighbour that lies off to the side (where
       // three tubules meet), the sectors would draw nuclei as streaks along the radius.
-      const across = toEdge <= toBorder || facing(wx - tcx[k1]!, wy - tcy[k1]!, tcx[k2]! - tcx[k1]!, tcy[k2]! - tcy[k1]!);
-      const d = mosaic <= cut && across ? ringNucleus(t.seed, sectors[k1]!, wx - tcx[k1]!, wy - tcy[k1]!, m) : Infinity;
+      // Deeper than RING_DEPTH no nucleus reaches: the angle and the facing test are skipped there.
+      const ring = m <= RING_DEPTH && mosaic <= cut && (toEdge <= toBorder || facing(wx - tcx[k1]!, wy - tcy[k1]!, tcx[k2]! - tcx[k1]!, tcy[k2]! - tcy[k1]!));
+      const d = ring ? ringNucleus(t.seed, sectors[k1]!, wx - tcx[k1]!, wy - tcy[k1]!, m) : Infinity;
       if (d <= 1) nucleusPixel(canvas, p, d, t.vesicular ? 'vesicular' : 'solid', pal, fine);
     }
   }

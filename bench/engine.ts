@@ -5,7 +5,8 @@
  * With `--yolov7 PATH` (a clone of the official YOLOv7-seg, branch u7) it also times the
  * official training step (official model, official ComputeLoss, backward, SGD) beside ours
  * (our model of the same architecture, our loss, the onnx engine, SGD) at `--yolov7-widths`
- * (default 0.125, tiny-like, and 1, full), interleaved, median of the repeats.
+ * (default 0.125, tiny-like, and 1, full), interleaved, median of the repeats. `--backends none`
+ * skips the tfjs net (its PyTorch twin still runs).
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -18,7 +19,7 @@ import { stepTargets } from './step-targets.ts';
 const argOf = (name: string, def: string) => { const k = process.argv.indexOf(name); return k > 0 ? process.argv[k + 1]! : def; };
 const sizes = argOf('--sizes', '256,640').split(',').map(Number);
 const batch = Number(argOf('--batch', '4'));
-const backends = argOf('--backends', 'wasm').split(',');
+const backends = argOf('--backends', 'wasm').split(',').filter((b) => b !== 'none'); // none: skip the tfjs net
 const spec = netSpec();
 
 function median(times: number[]): number { return [...times].sort((a, b) => a - b)[Math.floor(times.length / 2)]!; }

@@ -93,35 +93,44 @@
   ;; input `x` (reach px wider than `h` on every side: `h` is the centre of x's image, xW wide),
   ;; times 255, rounded to the nearest integer (ties to even, as tf.round), clamped to 0..255,
   ;; written as bytes to `dst`. hW: h's width; n = hW x (h's height).
+  ;; One pixel's three channels in the lanes of one vector (lane 3 computes a value nobody
+  ;; stores: the loads of w, b and x read one float past the three they need, which the layout
+  ;; in refiner.ts always has): each lane adds its sixteen products in the order the scalar sum
+  ;; did, with the same roundings, so the same bytes.
   (func (export "finish") (param $h i32) (param $hW i32) (param $n i32) (param $w i32) (param $b i32)
     (param $x i32) (param $xW i32) (param $reach i32) (param $dst i32)
-    (local $k i32) (local $c i32) (local $ch i32) (local $s f32) (local $hp i32) (local $xp i32) (local $v f32)
-    (block $done (loop $pixels
-      (br_if $done (i32.ge_u (local.get $k) (local.get $n)))
-      ;; x's pixel under h's pixel k: (row k / hW + reach, column k % hW + reach).
-      (local.set $xp (i32.add (local.get $x) (i32.mul (i32.const 12) (i32.add
-        (i32.mul (i32.add (i32.div_u (local.get $k) (local.get $hW)) (local.get $reach)) (local.get $xW))
-        (i32.add (i32.rem_u (local.get $k) (local.get $hW)) (local.get $reach))))))
-      (local.set $ch (i32.const 0))
-      (block $channelsDone (loop $channels
-        (br_if $channelsDone (i32.ge_u (local.get $ch) (i32.const 3)))
-        (local.set $s (f32.load (i32.add (local.get $b) (i32.shl (local.get $ch) (i32.const 2)))))
-        (local.set $hp (i32.add (local.get $h) (i32.shl (local.get $k) (i32.const 6))))
+    (local $hp i32) (local $hEnd i32) (local $rowEnd i32) (local $xp i32) (local $d i32) (local $c i32)
+    (local $s v128) (local $v v128)
+    (local.set $hp (local.get $h))
+    (local.set $hEnd (i32.add (local.get $h) (i32.shl (local.get $n) (i32.const 6))))
+    (local.set $d (local.get $dst))
+    ;; x's pixel under h's first pixel: (reach, reach).
+    (local.set $xp (i32.add (local.get $x) (i32.mul (i32.const 12)
+      (i32.add (i32.mul (local.get $reach) (local.get $xW)) (local.get $reach)))))
+    (block $done (loop $rows
+      (br_if $done (i32.ge_u (local.get $hp) (local.get $hEnd)))
+      (local.set $rowEnd (i32.add (local.get $hp) (i32.shl (local.get $hW) (i32.const 6))))
+      (block $rowDone (loop $pixels
+        (br_if $rowDone (i32.ge_u (local.get $hp) (local.get $rowEnd)))
+        (local.set $s (v128.load (local.get $b)))
         (local.set $c (i32.const 0))
         (block $inputsDone (loop $inputs
-          (br_if $inputsDone (i32.ge_u (local.get $c) (i32.const 16)))
-          (local.set $s (f32.add (local.get $s) (f32.mul
-            (f32.load (i32.add (local.get $hp) (i32.shl (local.get $c) (i32.const 2))))
-            (f32.load (i32.add (local.get $w) (i32.shl (i32.add (i32.mul (local.get $c) (i32.const 3)) (local.get $ch)) (i32.const 2)))))))
-          (local.set $c (i32.add (local.get $c) (i32.const 1)))
+          (br_if $inputsDone (i32.ge_u (local.get $c) (i32.const 64)))
+          (local.set $s (f32x4.add (local.get $s) (f32x4.mul
+            (v128.load32_splat (i32.add (local.get $hp) (local.get $c)))
+            (v128.load (i32.add (local.get $w) (i32.mul (local.get $c) (i32.const 3)))))))
+          (local.set $c (i32.add (local.get $c) (i32.const 4)))
           (br $inputs)))
-        (local.set $v (f32.nearest (f32.mul
-          (f32.add (f32.load (i32.add (local.get $xp) (i32.shl (local.get $ch) (i32.const 2)))) (local.get $s))
-          (f32.const 255))))
-        (i32.store8 (i32.add (local.get $dst) (i32.add (i32.mul (local.get $k) (i32.const 3)) (local.get $ch)))
-          (i32.trunc_sat_f32_u (f32.min (f32.max (local.get $v) (f32.const 0)) (f32.const 255))))
-        (local.set $ch (i32.add (local.get $ch) (i32.const 1)))
-        (br $channels)))
-      (local.set $k (i32.add (local.get $k) (i32.const 1)))
-      (br $pixels))))
+        (local.set $v (f32x4.nearest (f32x4.mul (f32x4.add (v128.load (local.get $xp)) (local.get $s)) (v128.const f32x4 255 255 255 255))))
+        (local.set $v (i32x4.trunc_sat_f32x4_u (f32x4.min (f32x4.max (local.get $v) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 255 255 255 255))))
+        (i32.store8 (local.get $d) (i32x4.extract_lane 0 (local.get $v)))
+        (i32.store8 offset=1 (local.get $d) (i32x4.extract_lane 1 (local.get $v)))
+        (i32.store8 offset=2 (local.get $d) (i32x4.extract_lane 2 (local.get $v)))
+        (local.set $d (i32.add (local.get $d) (i32.const 3)))
+        (local.set $xp (i32.add (local.get $xp) (i32.const 12)))
+        (local.set $hp (i32.add (local.get $hp) (i32.const 64)))
+        (br $pixels)))
+      ;; The next row of x: past the reach on both sides.
+      (local.set $xp (i32.add (local.get $xp) (i32.mul (i32.const 24) (local.get $reach))))
+      (br $rows))))
 )

@@ -477,7 +477,9 @@ function keepOutDistance(vessels: readonly Vessel[], glomeruli: readonly Glomeru
 
 /** Chamfer distance (1 along, 1.4 diagonally) of every pixel of a w x h box to its nearest set pixel of `mask`. */
 function chamfer(mask: Uint8Array, w: number, h: number): Float32Array {
-  const d = Float32Array.from(mask, (m) => (m ? 0 : 1e9));
+  // A plain loop: Float32Array.from with a mapping function walks the mask through the iterator protocol, 30x slower.
+  const d = new Float32Array(mask.length);
+  for (let p = 0; p < mask.length; p++) d[p] = mask[p] ? 0 : 1e9;
   const relax = (p: number, q: number, step: number) => { if (d[q]! + step < d[p]!) d[p] = d[q]! + step; };
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
@@ -800,9 +802,9 @@ const DETAIL_TILES: [number, number][] = [...REFERENCE_TILES, [1024, 1024], [409
  */
 function withDetail(px: Float32Array, gain: number, focus?: { field: Float32Array; spread: number }): Float32Array {
   if (gain === 0 && !focus?.spread) return px;
-  const fine = Float32Array.from(px);
+  const fine = px.slice();
   scannerBlur(fine, 1);
-  const coarse = Float32Array.from(fine);
+  const coarse = fine.slice();
   scannerBlur(coarse, 2);
   const out = coarse; // each value is read just before it is replaced
   for (let p = 0; p < S * S; p++) {

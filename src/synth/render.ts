@@ -905,18 +905,24 @@ function finishTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConf
   const data = new Uint8Array(px.length);
   const { lut, scale, offset: shiftBy, mean } = map;
   const noise = appearance.noise, drift = 2 * intensity.meanSd, spread = 2 * (intensity.stdSd / intensity.std);
-  for (let p = 0; p < S * S; p++) {
-    const offset = drift * shift[p]!;
-    const contrast = 1 + spread * gain[p]!;
-    for (let c = 0; c < 3; c++) {
-      const k = p * 3 + c;
-      const v = lut[c]![clamp(Math.round(px[k]!), 0, 255)]! * scale + shiftBy;
-      const tissue = (v - mean) * contrast + mean + offset;
-      // Glass keeps its colour where the tissue's contrast drifts (real glass: 215-220 in every tile).
-      const out = tissue + (stain.glassRgb[c]! - tissue) * glass[p]! + table[at]! * noise * (1 + GLASS_GRAIN * glass[p]!);
-      at = (at + stride) & (NOISE_TABLE - 1);
-      data[k] = out < 0 ? 0 : out > 255 ? 255 : Math.round(out);
-    }
+  const mask = NOISE_TABLE - 1;
+  /** One channel's stored value from its painted value, the pixel's contrast, offset and glass, the glass colour and a unit Gaussian. */
+  const finish = (painted: number, channel: Float32Array, contrast: number, offset: number, glassy: number, glassColour: number, gaussian: number) => {
+    const v = channel[clamp(Math.round(painted), 0, 255)]! * scale + shiftBy;
+    const tissue = (v - mean) * contrast + mean + offset;
+    // Glass keeps its colour where the tissue's contrast drifts (real glass: 215-220 in every tile).
+    const out = tissue + (glassColour - tissue) * glassy + gaussian * noise * (1 + GLASS_GRAIN * glassy);
+    return out < 0 ? 0 : out > 255 ? 255 : Math.round(out);
+  };
+  const [r, g, b] = lut, [glassR, glassG, glassB] = stain.glassRgb;
+  for (let p = 0, k = 0; p < S * S; p++, k += 3) {
+    const offset = drift * shift[p]!, contrast = 1 + spread * gain[p]!, glassy = glass[p]!;
+    data[k] = finish(px[k]!, r, contrast, offset, glassy, glassR, table[at]!);
+    at = (at + stride) & mask;
+    data[k + 1] = finish(px[k + 1]!, g, contrast, offset, glassy, glassG, table[at]!);
+    at = (at + stride) & mask;
+    data[k + 2] = finish(px[k + 2]!, b, contrast, offset, glassy, glassB, table[at]!);
+    at = (at + stride) & mask;
   }
   return appearance.jpegQuality > 0 ? jpegRoundTrip(data, S, S, appearance.jpegQuality) : data;
 }

@@ -11,7 +11,7 @@ import { REFERENCE_DIR } from '../reference/build.ts';
  * the scanner blur treats a tile's edge (tiles of a WSI still join away from their outer 4 px).
  *
  * Runs in WebAssembly SIMD (refiner.wat): float32 with a fixed order of operations, so the
- * bytes do not depend on the machine; about 80 ms a 512 px tile on one core (README).
+ * bytes do not depend on the machine; about 70 ms a 512 px tile on one core (README).
  */
 export interface RefinerLayer { shape: number[]; w: number[]; b: number[] }
 

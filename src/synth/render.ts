@@ -477,7 +477,8 @@ function keepOutDistance(vessels: readonly Vessel[], glomeruli: readonly Glomeru
 
 /** Chamfer distance (1 along, 1.4 diagonally) of every pixel of a w x h box to its nearest set pixel of `mask`. */
 function chamfer(mask: Uint8Array, w: number, h: number): Float32Array {
-  // A plain loop: Float32Array.from with a mapping function walks the mask through the iterator protocol, 30x slower.
+  // A plain loop: Float32Array.from with a mapping function walks the mask through the iterator
+  // protocol, 25-30x slower (a 600 x 600 mask: 30-36 ms against 1.0-1.4).
   const d = new Float32Array(mask.length);
   for (let p = 0; p < mask.length; p++) d[p] = mask[p] ? 0 : 1e9;
   const relax = (p: number, q: number, step: number) => { if (d[q]! + step < d[p]!) d[p] = d[q]! + step; };

@@ -8,14 +8,13 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateDataset } from '../../src/synth/generate.ts';
-import { presetConfig } from '../../src/synth/config.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { vascseg, vascsegWith } from '../helpers/cli.ts';
+import { tinyDataset } from '../helpers/tiny.ts';
 
 const root = await tempDir();
 const data = join(root, 'tiny');
-before(() => generateDataset(presetConfig('tiny', 0), data, { workers: 0 }).then(() => undefined));
+before(() => tinyDataset(data));
 
 const trainArgs = (name: string) => ['train', '--data', data, '--project', join(root, 'runs'), '--name', name,
   '--imgsz', '64', '--epochs', '3', '--batch', '4', '--no-augment', '--precise-bn', '0', '--threads', '1'];

@@ -17,11 +17,10 @@ import { labelComponents } from '../../src/data/components.ts';
 import { decodeRle, rleBbox } from '../../src/eval/rle.ts';
 import { encodeMaskString, parseSubmission } from '../../src/eval/submission.ts';
 import { fromCocoResults, fromLabelPng } from '../../src/eval/export.ts';
-import { generateDataset } from '../../src/synth/generate.ts';
-import { presetConfig } from '../../src/synth/config.ts';
 import { loadDataset, readTileImage } from '../../src/data/dataset.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { vascseg } from '../helpers/cli.ts';
+import { tinyDataset } from '../helpers/tiny.ts';
 
 const root = await tempDir();
 const data = join(root, 'tiny');
@@ -45,7 +44,7 @@ for (const m of models) {
   }
 }
 before(async () => {
-  await generateDataset(presetConfig('tiny', 0), data, { workers: 0 });
+  await tinyDataset(data);
   for (const [k, m] of models.entries()) await saveCheckpoint(join(root, `fold${k}`), m, { imgsz: 128, epoch: 0, metrics: {} });
 });
 

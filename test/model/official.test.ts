@@ -18,11 +18,10 @@ import { formatSafetensors, parseSafetensors } from '../../src/model/formats/saf
 import { parseTorchCheckpoint } from '../../src/model/formats/torch.ts';
 import { readPickle } from '../../src/model/formats/pickle.ts';
 import { openRuntime, outputArrays, type RawOutputs } from '../../src/infer/runtime.ts';
-import { generateDataset } from '../../src/synth/generate.ts';
-import { presetConfig } from '../../src/synth/config.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { vascseg } from '../helpers/cli.ts';
 import { floats, type F32 } from '../helpers/official.ts';
+import { tinyDataset } from '../helpers/tiny.ts';
 
 const FIXTURES = new URL('../fixtures/official/', import.meta.url).pathname;
 const io = JSON.parse(readFileSync(join(FIXTURES, 'io.json'), 'utf8')) as { input: F32; fp32: Record<string, F32>; fp16: Record<string, F32> };
@@ -147,7 +146,7 @@ test('vascseg import, then train --init from official weights', async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /wrote .*imported \(--model w0\.0625/);
   const data = join(root, 'tiny');
-  await generateDataset(presetConfig('tiny', 0), data, { workers: 0 });
+  await tinyDataset(data);
   const t = await vascseg('train', '--data', data, '--init', join(FIXTURES, 'model.safetensors'), '--model', 'w0.0625', '--imgsz', '64', '--epochs', '1', '--batch', '4', '--project', join(root, 'runs'), '--name', 'from-official', '--no-augment');
   assert.equal(t.code, 0, t.stderr);
   assert.match(t.stdout, /init: .*model\.safetensors \(safetensors\): 469 tensors/);

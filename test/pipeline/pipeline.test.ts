@@ -7,15 +7,14 @@ import { planStages } from '../../src/pipeline/stages.ts';
 import { selectPseudoLabels } from '../../src/pseudo/pseudo.ts';
 import { encodeMask } from '../../src/eval/rle.ts';
 import { rasterize } from '../../src/data/rasterize.ts';
-import { generateDataset } from '../../src/synth/generate.ts';
-import { presetConfig } from '../../src/synth/config.ts';
 import { loadDataset } from '../../src/data/dataset.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { startCli, vascseg } from '../helpers/cli.ts';
+import { tinyDataset } from '../helpers/tiny.ts';
 
 const root = await tempDir();
 const data = join(root, 'tiny');
-before(() => generateDataset(presetConfig('tiny', 0), data, { workers: 0 }));
+before(() => tinyDataset(data));
 
 test('config: presets, JSON and YAML files over a preset, and errors that name the setting', async () => {
   const seed = await loadPipelineConfig(undefined, 'seed');

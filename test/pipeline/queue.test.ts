@@ -8,13 +8,12 @@ import { test, before, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { cp, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { generateDataset } from '../../src/synth/generate.ts';
-import { presetConfig } from '../../src/synth/config.ts';
 import { QueueExecutor } from '../../src/jobs/queue.ts';
 import { DEFAULT_TRAIN } from '../../src/train/trainer.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { startCli as start, vascseg, type Proc } from '../helpers/cli.ts';
 import { startRedis, freePort, type RedisServer } from '../helpers/redis.ts';
+import { tinyDataset } from '../helpers/tiny.ts';
 
 const root = await tempDir();
 const data = join(root, 'tiny');
@@ -24,7 +23,7 @@ const redis: RedisServer = await startRedis();
 const workerEnv = { VASCSEG_QUEUE_LOCK_MS: '1500' };
 
 before(async () => {
-  await generateDataset(presetConfig('tiny', 0), data, { workers: 0 });
+  await tinyDataset(data);
   await writeFile(config, ['imgsz: 64', 'folds: 2', 'ensembleFolds: [0, 1]', 'optimizer: adamw', 'lr0: 0.003', 'batch: 2', 'preciseBn: 1',
     'pretrainDs2: { epochs: 1 }', 'finetune: { epochs: 2 }', 'pretrainPseudo: { epochs: 1 }', 'pseudo: { conf: 0.01, tileConf: 0.01 }'].join('\n'));
 });

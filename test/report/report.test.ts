@@ -5,17 +5,16 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parse } from 'csv-parse/sync';
 import type { Browser } from 'playwright-core';
-import { generateDataset } from '../../src/synth/generate.ts';
-import { presetConfig } from '../../src/synth/config.ts';
 import { tempDir } from '../helpers/tmp.ts';
 import { vascseg } from '../helpers/cli.ts';
 import { launchChromium } from '../helpers/chromium.ts';
+import { tinyDataset } from '../helpers/tiny.ts';
 
 const root = await tempDir();
 const data = join(root, 'tiny');
 let browser: Browser;
 before(async () => {
-  await generateDataset(presetConfig('tiny', 0), data, { workers: 0 });
+  await tinyDataset(data);
   browser = await launchChromium();
 });
 after(() => browser?.close());

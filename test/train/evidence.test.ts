@@ -4,9 +4,8 @@ import { join } from 'node:path';
 import { setupBackend } from '../../src/engine/backend.ts';
 import { train, DEFAULT_TRAIN } from '../../src/train/trainer.ts';
 import { NO_AUGMENT } from '../../src/train/data.ts';
-import { generateDataset } from '../../src/synth/generate.ts';
-import { presetConfig } from '../../src/synth/config.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { tinyDataset } from '../helpers/tiny.ts';
 
 const root = await tempDir();
 
@@ -17,7 +16,7 @@ const root = await tempDir();
 test('tiny YOLOv7-seg reaches AP@0.6 >= 0.5 on the tiles it trained on', async (t) => {
   await setupBackend('wasm', { quiet: true });
   const data = join(root, 'tiny');
-  await generateDataset(presetConfig('tiny', 0), data, { workers: 0 });
+  await tinyDataset(data);
   const result = await train({
     ...DEFAULT_TRAIN, data, name: 'evidence', project: join(root, 'runs'), imgsz: 256, epochs: 100, batch: 2,
     optimizer: 'adamw', lr0: 0.003, warmupEpochs: 1, augment: NO_AUGMENT, valInterval: 100, engine: 'onnx',

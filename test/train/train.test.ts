@@ -6,18 +6,17 @@ import { setupBackend } from '../../src/engine/backend.ts';
 import { train, DEFAULT_TRAIN, type TrainOptions } from '../../src/train/trainer.ts';
 import { DEFAULT_AUGMENT, NO_AUGMENT } from '../../src/train/data.ts';
 import { loadCheckpoint, saveCheckpoint } from '../../src/model/checkpoint.ts';
-import { generateDataset } from '../../src/synth/generate.ts';
-import { presetConfig } from '../../src/synth/config.ts';
 import { buildYolov7Seg, modelConfig } from '../../src/model/yolov7seg.ts';
 import { TfModel } from '../../src/model/tfjs.ts';
 import { tempDir } from '../helpers/tmp.ts';
+import { tinyDataset } from '../helpers/tiny.ts';
 
 // Created at the top level: the helper's clean-up hook belongs to the file, not to a hook.
 const root = await tempDir();
 const data = join(root, 'tiny');
 before(async () => {
   await setupBackend('wasm', { quiet: true });
-  await generateDataset(presetConfig('tiny', 0), data, { workers: 0 });
+  await tinyDataset(data);
 });
 
 const options = (name: string, epochs: number): TrainOptions => ({

@@ -8,10 +8,9 @@ import { generateDataset } from '../../src/synth/generate.ts';
  * `generateDataset(presetConfig('tiny', seed), dest)` writes, byte for byte (the synth tests
  * hold a dataset to the same bytes whatever renders it). Eight test files want the same tiny
  * preset, and each rendering costs 23 s of one core on an idle 2-core machine (more beside the
- * other tests), so within one `npm test` the first
- * file to ask renders it into the run's cache (`VASCSEG_TEST_CACHE`, test/helpers/run-cache.ts)
- * and the others wait for it and copy it. Without that variable (one test file run by hand) it
- * renders in place.
+ * other tests), so within one `npm test` the first file to ask renders it into the run's cache
+ * (`VASCSEG_TEST_CACHE`, test/helpers/run-cache.mjs) and the others wait for it and copy it.
+ * Without that variable (one test file run by hand) it renders in place.
  */
 export async function tinyDataset(dest: string, seed = 0): Promise<void> {
   const cache = process.env.VASCSEG_TEST_CACHE;

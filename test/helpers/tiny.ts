@@ -1,7 +1,8 @@
-import { cp, open, readFile, rm, stat } from 'node:fs/promises';
+import { cp } from 'node:fs/promises';
 import { join } from 'node:path';
 import { presetConfig } from '../../src/synth/config.ts';
 import { generateDataset } from '../../src/synth/generate.ts';
+import { lockDirectory, pathExists } from '../../src/util/fs.ts';
 
 /**
  * The tiny synthetic preset at `seed`, copied to `dest` (which must not exist): what
@@ -13,37 +14,32 @@ import { generateDataset } from '../../src/synth/generate.ts';
  * Without that variable (one test file run by hand) it renders in place.
  */
 export async function tinyDataset(dest: string, seed = 0): Promise<void> {
+  const render = (out: string) => generateDataset(presetConfig('tiny', seed), out, { workers: 0 });
   const cache = process.env.VASCSEG_TEST_CACHE;
-  if (!cache) { await generateDataset(presetConfig('tiny', seed), dest, { workers: 0 }); return; }
+  if (!cache) { await render(dest); return; }
   const dir = join(cache, `tiny-${seed}`);
-  await renderOnce(dir, join(cache, `tiny-${seed}.lock`), () => generateDataset(presetConfig('tiny', seed), dir, { workers: 0 }));
+  await renderOnce(dir, join(cache, `tiny-${seed}.lock`), () => render(dir));
   await cp(dir, dest, { recursive: true });
 }
 
-const exists = (path: string) => stat(path).then(() => true, () => false);
-const alive = (pid: number) => { try { process.kill(pid, 0); return true; } catch { return false; } };
-
 /**
  * Runs `render` (which must create `dir` by one rename, as generateDataset does) in one process of
- * the run: the first to create `lock` renders, the others poll for `dir`. A lock whose process has
- * died (a killed test file) is taken over.
+ * the run: the one holding `lockDir` (`lockDirectory`: a dead holder's lock is taken over) renders,
+ * the others poll for `dir`. `lockDirectory` refuses a live holder with an error that carries no
+ * system code; file-system errors (which do) fail the test instead of waiting forever.
  */
-async function renderOnce(dir: string, lock: string, render: () => Promise<unknown>): Promise<void> {
-  for (;;) {
-    if (await exists(join(dir, 'tile_meta.csv'))) return;
-    const handle = await open(lock, 'wx').catch(() => null);
-    if (handle) {
-      try {
-        await handle.writeFile(String(process.pid));
-        await handle.close();
-        if (!(await exists(join(dir, 'tile_meta.csv')))) await render();
-      } finally {
-        await rm(lock, { force: true });
-      }
-      return;
+async function renderOnce(dir: string, lockDir: string, render: () => Promise<unknown>): Promise<void> {
+  const done = () => pathExists(join(dir, 'tile_meta.csv'));
+  while (!(await done())) {
+    const release = await lockDirectory(lockDir, 'tiny preset rendering').catch((err: NodeJS.ErrnoException) => {
+      if (err.code) throw err;
+      return null;
+    });
+    if (!release) { await new Promise((r) => setTimeout(r, 250)); continue; }
+    try {
+      if (!(await done())) await render();
+    } finally {
+      await release();
     }
-    const owner = Number(await readFile(lock, 'utf8').catch(() => ''));
-    if (owner > 0 && !alive(owner)) await rm(lock, { force: true });
-    else await new Promise((r) => setTimeout(r, 250));
   }
 }

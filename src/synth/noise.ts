@@ -27,10 +27,14 @@ export function valueNoiseAt(seed: number, x: number, y: number, cell: number): 
   return a + (b - a) * sx + (c + (d - c) * sx - a - (b - a) * sx) * sy;
 }
 
-/** A size x size window (upper-left (x0, y0)) of value noise on a lattice of `cell` px. */
-export function valueNoiseField(seed: number, x0: number, y0: number, cell: number, size = 512): Float32Array {
+/**
+ * A size x size window (upper-left (x0, y0)) of value noise on a lattice of `cell` px. With
+ * `stretch` > 1 the window's row y samples the field at WSI row (y0 + y) / stretch: a scanner
+ * whose rows are finer than its columns (render.ts), for the fields objects are placed by.
+ */
+export function valueNoiseField(seed: number, x0: number, y0: number, cell: number, size = 512, stretch = 1): Float32Array {
   const out = new Float32Array(size * size);
-  const gx0 = Math.floor(x0 / cell), gy0 = Math.floor(y0 / cell);
+  const gx0 = Math.floor(x0 / cell), gy0 = Math.floor(y0 / stretch / cell);
   const n = Math.ceil(size / cell) + 2;
   const lat = new Float32Array(n * n);
   for (let j = 0; j < n; j++) for (let i = 0; i < n; i++) lat[j * n + i] = lattice(seed, gx0 + i, gy0 + j);
@@ -45,7 +49,7 @@ export function valueNoiseField(seed: number, x0: number, y0: number, cell: numb
   const top = new Float64Array(size), bottom = new Float64Array(size);
   let row = -1;
   for (let y = 0; y < size; y++) {
-    const fy = (y0 + y) / cell - gy0;
+    const fy = (y0 + y) / stretch / cell - gy0;
     const jy = Math.floor(fy), sy = smooth(fy - jy);
     if (jy !== row) {
       row = jy;

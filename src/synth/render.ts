@@ -7,7 +7,7 @@ import { jpegRoundTrip } from './jpeg.ts';
 import { refineTile } from './refiner.ts';
 import { fieldSeed, lattice, orientedNoiseField, valueNoiseField } from './noise.ts';
 import type { Palette, Rgb, WsiStain } from './stain.ts';
-import { HALF_SPACING, TUBULE_MAX_A, type CellNucleus, type Glomerulus, type Tubule, type Vessel, type WsiWorld } from './world.ts';
+import { HALF_SPACING, TUBULE_MAX_A, stretchNucleus, type CellNucleus, type Glomerulus, type Tubule, type Vessel, type WsiWorld } from './world.ts';
 
 const S = 512;
 
@@ -203,11 +203,12 @@ const STROMA = -1;
 
 /**
  * Lookup buckets of the tubule mosaic: each pixel looks at the 3x3 buckets around its own, so
- * it sees every tubule centre within BUCKET px. A tubule reaches EDGE_REACH a plus 1.5 px of
- * ragged edge, from a pixel displaced by up to WARP px.
+ * it sees every tubule centre within a bucket's size. A tubule reaches EDGE_REACH a plus 1.5 px
+ * of ragged edge (a up to TUBULE_MAX_A times the scanner's stretch), from a pixel displaced by
+ * up to WARP px.
  */
 const EDGE_REACH = 1.32;
-const BUCKET = Math.ceil(EDGE_REACH * TUBULE_MAX_A + 1.5 + WARP);
+const bucketSize = (stretch: number) => Math.ceil(EDGE_REACH * TUBULE_MAX_A * stretch + 1.5 + WARP);
 
 /**
  * Tubules fill the tissue like a packed mosaic: each pixel belongs to the tubule whose centre
@@ -219,8 +220,8 @@ const BUCKET = Math.ceil(EDGE_REACH * TUBULE_MAX_A + 1.5 + WARP);
  * or holding pale debris. Pixels in `keepOut` (around vessels and glomeruli) stay interstitium;
  * a tubule cut by one is lined by its membrane along the cut (`hug`: the distance to it, px).
  */
-function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0: number, pal: Palette, fl: Fields, keepOut: Uint8Array, hug: Float32Array, owner: Int32Array, lumens: LocalMask[]): void {
-  const B = BUCKET;
+function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0: number, stretch: number, pal: Palette, fl: Fields, keepOut: Uint8Array, hug: Float32Array, owner: Int32Array, lumens: LocalMask[]): void {
+  const B = bucketSize(stretch);
   const near = tubules.filter((t) => t.cx > x0 - B && t.cx < x0 + S + B && t.cy > y0 - B && t.cy < y0 + S + B);
   const nb = Math.ceil((S + 2 * B) / B) + 1;
   const bucketOf = (v: number) => clamp(Math.floor((v + B) / B), 0, nb - 1);
@@ -323,9 +324,9 @@ function paintTubules(canvas: Canvas, tubules: readonly Tubule[], x0: number, y0
  * which the world's placement rules keep clear; its true mask is the capsule and what it holds.
  */
 function paintGlomerulus(canvas: Canvas, g: Glomerulus, x0: number, y0: number, pal: Palette, fl: Fields, protect: Uint8Array, truth: TruthInstance[]): void {
-  const cx = g.cx - x0, cy = g.cy - y0, R = g.radius;
+  const cx = g.cx - x0, cy = g.cy - y0, R = g.radius, tall = g.tall ?? 1;
   const bx0 = Math.max(0, Math.floor(cx - R)), bx1 = Math.min(S - 1, Math.ceil(cx + R));
-  const by0 = Math.max(0, Math.floor(cy - R)), by1 = Math.min(S - 1, Math.ceil(cy + R));
+  const by0 = Math.max(0, Math.floor(cy - R * tall)), by1 = Math.min(S - 1, Math.ceil(cy + R * tall));
   if (bx0 > bx1 || by0 > by1) return;
   const rng = new Rng(g.seed);
   const wobble = [2, 3, 5].map((k) => ({ k, amp: rng.uniform(0, 0.033), phase: rng.uniform(0, 2 * Math.PI) }));
@@ -339,7 +340,7 @@ function paintGlomerulus(canvas: Canvas, g: Glomerulus, x0: number, y0: number, 
   const { medium, texture, fine } = fl;
   for (let y = by0; y <= by1; y++) {
     for (let x = bx0; x <= bx1; x++) {
-      const d = Math.hypot(x - cx, y - cy), t = Math.atan2(y - cy, x - cx);
+      const d = Math.hypot(x - cx, (y - cy) / tall), t = Math.atan2((y - cy) / tall, x - cx);
       const capsule = capsuleAt(t);
       if (d > capsule) continue;
       const p = y * S + x;
@@ -359,7 +360,9 @@ function paintGlomerulus(canvas: Canvas, g: Glomerulus, x0: number, y0: number, 
     const a = rng.uniform(0, 2 * Math.PI), rr = inner * Math.sqrt(rng.uniform());
     const r = rng.uniform(2.4, 3.8), shape = rng.uniform(0.7, 1), angle = rng.uniform(0, Math.PI), dark = rng.chance(0.5);
     if (rr > tuftAt(a) - 2) continue;
-    nucleus(canvas, { x: g.cx + rr * Math.cos(a), y: g.cy + rr * Math.sin(a), len: r, wid: r * shape, angle }, x0, y0, pal, fine, () => true, dark ? 'dark' : 'solid');
+    // Placed in the round glomerulus and stretched with it (`tall`) about the centre.
+    const n = stretchNucleus({ x: g.cx + rr * Math.cos(a), y: rr * Math.sin(a), len: r, wid: r * shape, angle }, tall);
+    nucleus(canvas, { ...n, y: g.cy + n.y }, x0, y0, pal, fine, () => true, dark ? 'dark' : 'solid');
   }
 }
 
@@ -464,10 +467,10 @@ function keepOutDistance(vessels: readonly Vessel[], glomeruli: readonly Glomeru
     }
   }
   for (const g of glomeruli) {
-    const cx = g.cx - x0, cy = g.cy - y0, R = g.radius + 3 + HUG;
-    for (let y = Math.max(0, Math.floor(cy - R)); y <= Math.min(S - 1, Math.ceil(cy + R)); y++) {
+    const cx = g.cx - x0, cy = g.cy - y0, R = g.radius + 3 + HUG, tall = g.tall ?? 1;
+    for (let y = Math.max(0, Math.floor(cy - R * tall)); y <= Math.min(S - 1, Math.ceil(cy + R * tall)); y++) {
       for (let x = Math.max(0, Math.floor(cx - R)); x <= Math.min(S - 1, Math.ceil(cx + R)); x++) {
-        const d = Math.max(0, Math.hypot(x - cx, y - cy) - g.radius - 3);
+        const d = Math.max(0, Math.hypot(x - cx, (y - cy) / tall) - g.radius - 3);
         if (d < HUG && d < out[y * S + x]!) out[y * S + x] = d;
       }
     }
@@ -512,9 +515,9 @@ function keepOutMask(shapes: readonly VesselShape[], glomeruli: readonly Glomeru
     }
   }
   for (const g of glomeruli) {
-    const cx = g.cx - x0, cy = g.cy - y0, R = g.radius + 3;
-    for (let y = Math.max(0, Math.floor(cy - R)); y <= Math.min(S - 1, Math.ceil(cy + R)); y++) {
-      for (let x = Math.max(0, Math.floor(cx - R)); x <= Math.min(S - 1, Math.ceil(cx + R)); x++) if (Math.hypot(x - cx, y - cy) <= R) out[y * S + x] = 1;
+    const cx = g.cx - x0, cy = g.cy - y0, R = g.radius + 3, tall = g.tall ?? 1;
+    for (let y = Math.max(0, Math.floor(cy - R * tall)); y <= Math.min(S - 1, Math.ceil(cy + R * tall)); y++) {
+      for (let x = Math.max(0, Math.floor(cx - R)); x <= Math.min(S - 1, Math.ceil(cx + R)); x++) if (Math.hypot(x - cx, (y - cy) / tall) <= R) out[y * S + x] = 1;
     }
   }
   return out;
@@ -645,12 +648,12 @@ function paintTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfi
   const pal = stain.palette;
   const canvas = new Canvas();
   const fl = tileFields(world, appearance, x0, y0);
-  const glass = world.tissue.glass(x0, y0, fl.medium);
+  const glass = world.tissue.glass(x0, y0, fl.medium, S, appearance.stretch);
   for (let p = 0; p < S * S; p++) canvas.setMix(p, pal.stromaLight, pal.cytoplasmLight, clamp(0.35 + 0.45 * fl.fibre[p]! + 0.2 * fl.fine[p]!, -0.6, 1));
   // Loose stroma where the zones thin the tubules out: paler between its fibres.
   const zones = world.stromaZones(x0, y0);
   for (let p = 0; p < S * S; p++) if (zones[p]! > 0) canvas.set(p, pal.lumen, zones[p]! * LOOSE * clamp(0.6 - 0.8 * fl.fibre[p]!, 0, 1));
-  const objects = world.objectsNear(x0, y0);
+  const objects = world.tileObjects(x0, y0);
   const truth: TruthInstance[] = [];
   const lumens: LocalMask[] = [];
   const owner = new Int32Array(S * S).fill(STROMA);
@@ -658,7 +661,7 @@ function paintTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfi
   const vessels = objects.vessels.flatMap((v) => { const shape = vesselShape(v, x0, y0); return shape ? [{ v, shape }] : []; });
   const keepOut = keepOutMask(vessels.map((o) => o.shape), objects.glomeruli, x0, y0);
   const hug = keepOutDistance(objects.vessels, objects.glomeruli, x0, y0);
-  paintTubules(canvas, objects.tubules, x0, y0, pal, fl, keepOut, hug, owner, lumens);
+  paintTubules(canvas, objects.tubules, x0, y0, appearance.stretch, pal, fl, keepOut, hug, owner, lumens);
   // Bare glass: the glass field's interstitium. A tubule by the edge stays whole (the section
   // tore along the interstitium around it); vessels and glomeruli are never placed near glass.
   const bare = new Float32Array(S * S);
@@ -688,88 +691,21 @@ function paintTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfi
 }
 
 /**
- * Which painted rows each pixel row of a tile whose top is WSI pixel row `y0` sees when the
- * scanner's rows are `stretch` times finer than its columns: pixel row Y looks at WSI row
- * (Y + 0.5) / stretch - 0.5, between painted rows `from` and `from + 1` (weight `frac` on the
- * second), `nearest` the closer of the two; rows count from `top`, the WSI row the tile is
- * painted from. Defined by the WSI row, so tiles join wherever they lie.
- */
-export interface ScanRows { top: number; from: Int32Array; frac: Float32Array; nearest: Int32Array }
-
-export function scanRows(y0: number, stretch: number): ScanRows {
-  const at = (r: number) => (y0 + r + 0.5) / stretch - 0.5;
-  const top = Math.floor(at(0));
-  const from = new Int32Array(S), frac = new Float32Array(S), nearest = new Int32Array(S);
-  for (let r = 0; r < S; r++) {
-    const u = at(r), base = Math.floor(u);
-    from[r] = base - top;
-    frac[r] = u - base;
-    nearest[r] = Math.round(u) - top;
-  }
-  return { top, from, frac, nearest };
-}
-
-/** A mask of painted rows as the scanner's rows see it (nearest row); null where none of its pixels is seen. */
-function scanMask(m: LocalMask, rows: ScanRows): LocalMask | null {
-  let first = -1, last = -1;
-  for (let r = 0; r < S; r++) {
-    const q = rows.nearest[r]! - m.y0;
-    if (q < 0 || q >= m.h) continue;
-    if (first < 0) first = r;
-    last = r;
-  }
-  if (first < 0) return null;
-  const h = last - first + 1;
-  const data = new Uint8Array(m.w * h);
-  let any = false;
-  for (let r = first; r <= last; r++) {
-    const src = (rows.nearest[r]! - m.y0) * m.w;
-    for (let x = 0; x < m.w; x++) if ((data[(r - first) * m.w + x] = m.data[src + x]!)) any = true;
-  }
-  return any ? { x0: m.x0, y0: first, w: m.w, h, data } : null;
-}
-
-/** A painted tile of `n` interleaved channels sampled at the scanner's rows, linearly between painted rows. */
-function resampleRows(painted: Float32Array, rows: ScanRows, n: number): Float32Array {
-  const out = new Float32Array(S * S * n), row = S * n;
-  for (let r = 0; r < S; r++) {
-    const i = rows.from[r]!, f = rows.frac[r]!, o = r * row;
-    const a = i * row, b = Math.min(i + 1, S - 1) * row;
-    for (let k = 0; k < row; k++) out[o + k] = painted[a + k]! + (painted[b + k]! - painted[a + k]!) * f;
-  }
-  return out;
-}
-
-/**
  * The tile whose upper-left corner is pixel (x0, y0) of its WSI as the scanner sees the painted
- * tissue: sampled `appearance.stretch` times finer down than across, linearly between painted
- * rows, then the scanner blur. The real tiles' tissue is taller than wide (about twice the
- * power across as down at periods of 4-32 px in all four real WSIs; the real vessel outlines
- * spread 1.39x more down than across); with a stretch the WSI's vessels are placed squeezed by
- * it (the real outlines were traced on stretched tiles) and the cells hold that many more
- * vessels and glomeruli, so the tiles keep the real shapes and counts. Not the default: at 1.2
- * it brings the orientation and the scanner's correlations to the real tiles' and takes the
- * texture histograms further from them (README, "Synthetic data"). Stretch 1: the painted tile as it is.
+ * tissue: with `appearance.stretch` s its rows are s times finer than its columns, so the
+ * tissue comes out s times taller than wide (the real tiles' is: about twice the power across
+ * as down at periods of 4-32 px in all four real WSIs; the real vessel outlines spread 1.39x
+ * more down than across). The objects are drawn stretched (`WsiWorld.tileObjects`; the WSI's
+ * vessels are placed squeezed by s, since the real outlines were traced on stretched tiles,
+ * and its cells hold s times as many vessels and glomeruli, so the tiles keep the real shapes
+ * and counts) while the noise fields, the grain and the scanner blur stay on square pixels: no
+ * painted row is resampled. Not the default (README, "Synthetic data"). Then the scanner blur.
  */
 function scanTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConfig, x0: number, y0: number): PaintedTile {
-  const { stretch } = appearance;
-  if (stretch === 1) {
-    const painted = paintTile(world, stain, appearance, x0, y0);
-    scannerBlur(painted.px, appearance.blur);
-    scannerBlur(painted.glass, appearance.blur, 1);
-    return painted;
-  }
-  const rows = scanRows(y0, stretch);
-  const painted = paintTile(world, stain, appearance, x0, rows.top);
-  const px = resampleRows(painted.px, rows, 3), glass = resampleRows(painted.glass, rows, 1);
-  scannerBlur(px, appearance.blur);
-  scannerBlur(glass, appearance.blur, 1);
-  return {
-    px,
-    glass,
-    truth: painted.truth.flatMap((t) => { const mask = scanMask(t.mask, rows); return mask ? [{ ...t, mask }] : []; }),
-    lumens: painted.lumens.flatMap((m) => scanMask(m, rows) ?? []),
-  };
+  const painted = paintTile(world, stain, appearance, x0, y0);
+  scannerBlur(painted.px, appearance.blur);
+  scannerBlur(painted.glass, appearance.blur, 1);
+  return painted;
 }
 
 /**

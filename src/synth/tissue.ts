@@ -52,12 +52,15 @@ export class TissueMap {
     return false;
   }
 
-  /** The tile's glass mask (1 = glass), its edge made ragged by `rough` (a fine noise field in [-1, 1]). */
-  glass(x0: number, y0: number, rough: Float32Array, size = 512): Uint8Array {
+  /**
+   * The tile's glass mask (1 = glass), its edge made ragged by `rough` (a fine noise field in
+   * [-1, 1]); with `stretch`, row y of the tile lies at WSI row (y0 + y) / stretch (render.ts).
+   */
+  glass(x0: number, y0: number, rough: Float32Array, size = 512, stretch = 1): Uint8Array {
     const out = new Uint8Array(size * size);
     if (this.threshold === -Infinity) return out;
-    const broad = valueNoiseField(this.s1, x0, y0, BROAD, size);
-    const detail = valueNoiseField(this.s2, x0, y0, DETAIL, size);
+    const broad = valueNoiseField(this.s1, x0, y0, BROAD, size, stretch);
+    const detail = valueNoiseField(this.s2, x0, y0, DETAIL, size, stretch);
     for (let p = 0; p < out.length; p++) out[p] = octaves(broad[p]!, detail[p]!) + 0.006 * rough[p]! < this.threshold ? 1 : 0;
     return out;
   }

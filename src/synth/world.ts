@@ -67,6 +67,8 @@ export interface Glomerulus {
   cy: number;
   radius: number;
   seed: number;
+  /** How many times taller than wide it comes out (the scanner's stretch, in `tileObjects`' coordinates); absent: round. */
+  tall?: number;
 }
 
 interface CellObjects {
@@ -74,6 +76,38 @@ interface CellObjects {
   tubules: Tubule[];
   glomeruli: Glomerulus[];
   nuclei: CellNucleus[];
+}
+
+/**
+ * The ellipse of semi-axes a (along `angle`) and b stretched s times down: its semi-axes (a >= b)
+ * and the angle of a, from the eigenvectors of M M^T, M = diag(1, s) R(angle) diag(a, b).
+ */
+export function stretchEllipse(a: number, b: number, angle: number, s: number): { a: number; b: number; angle: number } {
+  const c = Math.cos(angle), n = Math.sin(angle);
+  // M M^T = [[p, q], [q, r]].
+  const p = a * a * c * c + b * b * n * n;
+  const q = s * (a * a - b * b) * c * n;
+  const r = s * s * (a * a * n * n + b * b * c * c);
+  const mid = (p + r) / 2, half = Math.hypot((p - r) / 2, q);
+  return { a: Math.sqrt(mid + half), b: Math.sqrt(Math.max(0, mid - half)), angle: 0.5 * Math.atan2(2 * q, p - r) };
+}
+
+/** A nucleus stretched s times down (about y = 0); s = 1: the same nucleus. */
+export function stretchNucleus(n: CellNucleus, s: number): CellNucleus {
+  if (s === 1) return n;
+  const e = stretchEllipse(n.len, n.wid, n.angle, s);
+  return { x: n.x, y: n.y * s, len: e.a, wid: e.b, angle: e.angle };
+}
+
+/** A ring of integer points stretched s times down, rounded (repeats dropped). */
+function stretchRing(ring: readonly Point[], s: number): Point[] {
+  const out: Point[] = [];
+  for (const [x, y] of ring) {
+    const q: Point = [x, Math.round(y * s)];
+    const last = out[out.length - 1];
+    if (!last || last[0] !== q[0] || last[1] !== q[1]) out.push(q);
+  }
+  return out;
 }
 
 /** Whether (x, y) lies inside the closed ring (even-odd rule). */
@@ -138,9 +172,9 @@ export class WsiWorld {
     return this.appearance.stroma * Math.min(1, Math.max(0, (field - STROMA_FROM) / (STROMA_FULL - STROMA_FROM)));
   }
 
-  /** The stroma zones over the 512 x 512 px whose upper-left corner is (x0, y0), 0..1 a pixel, as `stroma` gives them (render.ts loosens the interstitium there). */
+  /** The stroma zones over the tile whose upper-left corner is pixel (x0, y0) (`tileObjects`' coordinates), 0..1 a pixel, as `stroma` gives them (render.ts loosens the interstitium there). */
   stromaZones(x0: number, y0: number): Float32Array {
-    const field = valueNoiseField(this.stromaSeed, x0, y0, STROMA_CELL);
+    const field = valueNoiseField(this.stromaSeed, x0, y0, STROMA_CELL, 512, this.appearance.stretch);
     for (let p = 0; p < field.length; p++) field[p] = this.stromaOf(field[p]!);
     return field;
   }
@@ -284,7 +318,50 @@ export class WsiWorld {
     return out;
   }
 
-  /** Every object that may touch the tile whose upper-left corner is (x, y). */
+  /**
+   * Every object that may touch the tile whose upper-left corner is pixel (x0, y0), as the
+   * scanner sees it: with `appearance.stretch` s its rows are s times finer than its columns, so
+   * pixel (x, y) looks at WSI point (x, y / s) and every object comes out s times taller
+   * (tubules, nuclei and glomeruli as ellipses, vessel outlines point by point). Drawn this way,
+   * objects are stretched while the tile's noise fields stay on square pixels. Stretch 1: the
+   * WSI's objects as they are.
+   */
+  tileObjects(x0: number, y0: number): CellObjects {
+    const s = this.appearance.stretch;
+    if (s === 1) return this.objectsNear(x0, y0);
+    const cx = Math.floor(x0 / CELL), cy = Math.floor(y0 / s / CELL);
+    const out: CellObjects = { vessels: [], tubules: [], glomeruli: [], nuclei: [] };
+    for (let dy = -1; dy <= 1; dy++) {
+      for (let dx = -1; dx <= 1; dx++) {
+        const c = this.scannedCell(cx + dx, cy + dy);
+        out.vessels.push(...c.vessels);
+        out.tubules.push(...c.tubules);
+        out.glomeruli.push(...c.glomeruli);
+        out.nuclei.push(...c.nuclei);
+      }
+    }
+    return out;
+  }
+
+  private readonly scanned = new Map<string, CellObjects>();
+  /** A cell's objects stretched by `appearance.stretch` down (`tileObjects`). */
+  private scannedCell(cx: number, cy: number): CellObjects {
+    const key = `${cx},${cy}`;
+    const hit = this.scanned.get(key);
+    if (hit) return hit;
+    const s = this.appearance.stretch;
+    const c = this.cell(cx, cy);
+    const out: CellObjects = {
+      vessels: c.vessels.map((v) => ({ ...v, ring: stretchRing(v.ring, s), cy: v.cy * s, radius: v.radius * s })),
+      tubules: c.tubules.map((t) => { const e = stretchEllipse(t.a, t.b, t.angle, s); return { ...t, cy: t.cy * s, ...e }; }),
+      glomeruli: c.glomeruli.map((g) => ({ ...g, cy: g.cy * s, tall: s })),
+      nuclei: c.nuclei.map((n) => stretchNucleus(n, s)),
+    };
+    this.scanned.set(key, out);
+    return out;
+  }
+
+  /** Every object that may touch the tile whose upper-left corner is (x, y), in WSI coordinates. */
   objectsNear(x: number, y: number): CellObjects {
     const cx = Math.floor(x / CELL), cy = Math.floor(y / CELL);
     const out: CellObjects = { vessels: [], tubules: [], glomeruli: [], nuclei: [] };

@@ -5,7 +5,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/tmp.ts';
 import { appearanceSchema, synthSchema, presetConfig } from '../../src/synth/config.ts';
-import { renderTile, scanRows } from '../../src/synth/render.ts';
+import { renderTile } from '../../src/synth/render.ts';
 import { wsiStain } from '../../src/synth/stain.ts';
 import { glassStats } from '../../src/synth/glass.ts';
 import { WsiWorld } from '../../src/synth/world.ts';
@@ -218,10 +218,8 @@ test('no true object touches glass: glass is drawn only where no vessel or glome
       const seen = glassStats(image.data, 512, 512);
       measured += seen.pixels;
       for (let c = 0; c < 3; c++) colour[c]! += seen.sum[c]!;
-      // The WSI's glass as the scanner's rows see it (each pixel row its nearest painted row).
-      const rows = scanRows(y0, appearance.stretch);
-      const painted = world.tissue.glass(x0, rows.top, new Float32Array(512 * 512));
-      const glass = new Uint8Array(512 * 512).map((_, p) => painted[rows.nearest[p >> 9]! * 512 + (p & 511)]!);
+      // The WSI's glass as the scanner's rows see it (pixel row y at WSI row (y0 + y) / stretch).
+      const glass = world.tissue.glass(x0, y0, new Float32Array(512 * 512), 512, appearance.stretch);
       for (const g of glass) glassPixels += g;
       for (const t of truth) {
         objects++;

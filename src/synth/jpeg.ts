@@ -7,90 +7,60 @@
  * triangle-filter chroma upsampling as libjpeg's default decoder does) and back, without
  * entropy coding (lossless, so it changes nothing).
  */
+import { readFileSync } from 'node:fs';
 
 /** The standard tables (ITU T.81 Annex K) at quality 50, in row-major order. */
-const LUMA_Q50 = [
+export const LUMA_Q50 = [
   16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29, 51, 87, 80, 62,
   18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
 ];
-const CHROMA_Q50 = [
+export const CHROMA_Q50 = [
   17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99, 47, 66, 99, 99, 99, 99, 99, 99,
   ...new Array<number>(32).fill(99),
 ];
 
 /** A table scaled for `quality` 1..100 as libjpeg does (50: as is; 100: all ones). */
-function scaledTable(base: readonly number[], quality: number): Float64Array {
+export function scaledTable(base: readonly number[], quality: number): Float64Array {
   const q = Math.min(100, Math.max(1, Math.round(quality)));
   const scale = q < 50 ? 5000 / q : 200 - 2 * q;
   return Float64Array.from(base, (v) => Math.min(255, Math.max(1, Math.floor((v * scale + 50) / 100))));
 }
 
 /** The orthonormal 8-point DCT-II basis: C[u * 8 + x] (JPEG's transform is this, in 2-D). */
-const BASIS = (() => {
+export const BASIS = (() => {
   const c = new Float64Array(64);
   for (let u = 0; u < 8; u++) for (let x = 0; x < 8; x++) c[u * 8 + x] = (u === 0 ? Math.SQRT1_2 : 1) * 0.5 * Math.cos(((2 * x + 1) * u * Math.PI) / 16);
   return c;
 })();
 
-/**
- * Quantise one 8x8 block in place: DCT, round to the table's steps, inverse DCT. Each sum runs
- * in index order from 0, as a plain loop would; the inverse leaves out the terms of
- * coefficients quantised to zero (most of the high frequencies), which add exactly nothing.
- */
-function quantiseBlock(block: Float64Array, table: Float64Array, tmp: Float64Array): void {
-  const B = BASIS;
-  // Forward: rows then columns.
-  for (let y = 0; y < 8; y++) {
-    const r = y * 8;
-    const b0 = block[r]!, b1 = block[r + 1]!, b2 = block[r + 2]!, b3 = block[r + 3]!, b4 = block[r + 4]!, b5 = block[r + 5]!, b6 = block[r + 6]!, b7 = block[r + 7]!;
-    for (let u = 0; u < 8; u++) {
-      const c = u * 8;
-      tmp[r + u] = 0 + B[c]! * b0 + B[c + 1]! * b1 + B[c + 2]! * b2 + B[c + 3]! * b3 + B[c + 4]! * b4 + B[c + 5]! * b5 + B[c + 6]! * b6 + B[c + 7]! * b7;
-    }
-  }
-  // `last[u]`: one past the last row v with a nonzero coefficient in column u.
-  const last = LAST;
-  for (let u = 0; u < 8; u++) {
-    const t0 = tmp[u]!, t1 = tmp[8 + u]!, t2 = tmp[16 + u]!, t3 = tmp[24 + u]!, t4 = tmp[32 + u]!, t5 = tmp[40 + u]!, t6 = tmp[48 + u]!, t7 = tmp[56 + u]!;
-    last[u] = 0;
-    for (let v = 0; v < 8; v++) {
-      const c = v * 8;
-      const s = 0 + B[c]! * t0 + B[c + 1]! * t1 + B[c + 2]! * t2 + B[c + 3]! * t3 + B[c + 4]! * t4 + B[c + 5]! * t5 + B[c + 6]! * t6 + B[c + 7]! * t7;
-      const q = table[c + u]!;
-      const value = Math.round(s / q) * q;
-      block[c + u] = value;
-      if (value !== 0) last[u] = v + 1;
-    }
-  }
-  // Inverse: columns then rows.
-  let columns = 0; // one past the last column with a nonzero coefficient
-  for (let u = 0; u < 8; u++) {
-    const end = last[u]!;
-    if (end > 0) columns = u + 1;
-    for (let y = 0; y < 8; y++) {
-      let s = 0;
-      for (let v = 0; v < end; v++) s += B[v * 8 + y]! * block[v * 8 + u]!;
-      tmp[y * 8 + u] = s;
-    }
-  }
-  for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) {
-    let s = 0;
-    for (let u = 0; u < columns; u++) s += B[u * 8 + x]! * tmp[y * 8 + u]!;
-    block[y * 8 + x] = s;
-  }
+interface Kernels { memory: WebAssembly.Memory; quantisePlane(w: number, h: number): void }
+let kernels: Kernels | null = null;
+/** jpeg.wasm with the basis and its transpose in place (its memory layout: jpeg.wat). */
+function wasm(): Kernels {
+  if (kernels) return kernels;
+  const k = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(new URL('./jpeg.wasm', import.meta.url)))).exports as unknown as Kernels;
+  const heap = new Float64Array(k.memory.buffer);
+  heap.set(BASIS, 0);
+  for (let u = 0; u < 8; u++) for (let x = 0; x < 8; x++) heap[64 + x * 8 + u] = BASIS[u * 8 + x]!;
+  return (kernels = k);
 }
-const LAST = new Int32Array(8);
 
-/** Quantise a w x h plane (w, h multiples of 8) block by block, values level-shifted by 128. */
-function quantisePlane(plane: Float64Array, w: number, h: number, table: Float64Array): void {
-  const block = new Float64Array(64), tmp = new Float64Array(64);
-  for (let by = 0; by < h; by += 8) {
-    for (let bx = 0; bx < w; bx += 8) {
-      for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) block[y * 8 + x] = plane[(by + y) * w + bx + x]! - 128;
-      quantiseBlock(block, table, tmp);
-      for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) plane[(by + y) * w + bx + x] = block[y * 8 + x]! + 128;
-    }
-  }
+/**
+ * Quantise a w x h plane (w, h multiples of 8) block by block, values level-shifted by 128:
+ * each 8x8 block through the DCT, rounded to the table's steps, and back. In WebAssembly SIMD
+ * (jpeg.wat), with the bits of its plain-loop definition (`referenceQuantisePlane`,
+ * jpeg-reference.ts: a test holds the two to the same bits).
+ */
+export function quantisePlane(plane: Float64Array, w: number, h: number, table: Float64Array): void {
+  const k = wasm();
+  const bytes = 2560 + plane.length * 8;
+  const pages = Math.ceil(bytes / 65536) - k.memory.buffer.byteLength / 65536;
+  if (pages > 0) k.memory.grow(pages);
+  const heap = new Float64Array(k.memory.buffer);
+  heap.set(table, 128);
+  heap.set(plane, 320);
+  k.quantisePlane(w, h);
+  plane.set(heap.subarray(320, 320 + plane.length));
 }
 
 /**

@@ -2,7 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { appearanceSchema } from '../../src/synth/config.ts';
-import { jpegRoundTrip } from '../../src/synth/jpeg.ts';
+import { readFileSync } from 'node:fs';
+import { CHROMA_Q50, LUMA_Q50, jpegRoundTrip, quantisePlane, scaledTable } from '../../src/synth/jpeg.ts';
+import { referenceQuantisePlane } from '../../src/synth/jpeg-reference.ts';
+import { Rng } from '../../src/util/random.ts';
+import { assembleKernels } from '../../scripts/build-kernels.ts';
 import { renderTile } from '../../src/synth/render.ts';
 import { wsiStain } from '../../src/synth/stain.ts';
 import { WsiWorld } from '../../src/synth/world.ts';
@@ -48,4 +52,40 @@ test('jpegRoundTrip matches libjpeg: a tile through it comes within 1.3 grey lev
   assert.ok(ratio > 1.05 && Math.abs(ratio - blockBorderRatio(await libjpeg(tile, 512, 70), 512)) < 0.05, `block border ratio ${ratio.toFixed(3)}`);
   assert.ok(Math.abs(blockBorderRatio(tile, 512) - 1) < 0.03, 'the uncompressed tile has no block grid');
   assert.throws(() => jpegRoundTrip(tile, 500, 500, 70), /500x500 is not a multiple of 16/);
+});
+
+test('jpeg.wasm is what jpeg.wat assembles to (npm run build:kernels)', async () => {
+  const committed = readFileSync(new URL('../../src/synth/jpeg.wasm', import.meta.url));
+  assert.deepEqual(new Uint8Array(committed), await assembleKernels('src/synth/jpeg'));
+});
+
+test('the SIMD JPEG blocks give the bits of their plain-loop definition: planes of noise, of flat and sharp blocks, of values on the quantiser\'s ties, at several qualities', () => {
+  const rng = new Rng(11);
+  const w = 64, h = 48;
+  const planes: Float64Array[] = [
+    Float64Array.from({ length: w * h }, () => rng.uniform(0, 255)),
+    Float64Array.from({ length: w * h }, (_, p) => ((p % w) >> 3) % 2 ? 250 : 3), // sharp block edges
+    new Float64Array(w * h).fill(128), // flat: every coefficient zero but the DC
+    Float64Array.from({ length: w * h }, () => Math.round(rng.uniform(0, 255))),
+  ];
+  // Flat blocks whose DC coefficient, as the sums round, is exactly half a step at quality 50
+  // (luma step 16): 145 gives 8.5 and 41 gives -43.5 steps, which Math.round takes up (9, -43)
+  // where rounding to even would not (8, -44).
+  planes.push(new Float64Array(w * h).fill(145), new Float64Array(w * h).fill(41));
+  for (const quality of [10, 50, 70, 95]) {
+    for (const table of [scaledTable(LUMA_Q50, quality), scaledTable(CHROMA_Q50, quality)]) {
+      for (const plane of planes) {
+        const simd = plane.slice(), plain = plane.slice();
+        quantisePlane(simd, w, h, table);
+        referenceQuantisePlane(plain, w, h, table);
+        assert.deepEqual(new Uint8Array(simd.buffer), new Uint8Array(plain.buffer), `quality ${quality}`);
+      }
+    }
+  }
+  // The ties rounded up: 9 and -43 steps of 16 / 8 grey levels from 128.
+  for (const [value, steps] of [[145, 9], [41, -43]] as const) {
+    const plane = new Float64Array(w * h).fill(value);
+    quantisePlane(plane, w, h, scaledTable(LUMA_Q50, 50));
+    assert.ok(Math.abs(plane[0]! - (128 + steps * 2)) < 1e-9, `${value}: ${plane[0]}`);
+  }
 });

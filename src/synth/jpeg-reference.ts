@@ -1,8 +1,8 @@
-import { BASIS } from './jpeg.ts';
+import { BASIS, CHROMA_Q50, LUMA_Q50, scaledTable } from './jpeg.ts';
 
 /**
- * jpeg.wat's definition in plain loops: what `quantisePlane` (jpeg.ts) must give bit for bit
- * (test/synth/jpeg.test.ts). Nothing in the generator calls this.
+ * jpeg.wat's definition in plain loops: what `jpegRoundTrip` and `quantisePlane` (jpeg.ts) must
+ * give bit for bit (test/synth/jpeg.test.ts). Nothing in the generator calls this.
  */
 
 /**
@@ -66,3 +66,63 @@ export function referenceQuantisePlane(plane: Float64Array, w: number, h: number
   }
 }
 
+/**
+ * A half-resolution plane at full resolution by libjpeg's triangle filter: each output pixel
+ * mixes its own sample (3/4) with the next one towards it (1/4) along each axis.
+ */
+function upsample(plane: Float64Array, cw: number, ch: number): Float64Array {
+  const w = cw * 2, h = ch * 2;
+  const rows = new Float64Array(cw * h); // vertical pass
+  for (let y = 0; y < h; y++) {
+    const sy = y >> 1, ny = Math.min(ch - 1, Math.max(0, y & 1 ? sy + 1 : sy - 1));
+    for (let x = 0; x < cw; x++) rows[y * cw + x] = 0.75 * plane[sy * cw + x]! + 0.25 * plane[ny * cw + x]!;
+  }
+  const out = new Float64Array(w * h); // horizontal pass
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const sx = x >> 1, nx = Math.min(cw - 1, Math.max(0, x & 1 ? sx + 1 : sx - 1));
+      out[y * w + x] = 0.75 * rows[y * cw + sx]! + 0.25 * rows[y * cw + nx]!;
+    }
+  }
+  return out;
+}
+
+export const clampByte = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : Math.round(v));
+
+/**
+ * The image as a JPEG decoder would return it after encoding at `quality` (1..100). Width and
+ * height must be multiples of 16 (the 4:2:0 block grid starts at the image's corner).
+ */
+export function referenceJpegRoundTrip(rgb: Uint8Array, width: number, height: number, quality: number): Uint8Array {
+  if (width % 16 || height % 16) throw new Error(`jpegRoundTrip: ${width}x${height} is not a multiple of 16`);
+  const n = width * height, cw = width / 2, ch = height / 2;
+  const Y = new Float64Array(n), Cb = new Float64Array(cw * ch), Cr = new Float64Array(cw * ch);
+  for (let p = 0; p < n; p++) {
+    const r = rgb[p * 3]!, g = rgb[p * 3 + 1]!, b = rgb[p * 3 + 2]!;
+    Y[p] = 0.299 * r + 0.587 * g + 0.114 * b;
+  }
+  // Chroma: each 2x2 block's mean.
+  const cbOf = (k: number) => -0.168736 * rgb[k]! - 0.331264 * rgb[k + 1]! + 0.5 * rgb[k + 2]!;
+  const crOf = (k: number) => 0.5 * rgb[k]! - 0.418688 * rgb[k + 1]! - 0.081312 * rgb[k + 2]!;
+  for (let y = 0; y < ch; y++) {
+    for (let x = 0; x < cw; x++) {
+      // The block's four pixels in row order, summed from 0 in that order.
+      const a = ((2 * y) * width + 2 * x) * 3, b = a + 3, c = a + width * 3, d = c + 3;
+      Cb[y * cw + x] = (0 + cbOf(a) + cbOf(b) + cbOf(c) + cbOf(d)) / 4 + 128;
+      Cr[y * cw + x] = (0 + crOf(a) + crOf(b) + crOf(c) + crOf(d)) / 4 + 128;
+    }
+  }
+  referenceQuantisePlane(Y, width, height, scaledTable(LUMA_Q50, quality));
+  const chroma = scaledTable(CHROMA_Q50, quality);
+  referenceQuantisePlane(Cb, cw, ch, chroma);
+  referenceQuantisePlane(Cr, cw, ch, chroma);
+  const cbFull = upsample(Cb, cw, ch), crFull = upsample(Cr, cw, ch);
+  const out = new Uint8Array(n * 3);
+  for (let p = 0; p < n; p++) {
+    const yy = Y[p]!, cb = cbFull[p]! - 128, cr = crFull[p]! - 128;
+    out[p * 3] = clampByte(yy + 1.402 * cr);
+    out[p * 3 + 1] = clampByte(yy - 0.344136 * cb - 0.714136 * cr);
+    out[p * 3 + 2] = clampByte(yy + 1.772 * cb);
+  }
+  return out;
+}

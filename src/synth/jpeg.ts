@@ -33,7 +33,15 @@ export const BASIS = (() => {
   return c;
 })();
 
-interface Kernels { memory: WebAssembly.Memory; quantisePlane(w: number, h: number): void }
+interface Kernels {
+  memory: WebAssembly.Memory;
+  quantisePlane(at: number, w: number, h: number, table: number): void;
+  toYCbCr(rgb: number, w: number, h: number, y: number, cb: number, cr: number): void;
+  upsample(plane: number, cw: number, ch: number, rows: number, out: number): void;
+  toRgb(y: number, cb: number, cr: number, n: number, out: number): void;
+  /** A double as the byte `toRgb` writes for it (exported for the tests). */
+  byte(v: number): number;
+}
 let kernels: Kernels | null = null;
 /** jpeg.wasm with the basis and its transpose in place (its memory layout: jpeg.wat). */
 function wasm(): Kernels {
@@ -44,82 +52,55 @@ function wasm(): Kernels {
   for (let u = 0; u < 8; u++) for (let x = 0; x < 8; x++) heap[64 + x * 8 + u] = BASIS[u * 8 + x]!;
   return (kernels = k);
 }
+/** Where jpeg.wat keeps the luma and chroma tables, and where images start (bytes). */
+const LUMA_AT = 1024, CHROMA_AT = 1536, DATA_AT = 3072;
+
+/** The kernels with memory for `bytes` from DATA_AT. */
+function reserve(bytes: number): Kernels {
+  const k = wasm();
+  const pages = Math.ceil((DATA_AT + bytes) / 65536) - k.memory.buffer.byteLength / 65536;
+  if (pages > 0) k.memory.grow(pages);
+  return k;
+}
+
+/** A colour value as jpeg.wat rounds and clamps it into a byte. */
+export const kernelByte = (v: number): number => wasm().byte(v);
 
 /**
  * Quantise a w x h plane (w, h multiples of 8) block by block, values level-shifted by 128:
- * each 8x8 block through the DCT, rounded to the table's steps, and back. In WebAssembly SIMD
- * (jpeg.wat), with the bits of its plain-loop definition (`referenceQuantisePlane`,
- * jpeg-reference.ts: a test holds the two to the same bits).
+ * each 8x8 block through the DCT, rounded to the table's steps, and back (jpeg.wat).
  */
 export function quantisePlane(plane: Float64Array, w: number, h: number, table: Float64Array): void {
-  const k = wasm();
-  const bytes = 2560 + plane.length * 8;
-  const pages = Math.ceil(bytes / 65536) - k.memory.buffer.byteLength / 65536;
-  if (pages > 0) k.memory.grow(pages);
+  const k = reserve(plane.length * 8);
   const heap = new Float64Array(k.memory.buffer);
-  heap.set(table, 128);
-  heap.set(plane, 320);
-  k.quantisePlane(w, h);
-  plane.set(heap.subarray(320, 320 + plane.length));
+  heap.set(table, LUMA_AT / 8);
+  heap.set(plane, DATA_AT / 8);
+  k.quantisePlane(DATA_AT, w, h, LUMA_AT);
+  plane.set(heap.subarray(DATA_AT / 8, DATA_AT / 8 + plane.length));
 }
-
-/**
- * A half-resolution plane at full resolution by libjpeg's triangle filter: each output pixel
- * mixes its own sample (3/4) with the next one towards it (1/4) along each axis.
- */
-function upsample(plane: Float64Array, cw: number, ch: number): Float64Array {
-  const w = cw * 2, h = ch * 2;
-  const rows = new Float64Array(cw * h); // vertical pass
-  for (let y = 0; y < h; y++) {
-    const sy = y >> 1, ny = Math.min(ch - 1, Math.max(0, y & 1 ? sy + 1 : sy - 1));
-    for (let x = 0; x < cw; x++) rows[y * cw + x] = 0.75 * plane[sy * cw + x]! + 0.25 * plane[ny * cw + x]!;
-  }
-  const out = new Float64Array(w * h); // horizontal pass
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const sx = x >> 1, nx = Math.min(cw - 1, Math.max(0, x & 1 ? sx + 1 : sx - 1));
-      out[y * w + x] = 0.75 * rows[y * cw + sx]! + 0.25 * rows[y * cw + nx]!;
-    }
-  }
-  return out;
-}
-
-const clampByte = (v: number) => (v < 0 ? 0 : v > 255 ? 255 : Math.round(v));
 
 /**
  * The image as a JPEG decoder would return it after encoding at `quality` (1..100). Width and
- * height must be multiples of 16 (the 4:2:0 block grid starts at the image's corner).
+ * height must be multiples of 16 (the 4:2:0 block grid starts at the image's corner). In
+ * WebAssembly (jpeg.wat: the 8x8 blocks in SIMD), with the bytes of its plain-loop definition,
+ * `referenceJpegRoundTrip` (jpeg-reference.ts), which a test holds it to.
  */
 export function jpegRoundTrip(rgb: Uint8Array, width: number, height: number, quality: number): Uint8Array {
   if (width % 16 || height % 16) throw new Error(`jpegRoundTrip: ${width}x${height} is not a multiple of 16`);
   const n = width * height, cw = width / 2, ch = height / 2;
-  const Y = new Float64Array(n), Cb = new Float64Array(cw * ch), Cr = new Float64Array(cw * ch);
-  for (let p = 0; p < n; p++) {
-    const r = rgb[p * 3]!, g = rgb[p * 3 + 1]!, b = rgb[p * 3 + 2]!;
-    Y[p] = 0.299 * r + 0.587 * g + 0.114 * b;
-  }
-  // Chroma: each 2x2 block's mean.
-  const cbOf = (k: number) => -0.168736 * rgb[k]! - 0.331264 * rgb[k + 1]! + 0.5 * rgb[k + 2]!;
-  const crOf = (k: number) => 0.5 * rgb[k]! - 0.418688 * rgb[k + 1]! - 0.081312 * rgb[k + 2]!;
-  for (let y = 0; y < ch; y++) {
-    for (let x = 0; x < cw; x++) {
-      // The block's four pixels in row order, summed from 0 in that order.
-      const a = ((2 * y) * width + 2 * x) * 3, b = a + 3, c = a + width * 3, d = c + 3;
-      Cb[y * cw + x] = (0 + cbOf(a) + cbOf(b) + cbOf(c) + cbOf(d)) / 4 + 128;
-      Cr[y * cw + x] = (0 + crOf(a) + crOf(b) + crOf(c) + crOf(d)) / 4 + 128;
-    }
-  }
-  quantisePlane(Y, width, height, scaledTable(LUMA_Q50, quality));
-  const chroma = scaledTable(CHROMA_Q50, quality);
-  quantisePlane(Cb, cw, ch, chroma);
-  quantisePlane(Cr, cw, ch, chroma);
-  const cbFull = upsample(Cb, cw, ch), crFull = upsample(Cr, cw, ch);
-  const out = new Uint8Array(n * 3);
-  for (let p = 0; p < n; p++) {
-    const yy = Y[p]!, cb = cbFull[p]! - 128, cr = crFull[p]! - 128;
-    out[p * 3] = clampByte(yy + 1.402 * cr);
-    out[p * 3 + 1] = clampByte(yy - 0.344136 * cb - 0.714136 * cr);
-    out[p * 3 + 2] = clampByte(yy + 1.772 * cb);
-  }
-  return out;
+  // Planes of doubles: Y, Cb and Cr, the upsampling's vertical pass, Cb and Cr at full size; then the bytes in and out.
+  const Y = DATA_AT, Cb = Y + 8 * n, Cr = Cb + 2 * n, rows = Cr + 2 * n, cbFull = rows + 4 * n, crFull = cbFull + 8 * n, src = crFull + 8 * n, dst = src + 3 * n;
+  const k = reserve(dst + 3 * n - DATA_AT);
+  const heap = new Float64Array(k.memory.buffer);
+  heap.set(scaledTable(LUMA_Q50, quality), LUMA_AT / 8);
+  heap.set(scaledTable(CHROMA_Q50, quality), CHROMA_AT / 8);
+  new Uint8Array(k.memory.buffer, src, 3 * n).set(rgb);
+  k.toYCbCr(src, width, height, Y, Cb, Cr);
+  k.quantisePlane(Y, width, height, LUMA_AT);
+  k.quantisePlane(Cb, cw, ch, CHROMA_AT);
+  k.quantisePlane(Cr, cw, ch, CHROMA_AT);
+  k.upsample(Cb, cw, ch, rows, cbFull);
+  k.upsample(Cr, cw, ch, rows, crFull);
+  k.toRgb(Y, cbFull, crFull, n, dst);
+  return new Uint8Array(k.memory.buffer, dst, 3 * n).slice();
 }

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import { appearanceSchema } from '../../src/synth/config.ts';
 import { readFileSync } from 'node:fs';
-import { CHROMA_Q50, LUMA_Q50, jpegRoundTrip, quantisePlane, scaledTable } from '../../src/synth/jpeg.ts';
-import { referenceQuantisePlane } from '../../src/synth/jpeg-reference.ts';
+import { CHROMA_Q50, LUMA_Q50, jpegRoundTrip, kernelByte, quantisePlane, scaledTable } from '../../src/synth/jpeg.ts';
+import { clampByte, referenceJpegRoundTrip, referenceQuantisePlane } from '../../src/synth/jpeg-reference.ts';
 import { Rng } from '../../src/util/random.ts';
 import { assembleKernels } from '../../scripts/build-kernels.ts';
 import { renderTile } from '../../src/synth/render.ts';
@@ -88,4 +88,26 @@ test('the SIMD JPEG blocks give the bits of their plain-loop definition: planes 
     quantisePlane(plane, w, h, scaledTable(LUMA_Q50, 50));
     assert.ok(Math.abs(plane[0]! - (128 + steps * 2)) < 1e-9, `${value}: ${plane[0]}`);
   }
+});
+
+test('jpegRoundTrip gives the bytes of its plain-loop definition: a rendered tile, noise, saturated colours, a non-square image, at several qualities', () => {
+  const appearance = appearanceSchema.parse({});
+  const world = new WsiWorld(2, 1, appearance), stain = wsiStain(2, 1, 1);
+  const tile = renderTile(world, stain, appearance, 512, 512).image.data;
+  const rng = new Rng(5);
+  const noise = Uint8Array.from({ length: 48 * 32 * 3 }, () => rng.int(0, 255));
+  // Pure reds, greens, blues, black and white in 2 px stripes: the colour conversion's clamps at 0 and 255.
+  const saturated = Uint8Array.from({ length: 64 * 64 * 3 }, (_, k) => [[255, 0, 0], [0, 255, 0], [0, 0, 255], [0, 0, 0], [255, 255, 255]][((k / 3 | 0) >> 1) % 5]![k % 3]!);
+  for (const [rgb, w, h] of [[tile, 512, 512], [noise, 48, 32], [saturated, 64, 64]] as const) {
+    for (const quality of [5, 70, 100]) {
+      assert.deepEqual(jpegRoundTrip(rgb, w, h, quality), referenceJpegRoundTrip(rgb, w, h, quality), `${w} x ${h}, quality ${quality}`);
+    }
+  }
+});
+
+test('the kernel rounds a colour into a byte as Math.round does, ties up, and clamps to 0..255', () => {
+  const values = [-1e9, -0.5, -0.49, -0, 0, 0.49999999999999994, 0.5, 1.5, 2.5, 3.5, 127.5, 128.49999999999997, 253.5, 254.5, 254.50000000000003, 255, 255.4, 255.5, 1e9];
+  for (let k = 0; k < 2000; k++) values.push(k / 8 - 10); // every eighth from -10 to 240: the ties at .5 among them
+  // Compared as the bytes both end up as (Math.round gives -0 for -0.49; a byte is 0).
+  for (const v of values) assert.equal(kernelByte(v), Uint8Array.of(clampByte(v))[0], `${v}`);
 });

@@ -1,16 +1,17 @@
 /**
  * npm run build:kernels — assembles each WebAssembly text module into the binary beside it
  * (src/train/kernels.wat: the optimiser's loops; src/synth/refiner.wat: the synthetic
- * generator's refiner; src/synth/jpeg.wat: its JPEG blocks). The binaries are committed, so
- * users need no assembler; the tests (test/train/kernels.test.ts, test/synth/refiner.test.ts,
- * test/synth/jpeg.test.ts) check each is this script's output.
+ * generator's refiner; src/synth/jpeg.wat: its JPEG round trip; src/synth/blur.wat: its scanner
+ * blur). The binaries are committed, so users need no assembler; the tests
+ * (test/train/kernels.test.ts, test/synth/{refiner,jpeg,blur}.test.ts) check each is this
+ * script's output.
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
 
 /** The modules, relative to the repository root, without their extension. */
-export const KERNEL_MODULES = ['src/train/kernels', 'src/synth/refiner', 'src/synth/jpeg'] as const;
+export const KERNEL_MODULES = ['src/train/kernels', 'src/synth/refiner', 'src/synth/jpeg', 'src/synth/blur'] as const;
 
 export async function assembleKernels(module: (typeof KERNEL_MODULES)[number] = 'src/train/kernels'): Promise<Uint8Array> {
   const path = fileURLToPath(new URL(`../${module}.wat`, import.meta.url));

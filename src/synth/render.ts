@@ -4,6 +4,7 @@ import type { AppearanceConfig } from './config.ts';
 import { Rng } from '../util/random.ts';
 import { fineTextureSd } from './detail.ts';
 import { jpegRoundTrip } from './jpeg.ts';
+import { scannerBlur } from './blur.ts';
 import { refineTile } from './refiner.ts';
 import { fieldSeed, lattice, orientedNoiseField, valueNoiseField } from './noise.ts';
 import type { Palette, Rgb, WsiStain } from './stain.ts';
@@ -596,37 +597,6 @@ function gaussianTable(): Float32Array {
     gaussians = new Float32Array(NOISE_TABLE).map(() => rng.normal());
   }
   return gaussians;
-}
-
-/** Scratch row-pass buffer of `blur` (a tile's worth of float32, reused: the blur runs a dozen times per tile). */
-const blurTmp = new Float32Array(S * S * 3);
-
-/**
- * Separable blur, one pass of [w, 1 - 2w, w] per axis (w = 1/4: the [1 2 1]/4 filter), the
- * border pixel standing in for its missing neighbour. Runs along flat rows of `n` interleaved
- * channels (a pixel's neighbour is n values away, a row's S * n).
- */
-function blur(px: Float32Array, w = 0.25, n = 3): void {
-  const tmp = blurTmp;
-  const c0 = 1 - 2 * w;
-  const row = S * n;
-  for (let y = 0; y < S; y++) {
-    const o = y * row;
-    for (let k = o; k < o + n; k++) tmp[k] = w * (px[k]! + px[k + n]!) + c0 * px[k]!;
-    for (let k = o + n; k < o + row - n; k++) tmp[k] = w * (px[k - n]! + px[k + n]!) + c0 * px[k]!;
-    for (let k = o + row - n; k < o + row; k++) tmp[k] = w * (px[k - n]! + px[k]!) + c0 * px[k]!;
-  }
-  for (let y = 0; y < S; y++) {
-    const o = y * row, up = (y > 0 ? y - 1 : y) * row - o, down = (y < S - 1 ? y + 1 : y) * row - o;
-    for (let k = o; k < o + row; k++) px[k] = w * (tmp[k + up]! + tmp[k + down]!) + c0 * tmp[k]!;
-  }
-}
-
-/** Scanner blur of `amount` passes of [1 2 1]/4, a fractional amount as one weaker pass; `n` channels (RGB, or a mask's one). */
-function scannerBlur(px: Float32Array, amount: number, n = 3): void {
-  for (let k = 0; k < Math.floor(amount); k++) blur(px, 0.25, n);
-  const frac = amount - Math.floor(amount);
-  if (frac > 0) blur(px, frac / 4, n);
 }
 
 /** How far loose stroma goes towards the lumens' pale colour between its fibres. */

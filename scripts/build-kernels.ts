@@ -1,9 +1,9 @@
 /**
  * npm run build:kernels — assembles each WebAssembly text module into the binary beside it
  * (src/train/kernels.wat: the optimiser's loops; src/synth/refiner.wat: the synthetic
- * generator's refiner; src/synth/jpeg.wat: its JPEG round trip; src/synth/blur.wat: its scanner
- * blur). The binaries are committed, so users need no assembler; the tests
- * (test/train/kernels.test.ts, test/synth/{refiner,jpeg,blur}.test.ts) check each is this
+ * generator's refiner; src/synth/jpeg.wat, blur.wat and finish.wat: its JPEG round trip, scanner
+ * blur and finishing step). The binaries are committed, so users need no assembler; the tests
+ * (test/train/kernels.test.ts, test/synth/{refiner,jpeg,blur,finish}.test.ts) check each is this
  * script's output.
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
 
 /** The modules, relative to the repository root, without their extension. */
-export const KERNEL_MODULES = ['src/train/kernels', 'src/synth/refiner', 'src/synth/jpeg', 'src/synth/blur'] as const;
+export const KERNEL_MODULES = ['src/train/kernels', 'src/synth/refiner', 'src/synth/jpeg', 'src/synth/blur', 'src/synth/finish'] as const;
 
 export async function assembleKernels(module: (typeof KERNEL_MODULES)[number] = 'src/train/kernels'): Promise<Uint8Array> {
   const path = fileURLToPath(new URL(`../${module}.wat`, import.meta.url));

@@ -5,6 +5,7 @@ import { Rng } from '../util/random.ts';
 import { fineTextureSd } from './detail.ts';
 import { jpegRoundTrip } from './jpeg.ts';
 import { scannerBlur } from './blur.ts';
+import { finishPixels } from './finish.ts';
 import { refineTile } from './refiner.ts';
 import { fieldSeed, lattice, orientedNoiseField, valueNoiseField } from './noise.ts';
 import type { Palette, Rgb, WsiStain } from './stain.ts';
@@ -806,31 +807,16 @@ function finishTile(world: WsiWorld, stain: WsiStain, appearance: AppearanceConf
   // Added after the colour map, which would otherwise stretch it wherever the map is steep
   // (glass and white lumens: one colour here, a spread of greys in the real tiles).
   const rng = Rng.of(world.seed, world.wsi, x0, y0, 3);
-  const table = gaussianTable();
-  let at = rng.int(0, NOISE_TABLE - 1);
+  const at = rng.int(0, NOISE_TABLE - 1);
   const stride = 2 * rng.int(1000, 20000) + 1;
-  const data = new Uint8Array(px.length);
   const { lut, scale, offset: shiftBy, mean } = map;
-  const noise = appearance.noise, drift = 2 * intensity.meanSd, spread = 2 * (intensity.stdSd / intensity.std);
-  const mask = NOISE_TABLE - 1;
-  /** One channel's stored value from its painted value, the pixel's contrast, offset and glass, the glass colour and a unit Gaussian. */
-  const finish = (painted: number, channel: Float32Array, contrast: number, offset: number, glassy: number, glassColour: number, gaussian: number) => {
-    const v = channel[clamp(Math.round(painted), 0, 255)]! * scale + shiftBy;
-    const tissue = (v - mean) * contrast + mean + offset;
-    // Glass keeps its colour where the tissue's contrast drifts (real glass: 215-220 in every tile).
-    const out = tissue + (glassColour - tissue) * glassy + gaussian * noise * (1 + GLASS_GRAIN * glassy);
-    return out < 0 ? 0 : out > 255 ? 255 : Math.round(out);
-  };
-  const [r, g, b] = lut, [glassR, glassG, glassB] = stain.glassRgb;
-  for (let p = 0, k = 0; p < S * S; p++, k += 3) {
-    const offset = drift * shift[p]!, contrast = 1 + spread * gain[p]!, glassy = glass[p]!;
-    data[k] = finish(px[k]!, r, contrast, offset, glassy, glassR, table[at]!);
-    at = (at + stride) & mask;
-    data[k + 1] = finish(px[k + 1]!, g, contrast, offset, glassy, glassG, table[at]!);
-    at = (at + stride) & mask;
-    data[k + 2] = finish(px[k + 2]!, b, contrast, offset, glassy, glassB, table[at]!);
-    at = (at + stride) & mask;
-  }
+  const [glassR, glassG, glassB] = stain.glassRgb;
+  // Glass keeps its colour where the tissue's contrast drifts (real glass: 215-220 in every tile).
+  const data = finishPixels({
+    px, glass, shift, gain, lut, scale, shiftBy, mean,
+    drift: 2 * intensity.meanSd, spread: 2 * (intensity.stdSd / intensity.std), glassRgb: [glassR, glassG, glassB],
+    table: gaussianTable(), at, stride, noise: appearance.noise, grain: GLASS_GRAIN,
+  });
   return appearance.jpegQuality > 0 ? jpegRoundTrip(data, S, S, appearance.jpegQuality) : data;
 }
 

@@ -329,18 +329,7 @@ export class WsiWorld {
   tileObjects(x0: number, y0: number): CellObjects {
     const s = this.appearance.stretch;
     if (s === 1) return this.objectsNear(x0, y0);
-    const cx = Math.floor(x0 / CELL), cy = Math.floor(y0 / s / CELL);
-    const out: CellObjects = { vessels: [], tubules: [], glomeruli: [], nuclei: [] };
-    for (let dy = -1; dy <= 1; dy++) {
-      for (let dx = -1; dx <= 1; dx++) {
-        const c = this.scannedCell(cx + dx, cy + dy);
-        out.vessels.push(...c.vessels);
-        out.tubules.push(...c.tubules);
-        out.glomeruli.push(...c.glomeruli);
-        out.nuclei.push(...c.nuclei);
-      }
-    }
-    return out;
+    return this.around(Math.floor(x0 / CELL), Math.floor(y0 / s / CELL), (cx, cy) => this.scannedCell(cx, cy));
   }
 
   private readonly scanned = new Map<string, CellObjects>();
@@ -363,11 +352,15 @@ export class WsiWorld {
 
   /** Every object that may touch the tile whose upper-left corner is (x, y), in WSI coordinates. */
   objectsNear(x: number, y: number): CellObjects {
-    const cx = Math.floor(x / CELL), cy = Math.floor(y / CELL);
+    return this.around(Math.floor(x / CELL), Math.floor(y / CELL), (cx, cy) => this.cell(cx, cy));
+  }
+
+  /** The objects of cell (cx, cy) and the 8 around it, as `of` gives them per cell, row by row. */
+  private around(cx: number, cy: number, of: (cx: number, cy: number) => CellObjects): CellObjects {
     const out: CellObjects = { vessels: [], tubules: [], glomeruli: [], nuclei: [] };
     for (let dy = -1; dy <= 1; dy++) {
       for (let dx = -1; dx <= 1; dx++) {
-        const c = this.cell(cx + dx, cy + dy);
+        const c = of(cx + dx, cy + dy);
         out.vessels.push(...c.vessels);
         out.tubules.push(...c.tubules);
         out.glomeruli.push(...c.glomeruli);

@@ -1,7 +1,8 @@
-;; The JPEG round trip's 8x8 blocks in WebAssembly SIMD (src/synth/jpeg.ts loads the compiled
-;; jpeg.wasm; `npm run build:kernels` makes it from this file): forward DCT, quantisation to the
-;; table's steps, inverse DCT, in double precision as jpeg.ts's plain loops (`quantiseBlock`)
-;; define it, with the same bits.
+;; The JPEG round trip in WebAssembly (src/synth/jpeg.ts loads the compiled jpeg.wasm; `npm run
+;; build:kernels` makes it from this file): the colour conversion, the 8x8 blocks in SIMD
+;; (forward DCT, quantisation to the table's steps, inverse DCT), the chroma upsampling and the
+;; bytes back, in double precision as the plain loops of jpeg-reference.ts define them, with the
+;; same bits.
 ;;
 ;; Why the same bits: every sum starts at +0 and adds its products in the loops' index order,
 ;; each product rounded to double before it is added (WebAssembly has no fused multiply-add),

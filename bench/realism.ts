@@ -17,7 +17,9 @@
  *   - CNN test: a small convolutional net (3 strided 3x3 conv layers, 16-32-64 channels,
  *     global average pooling, one logit) trained on 128 px full-resolution crops of the same
  *     training halves (4 random crops per tile and epoch), a tile's score the mean over its 16
- *     crops; accuracy on the held-out halves, per seed.
+ *     crops; accuracy on the held-out halves at a score of 0.5, and the scores' AUC (a run can
+ *     rank the tiles well with every score on one side of 0.5: accuracy 50%, AUC well above
+ *     0.5), per seed.
  *     The CNN's figure does not reproduce run to run, even at one seed on the same tiles (seed 0
  *     gave 96.3% and then 73.4% on the generator of 2026-12-01; its cause, somewhere in tfjs's
  *     training, is not found): compare means over several seeds, never one run.
